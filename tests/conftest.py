@@ -1,0 +1,43 @@
+"""Fixtures shared by every test: a model root and a data folder on real disk, and a config over them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from backend.util.config import Config, load_config
+
+
+@pytest.fixture
+def model_root(tmp_path: Path) -> Path:
+    root = tmp_path / "models"
+    root.mkdir()
+    return root.resolve()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    (path / "images" / "pending").mkdir(parents=True)
+    return path.resolve()
+
+
+def make_config(model_roots: list[Path], data_dir: Path, **env: str) -> Config:
+    """A config as the environment would give it, with services on free ports."""
+    base = {
+        "MODELVAULT_MODEL_ROOTS": os.pathsep.join(str(r) for r in model_roots),
+        "MODELVAULT_DATA_DIR": str(data_dir),
+        "MODELVAULT_HASHER_LISTEN": "127.0.0.1:0",
+        "MODELVAULT_IMAGES_LISTEN": "127.0.0.1:0",
+        "MODELVAULT_HASHER_WORKERS": "2",
+        "MODELVAULT_IMAGES_WORKERS": "2",
+    }
+    base.update(env)
+    return load_config(base)
+
+
+@pytest.fixture
+def config(model_root: Path, data_dir: Path) -> Config:
+    return make_config([model_root], data_dir)
