@@ -1,0 +1,95 @@
+"""The asyncpg pool and every query; each function takes a connection, the caller owns the transaction."""
+
+from __future__ import annotations
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database.migration.schema import apply_migrations
+
+_MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
+_PENDING_COLUMNS = "path, name, image_key, discovered_at"
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    """Open the pool and bring the schema up to date before anyone queries it."""
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+# --- active models -------------------------------------------------------------------------
+
+async def get_model_by_path(conn: asyncpg.Connection, path: str) -> Record | None:
+    return await conn.fetchrow(f"SELECT {_MODEL_COLUMNS} FROM models WHERE path = $1", path)
+
+
+async def upsert_model(
+    conn: asyncpg.Connection, *, path: str, sha256: str, size: int, mtime_ns: int, inode: int, device: int,
+    image_key: str | None,
+) -> Record:
+    """Insert or refresh the active row of a path; an existing image key is kept when none is given."""
+    return await conn.fetchrow(
+        f"""INSERT INTO models (path, sha256, size, mtime_ns, inode, device, image_key)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (path) DO UPDATE SET
+                sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns,
+                inode = EXCLUDED.inode, device = EXCLUDED.device,
+                image_key = COALESCE(EXCLUDED.image_key, models.image_key), updated_at = now()
+            RETURNING {_MODEL_COLUMNS}""",
+        path, sha256, size, mtime_ns, inode, device, image_key,
+    )
+
+
+async def list_models(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list[Record], int]:
+    rows = await conn.fetch(
+        f"SELECT {_MODEL_COLUMNS} FROM models ORDER BY path LIMIT $1 OFFSET $2", limit, offset
+    )
+    total = await conn.fetchval("SELECT count(*) FROM models")
+    return rows, total
+
+
+async def models_with_hash(conn: asyncpg.Connection, sha256: str) -> list[Record]:
+    return await conn.fetch(f"SELECT {_MODEL_COLUMNS} FROM models WHERE sha256 = $1 ORDER BY path", sha256)
+
+
+# --- pending models ------------------------------------------------------------------------
+
+async def get_pending(conn: asyncpg.Connection, path: str, *, for_update: bool = False) -> Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(f"SELECT {_PENDING_COLUMNS} FROM pending_models WHERE path = $1{lock}", path)
+
+
+async def insert_pending(conn: asyncpg.Connection, *, path: str, name: str, image_key: str) -> Record | None:
+    """Insert a pending row; None when the path or the image key is already taken."""
+    return await conn.fetchrow(
+        f"""INSERT INTO pending_models (path, name, image_key) VALUES ($1, $2, $3)
+            ON CONFLICT DO NOTHING RETURNING {_PENDING_COLUMNS}""",
+        path, name, image_key,
+    )
+
+
+async def image_key_taken(conn: asyncpg.Connection, image_key: str) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pending_models WHERE image_key = $1)", image_key)
+
+
+async def delete_pending(conn: asyncpg.Connection, path: str) -> bool:
+    return await conn.execute("DELETE FROM pending_models WHERE path = $1", path) == "DELETE 1"
+
+
+async def list_pending(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list[Record], int]:
+    rows = await conn.fetch(
+        f"SELECT {_PENDING_COLUMNS} FROM pending_models ORDER BY discovered_at, path LIMIT $1 OFFSET $2",
+        limit, offset,
+    )
+    total = await conn.fetchval("SELECT count(*) FROM pending_models")
+    return rows, total
+
+
+async def pending_image_keys(conn: asyncpg.Connection) -> set[str]:
+    return {r["image_key"] for r in await conn.fetch("SELECT image_key FROM pending_models")}

@@ -1,0 +1,63 @@
+"""Reactive migration: a pending model whose hash is now known becomes active, its preview renamed to the hash.
+
+The order is what makes it crash-safe (see DESIGN.md): link the preview to its hash name first,
+then swap the rows in one transaction, and only after the commit delete the pending preview.
+A crash between any two steps leaves a state the next request completes, with no record
+pointing at a missing image and no image lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database import db
+
+
+class PreviewStore(Protocol):
+    """The image operations migration needs; the gateway gives one backed by the image service."""
+
+    async def link(self, source_key: str, target_key: str) -> bool:
+        """Make target a link or copy of source, keeping an existing target; True when target exists after."""
+
+    async def delete(self, key: str) -> None:
+        """Remove a key; a missing key is not an error."""
+
+
+@dataclass(frozen=True)
+class HashedFile:
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+
+def active_image_key(sha256: str) -> str:
+    return f"{sha256}.webp"
+
+
+async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key: str, file: HashedFile) -> Record:
+    """Promote the pending row of file.path to an active row; safe to run twice or concurrently."""
+    # 1. Before any row changes: if this fails (image service down), the pending row is untouched.
+    has_image = await previews.link(pending_image_key, active_image_key(file.sha256))
+    # 2. The row lock makes concurrent promotions of one file queue here; the first does the work.
+    async with pool.acquire() as conn, conn.transaction():
+        pending = await db.get_pending(conn, file.path, for_update=True)
+        if pending is None:
+            active = await db.get_model_by_path(conn, file.path)
+            if active is not None:
+                return active
+        active = await db.upsert_model(
+            conn, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
+            inode=file.inode, device=file.device, image_key=active_image_key(file.sha256) if has_image else None,
+        )
+        if pending is not None:
+            await db.delete_pending(conn, file.path)
+    # 3. Only now is the pending preview unreferenced. If this delete is lost, the start-up sweep finishes it.
+    await previews.delete(pending_image_key)
+    return active

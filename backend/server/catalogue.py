@@ -1,0 +1,112 @@
+"""The gateway's use cases: hash a model file (answering from the catalogue when it can) and register a pending one."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database import db
+from backend.database.migration.reactive import HashedFile, promote
+from backend.server.clients import HasherClient, ImagesClient
+from backend.server.errors import ApiError
+
+_UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
+# The image store caps a file name at 255 bytes; leave room for the suffix and ".webp".
+_MAX_NAME_BYTES = 200
+
+
+@dataclass(frozen=True)
+class HashOutcome:
+    sha256: str
+    path: str
+    cached: bool
+    migrated: bool
+
+
+def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
+    """pending/<name>.webp, or with a suffix derived from the path when that name is already taken."""
+    safe = _UNSAFE_IN_KEY.sub("_", name).encode("utf-8", "replace")[:_MAX_NAME_BYTES].decode(errors="ignore")
+    while ".." in safe:
+        safe = safe.replace("..", "_.")
+    if not safe or safe.startswith("."):
+        safe = "_" + safe
+    if suffixed:
+        safe += "-" + hashlib.sha256(path.encode()).hexdigest()[:10]
+    return f"pending/{safe}.webp"
+
+
+def _unchanged(row: Record, identity) -> bool:
+    return (
+        row["size"] == identity.size
+        and row["mtime_ns"] == identity.mtime_ns
+        and int(row["inode"]) == identity.inode
+        and int(row["device"]) == identity.device
+    )
+
+
+class Catalogue:
+    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool) -> None:
+        self._pool = pool
+        self._hasher = hasher
+        self._images = images
+        self._dev = dev
+
+    async def sha256(self, path: str, *, pending_status: str, force: bool = False) -> HashOutcome:
+        """The SHA-256 of a model file; with pending_status="pending", promote its pending record."""
+        identity = await self._hasher.stat(path)
+        resolved = identity.resolved_path
+        async with self._pool.acquire() as conn:
+            active = await db.get_model_by_path(conn, resolved)
+            pending = await db.get_pending(conn, resolved) if pending_status == "pending" else None
+
+        if active is not None and not force and _unchanged(active, identity):
+            file = HashedFile(resolved, active["sha256"], active["size"], active["mtime_ns"],
+                              int(active["inode"]), int(active["device"]))
+            cached = True
+        else:
+            # Dev mode: the hasher answers a shadow file with the hash we already hold for it.
+            known = active["sha256"] if (self._dev and active is not None) else ""
+            digest = await self._hasher.hash(resolved, known_sha256=known)
+            ident = digest.identity
+            file = HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
+            cached = False
+
+        if pending is not None:
+            await promote(self._pool, self._images, pending["image_key"], file)
+            return HashOutcome(file.sha256, resolved, cached, migrated=True)
+        if not cached and (active is not None or pending_status == "pending"):
+            # Keep the catalogue true to the disk: a changed file gets its new hash, a new file its first.
+            async with self._pool.acquire() as conn:
+                await db.upsert_model(conn, path=file.path, sha256=file.sha256, size=file.size,
+                                      mtime_ns=file.mtime_ns, inode=file.inode, device=file.device, image_key=None)
+        return HashOutcome(file.sha256, resolved, cached, migrated=False)
+
+    async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:
+        """Record a file as pending, compressing its preview; returns the row and whether it is new."""
+        identity = await self._hasher.stat(path)
+        resolved = identity.resolved_path
+        name = PurePosixPath(resolved).stem
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await db.get_model_by_path(conn, resolved) is not None:
+                raise ApiError(409, "already_active", f"{resolved!r} is already an active model")
+            existing = await db.get_pending(conn, resolved, for_update=True)
+            row = existing or await self._insert_pending(conn, resolved, name)
+            # Inside the transaction: a broken preview rolls the new row back, so a bad request changes nothing.
+            if preview_path is not None:
+                await self._images.compress_file(preview_path, row["image_key"])
+        return row, existing is None
+
+    async def _insert_pending(self, conn: asyncpg.Connection, path: str, name: str) -> Record:
+        for suffixed in (False, True):
+            key = pending_image_key(name, path, suffixed=suffixed)
+            row = await db.insert_pending(conn, path=path, name=name, image_key=key)
+            if row is not None:
+                return row
+            if (row := await db.get_pending(conn, path)) is not None:
+                return row  # registered by a concurrent request a moment ago
+        raise ApiError(409, "conflict", f"no free preview name for {path!r}")

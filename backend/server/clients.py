@@ -1,0 +1,86 @@
+"""The gateway's two long-lived gRPC channels and thin async clients over them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
+from modelvault.images.v1 import images_pb2, images_pb2_grpc
+
+from backend.server.errors import from_rpc_error
+
+T = TypeVar("T")
+
+# round_robin: with `dns:///hasher:50051` and N replicas, calls spread over all of them.
+_SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def open_channel(target: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        target,
+        options=[
+            ("grpc.service_config", _SERVICE_CONFIG),
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            # Re-resolve DNS and reconnect quickly when a replica comes back after a restart.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ],
+    )
+
+
+async def is_serving(channel: grpc.aio.Channel, timeout_s: float) -> bool:
+    """The standard gRPC health check: False when down, slow, or NOT_SERVING."""
+    try:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout_s)
+    except grpc.aio.AioRpcError:
+        return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def _call(service: str, call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise from_rpc_error(exc, service) from None
+
+
+class HasherClient:
+    def __init__(self, channel: grpc.aio.Channel, rpc_timeout_s: float, hash_timeout_s: float) -> None:
+        self._stub = hasher_pb2_grpc.HasherServiceStub(channel)
+        self._rpc_timeout_s = rpc_timeout_s
+        self._hash_timeout_s = hash_timeout_s
+
+    async def stat(self, path: str) -> hasher_pb2.FileIdentity:
+        reply = await _call("hasher", self._stub.Stat(hasher_pb2.StatRequest(path=path), timeout=self._rpc_timeout_s))
+        return reply.identity
+
+    async def hash(self, path: str, known_sha256: str = "") -> hasher_pb2.FileDigest:
+        request = hasher_pb2.HashRequest(path=path, known_sha256=known_sha256)
+        reply = await _call("hasher", self._stub.Hash(request, timeout=self._hash_timeout_s))
+        return reply.digest
+
+
+class ImagesClient:
+    """Also the PreviewStore that reactive migration uses."""
+
+    def __init__(self, channel: grpc.aio.Channel, rpc_timeout_s: float) -> None:
+        self._stub = images_pb2_grpc.ImageServiceStub(channel)
+        self._timeout_s = rpc_timeout_s
+
+    async def compress_file(self, source_path: str, key: str) -> images_pb2.CompressResponse:
+        request = images_pb2.CompressRequest(source_path=source_path, key=key)
+        return await _call("images", self._stub.Compress(request, timeout=self._timeout_s))
+
+    async def link(self, source_key: str, target_key: str) -> bool:
+        request = images_pb2.LinkRequest(source_key=source_key, target_key=target_key)
+        reply = await _call("images", self._stub.Link(request, timeout=self._timeout_s))
+        return reply.outcome != images_pb2.LINK_OUTCOME_SOURCE_MISSING
+
+    async def delete(self, key: str) -> None:
+        await _call("images", self._stub.Delete(images_pb2.DeleteRequest(key=key), timeout=self._timeout_s))

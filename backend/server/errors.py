@@ -1,0 +1,88 @@
+"""One middleware turns every failure into {"error": {"code", "message"}} with the right status."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+import grpc
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A failure the client should see as it is."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+# As googleapis google/rpc/code.proto maps them; ABORTED here means "the file changed while hashing".
+_GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_argument"),
+    grpc.StatusCode.FAILED_PRECONDITION: (400, "failed_precondition"),
+    grpc.StatusCode.OUT_OF_RANGE: (400, "out_of_range"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "permission_denied"),
+    grpc.StatusCode.NOT_FOUND: (404, "not_found"),
+    grpc.StatusCode.ALREADY_EXISTS: (409, "already_exists"),
+    grpc.StatusCode.ABORTED: (409, "aborted"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "resource_exhausted"),
+    grpc.StatusCode.CANCELLED: (499, "cancelled"),
+    grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "deadline_exceeded"),
+}
+
+# The errors that mean "the database is not there", as opposed to a bug in a query.
+_DATABASE_DOWN = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
+    """A service's status as the client should see it; outages name the service that is down."""
+    status, code = _GRPC_TO_HTTP.get(exc.code(), (502, "bad_gateway"))
+    message = exc.details() or exc.code().name
+    if status >= 500:
+        message = f"{service} service: {message}"
+    return ApiError(status, code, message)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(413, "body_too_large", exc.text or "request body too large")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+    except grpc.aio.AioRpcError as exc:
+        error = from_rpc_error(exc, "a backend")
+        return error_response(error.status, error.code, error.message)
+    except asyncpg.PostgresError as exc:
+        if isinstance(exc, _DATABASE_DOWN):
+            return error_response(503, "unavailable", "database unavailable")
+        log.exception("database error on %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error")
+    except _DATABASE_DOWN:
+        return error_response(503, "unavailable", "database unavailable")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error")

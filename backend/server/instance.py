@@ -1,0 +1,79 @@
+"""The gateway's life: the app, its database pool and its two gRPC channels, opened and closed in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from backend.database.db import create_pool
+from backend.database.embedded import EmbeddedPostgres
+from backend.server import keys
+from backend.server.catalogue import Catalogue
+from backend.server.clients import HasherClient, ImagesClient, open_channel
+from backend.server.errors import error_middleware
+from backend.server.router import setup_routes
+from backend.util.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class Server:
+    """Builds the aiohttp application from a config; each resource is one cleanup context."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[error_middleware], client_max_size=self.config.gateway.max_body_bytes)
+        app[keys.CONFIG] = self.config
+        # Reverse order on the way out: the catalogue's users go before the pool and channels they use.
+        app.cleanup_ctx.extend([self._database, self._hasher_channel, self._images_channel, self._catalogue])
+        setup_routes(app)
+        return app
+
+    async def _database(self, app: web.Application) -> AsyncIterator[None]:
+        embedded = None
+        dsn = self.config.gateway.database_url
+        if dsn is None:
+            embedded = EmbeddedPostgres(self.config.postgres_dir)
+            await asyncio.to_thread(embedded.start)
+            dsn = embedded.dsn
+        try:
+            app[keys.POOL] = await create_pool(dsn)
+        except BaseException:
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+            raise
+        try:
+            yield
+        finally:
+            await app[keys.POOL].close()
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+
+    async def _hasher_channel(self, app: web.Application) -> AsyncIterator[None]:
+        async with open_channel(self.config.gateway.hasher_target) as channel:
+            app[keys.HASHER_CHANNEL] = channel
+            yield
+
+    async def _images_channel(self, app: web.Application) -> AsyncIterator[None]:
+        async with open_channel(self.config.gateway.images_target) as channel:
+            app[keys.IMAGES_CHANNEL] = channel
+            yield
+
+    async def _catalogue(self, app: web.Application) -> AsyncIterator[None]:
+        gateway = self.config.gateway
+        app[keys.CATALOGUE] = Catalogue(
+            app[keys.POOL],
+            HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s, gateway.hash_timeout_s),
+            ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s),
+            dev=self.config.dev,
+        )
+        yield
+
+
+def create_app(config: Config) -> web.Application:
+    return Server(config).app()

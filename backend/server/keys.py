@@ -1,0 +1,16 @@
+"""Typed keys for what the app holds: config, pool, channels, clients, the catalogue."""
+
+from __future__ import annotations
+
+import asyncpg
+import grpc
+from aiohttp import web
+
+from backend.server.catalogue import Catalogue
+from backend.util.config import Config
+
+CONFIG = web.AppKey("config", Config)
+POOL = web.AppKey("pool", asyncpg.Pool)
+HASHER_CHANNEL = web.AppKey("hasher_channel", grpc.aio.Channel)
+IMAGES_CHANNEL = web.AppKey("images_channel", grpc.aio.Channel)
+CATALOGUE = web.AppKey("catalogue", Catalogue)

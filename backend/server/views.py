@@ -1,0 +1,133 @@
+"""Request handlers: read parameters, call the catalogue or the database, shape the JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from aiohttp import web
+from asyncpg import Record
+
+from backend.database import db
+from backend.server import keys
+from backend.server.clients import is_serving
+from backend.server.errors import ApiError
+from backend.server.params import choice, flag, optional_text, page, read_params, required_text
+from backend.util.image_store import InvalidKeyError, resolve_key
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEALTH_TIMEOUT_S = 2.0
+
+
+def _image_url(key: str | None) -> str | None:
+    return f"/images/{key}" if key else None
+
+
+def model_json(row: Record) -> dict[str, Any]:
+    return {
+        "path": row["path"],
+        "sha256": row["sha256"],
+        "size": row["size"],
+        "mtime_ns": row["mtime_ns"],
+        "image_key": row["image_key"],
+        "image_url": _image_url(row["image_key"]),
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+def pending_json(row: Record, images_dir) -> dict[str, Any]:
+    has_image = (images_dir / row["image_key"]).is_file()
+    return {
+        "path": row["path"],
+        "name": row["name"],
+        "image_key": row["image_key"],
+        "image_url": _image_url(row["image_key"]) if has_image else None,
+        "discovered_at": row["discovered_at"].isoformat(),
+    }
+
+
+async def hash_model(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    outcome = await request.app[keys.CATALOGUE].sha256(
+        required_text(params, "path"),
+        pending_status=choice(params, "pending_status", ("pending", "ignore"), "pending"),
+        force=flag(params, "force"),
+    )
+    return web.json_response(
+        {"sha256": outcome.sha256, "path": outcome.path, "cached": outcome.cached, "migrated": outcome.migrated}
+    )
+
+
+async def register_pending(request: web.Request) -> web.Response:
+    params = await read_params(request)
+    row, created = await request.app[keys.CATALOGUE].register_pending(
+        required_text(params, "path"), optional_text(params, "preview_path")
+    )
+    return web.json_response(pending_json(row, request.app[keys.CONFIG].images_dir), status=201 if created else 200)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    limit, offset = page(request)
+    async with request.app[keys.POOL].acquire() as conn:
+        rows, total = await db.list_models(conn, limit, offset)
+    return web.json_response({"items": [model_json(r) for r in rows], "total": total, "limit": limit, "offset": offset})
+
+
+async def models_by_hash(request: web.Request) -> web.Response:
+    sha256 = request.match_info["sha256"]
+    if not _SHA256.match(sha256):
+        raise ApiError(400, "invalid_parameter", "a SHA-256 is 64 hexadecimal digits")
+    sha256 = sha256.lower()
+    async with request.app[keys.POOL].acquire() as conn:
+        rows = await db.models_with_hash(conn, sha256)
+    if not rows:
+        raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
+    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows]})
+
+
+async def list_pending(request: web.Request) -> web.Response:
+    limit, offset = page(request)
+    async with request.app[keys.POOL].acquire() as conn:
+        rows, total = await db.list_pending(conn, limit, offset)
+    images_dir = request.app[keys.CONFIG].images_dir
+    return web.json_response(
+        {"items": [pending_json(r, images_dir) for r in rows], "total": total, "limit": limit, "offset": offset}
+    )
+
+
+async def image(request: web.Request) -> web.StreamResponse:
+    key = request.match_info["key"]
+    try:
+        path = resolve_key(request.app[keys.CONFIG].images_dir, key)
+    except InvalidKeyError as exc:
+        raise ApiError(400, "invalid_parameter", str(exc)) from None
+    if not path.is_file():
+        raise ApiError(404, "not_found", f"no image {key!r}")
+    # A hash-named preview never changes for its name; a pending one is replaced when re-registered.
+    cache = "public, max-age=31536000, immutable" if not key.startswith("pending/") else "no-cache"
+    return web.FileResponse(path, headers={"Cache-Control": cache, "Content-Type": "image/webp"})
+
+
+async def _database_ok(app: web.Application) -> bool:
+    try:
+        async with asyncio.timeout(_HEALTH_TIMEOUT_S):
+            async with app[keys.POOL].acquire() as conn:
+                await conn.fetchval("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means "not healthy", which is the answer
+        return False
+    return True
+
+
+async def health(request: web.Request) -> web.Response:
+    app = request.app
+    database, hasher, images = await asyncio.gather(
+        _database_ok(app),
+        is_serving(app[keys.HASHER_CHANNEL], _HEALTH_TIMEOUT_S),
+        is_serving(app[keys.IMAGES_CHANNEL], _HEALTH_TIMEOUT_S),
+    )
+    parts = {"database": database, "hasher": hasher, "images": images}
+    body = {"status": "ok" if all(parts.values()) else "degraded"}
+    body.update({name: "ok" if ok else "unavailable" for name, ok in parts.items()})
+    return web.json_response(body, status=200 if all(parts.values()) else 503)

@@ -1,0 +1,205 @@
+"""The gateway against real PostgreSQL and real gRPC services: answers, rows and files on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+from PIL import Image
+
+from tests.integration.conftest import Stack
+
+
+def write_model(root: Path, relative: str, content: bytes) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def write_preview(path: Path, size: tuple[int, int] = (64, 48), colour: str = "red") -> Path:
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+async def error_of(response) -> tuple[int, str]:
+    body = await response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    return response.status, body["error"]["code"]
+
+
+async def test_register_then_hash_promotes_the_model_and_renames_its_preview(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    content = os.urandom(3 * 1024 * 1024 + 7)
+    model = write_model(stack.model_root, "loras/style.safetensors", content)
+    preview = write_preview(stack.model_root / "loras/style.preview.png", (640, 480))
+
+    reply = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
+    assert reply.status == 201, await reply.text()
+    registered = await reply.json()
+    assert registered["image_key"] == "pending/style.webp"
+    assert files_under(stack.data_dir / "images") == ["pending/style.webp"]
+
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
+    assert reply.status == 200, await reply.text()
+    sha = hashlib.sha256(content).hexdigest()
+    assert await reply.json() == {"sha256": sha, "path": str(model), "cached": False, "migrated": True}
+
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+    row = await db.fetchrow("SELECT * FROM models")
+    assert (row["path"], row["sha256"], row["size"], row["image_key"]) == (str(model), sha, len(content), f"{sha}.webp")
+    assert files_under(stack.data_dir / "images") == [f"{sha}.webp"]
+
+    image = await gateway.get(f"/images/{sha}.webp")
+    assert image.status == 200 and image.content_type == "image/webp"
+    with Image.open(io.BytesIO(await image.read())) as decoded:
+        assert decoded.format == "WEBP" and decoded.size == (640, 480)
+    etag = image.headers["ETag"]
+    again = await gateway.get(f"/images/{sha}.webp", headers={"If-None-Match": etag})
+    assert again.status == 304
+
+    listed = await (await gateway.get(f"/api/models/{sha}")).json()
+    assert [f["path"] for f in listed["files"]] == [str(model)]
+    assert listed["files"][0]["image_url"] == f"/images/{sha}.webp"
+    catalogue = await (await gateway.get("/api/models")).json()
+    assert catalogue["total"] == 1 and catalogue["items"][0]["sha256"] == sha
+
+
+async def test_ignore_hashes_without_touching_the_pending_record(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    model = write_model(stack.model_root, "a.ckpt", b"checkpoint bytes")
+    preview = write_preview(stack.model_root / "a.png")
+    assert (await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})).status == 201
+
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "ignore"})
+    assert reply.status == 200
+    assert (await reply.json())["sha256"] == hashlib.sha256(b"checkpoint bytes").hexdigest()
+    assert await db.fetchval("SELECT count(*) FROM models") == 0
+    assert await db.fetchval("SELECT path FROM pending_models") == str(model)
+    assert files_under(stack.data_dir / "images") == ["pending/a.webp"]
+
+
+async def test_unchanged_file_is_answered_from_the_catalogue_and_a_changed_one_is_hashed_again(
+    stack: Stack, gateway: TestClient
+) -> None:
+    model = write_model(stack.model_root, "m.gguf", b"first version")
+    computed = stack.hasher.servicer.coalescer
+
+    first = await (await gateway.post("/api/models/sha256", json={"path": str(model)})).json()
+    assert first["cached"] is False and computed.started == 1
+    second = await (await gateway.post("/api/models/sha256", json={"path": str(model)})).json()
+    assert second == {**first, "cached": True} and computed.started == 1
+
+    forced = await (await gateway.post("/api/models/sha256", json={"path": str(model), "force": True})).json()
+    assert forced["cached"] is False and computed.started == 2
+
+    model.write_bytes(b"second version, longer")
+    changed = await (await gateway.post("/api/models/sha256", json={"path": str(model)})).json()
+    assert changed["sha256"] == hashlib.sha256(b"second version, longer").hexdigest()
+    assert changed["cached"] is False and computed.started == 3
+    listed = await (await gateway.get("/api/models")).json()
+    assert [item["sha256"] for item in listed["items"]] == [changed["sha256"]]
+
+
+async def test_twenty_concurrent_requests_migrate_one_file_once(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    model = write_model(stack.model_root, "big/model.safetensors", os.urandom(8 * 1024 * 1024))
+    preview = write_preview(stack.model_root / "big/model.png")
+    await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
+
+    replies = await asyncio.gather(*(
+        gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"}) for _ in range(20)
+    ))
+    assert [r.status for r in replies] == [200] * 20
+    hashes = {(await r.json())["sha256"] for r in replies}
+    assert hashes == {hashlib.sha256(model.read_bytes()).hexdigest()}
+    assert await db.fetchval("SELECT count(*) FROM models") == 1
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+    assert files_under(stack.data_dir / "images") == [f"{hashes.pop()}.webp"]
+
+
+async def test_image_service_down_gives_503_and_loses_nothing_then_succeeds(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    model = write_model(stack.model_root, "v.safetensors", b"vae weights")
+    preview = write_preview(stack.model_root / "v.jpg")
+    await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
+
+    await stack.images.stop(grace=0)
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
+    assert await error_of(reply) == (503, "unavailable")
+    assert "images" in (await reply.json())["error"]["message"]
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 1
+    assert await db.fetchval("SELECT count(*) FROM models") == 0
+    assert files_under(stack.data_dir / "images") == ["pending/v.webp"]
+    health = await gateway.get("/api/health")
+    assert health.status == 503 and (await health.json())["images"] == "unavailable"
+
+    await stack.restart_images()
+    for _ in range(50):  # the channel reconnects with a short backoff
+        reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
+        if reply.status != 503:
+            break
+        await asyncio.sleep(0.1)
+    assert reply.status == 200 and (await reply.json())["migrated"] is True
+    sha = hashlib.sha256(b"vae weights").hexdigest()
+    assert files_under(stack.data_dir / "images") == [f"{sha}.webp"]
+
+
+async def test_hasher_down_gives_503(stack: Stack, gateway: TestClient) -> None:
+    model = write_model(stack.model_root, "x.safetensors", b"x")
+    await stack.hasher.stop(grace=0)
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model)})
+    assert await error_of(reply) == (503, "unavailable")
+    assert "hasher" in (await reply.json())["error"]["message"]
+
+
+async def test_health_reports_every_part(gateway: TestClient) -> None:
+    reply = await gateway.get("/api/health")
+    assert reply.status == 200
+    assert await reply.json() == {"status": "ok", "database": "ok", "hasher": "ok", "images": "ok"}
+
+
+async def test_same_file_name_in_two_folders_gets_two_preview_keys(stack: Stack, gateway: TestClient) -> None:
+    keys = []
+    for folder, colour in (("one", "red"), ("two", "blue")):
+        model = write_model(stack.model_root, f"{folder}/same.safetensors", folder.encode())
+        preview = write_preview(stack.model_root / f"{folder}/same.png", colour=colour)
+        reply = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
+        assert reply.status == 201
+        keys.append((await reply.json())["image_key"])
+    assert keys[0] == "pending/same.webp" and keys[1].startswith("pending/same-") and keys[1] != keys[0]
+    assert files_under(stack.data_dir / "images") == sorted(keys)
+    listed = await (await gateway.get("/api/models/pending", params={"limit": "1", "offset": "1"})).json()
+    assert listed["total"] == 2 and len(listed["items"]) == 1
+
+
+async def test_registering_twice_is_idempotent_and_an_active_model_cannot_be_pending(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    model = write_model(stack.model_root, "r.safetensors", b"r")
+    assert (await gateway.post("/api/models/pending", json={"path": str(model)})).status == 201
+    assert (await gateway.post("/api/models/pending", json={"path": str(model)})).status == 200
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 1
+    await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
+    assert await error_of(await gateway.post("/api/models/pending", json={"path": str(model)})) == (409, "already_active")
+
+
+async def test_form_and_query_parameters_are_accepted(stack: Stack, gateway: TestClient) -> None:
+    model = write_model(stack.model_root, "f.bin", b"form")
+    expected = hashlib.sha256(b"form").hexdigest()
+    by_form = await gateway.post("/api/models/sha256", data={"path": str(model), "pending_status": "ignore"})
+    by_query = await gateway.post("/api/models/sha256", params={"path": str(model), "pending_status": "ignore"})
+    assert (await by_form.json())["sha256"] == (await by_query.json())["sha256"] == expected

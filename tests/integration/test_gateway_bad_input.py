@@ -1,0 +1,91 @@
+"""Every bad input gets a clear JSON error with the right status, and changes nothing."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.integration.conftest import Stack
+from tests.integration.test_gateway import error_of, files_under, write_model
+
+
+async def _nothing_changed(stack: Stack, db: asyncpg.Connection) -> None:
+    assert await db.fetchval("SELECT count(*) FROM models") == 0
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+    assert files_under(stack.data_dir / "images") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({}, (400, "missing_parameter")),
+        ({"path": 5}, (400, "invalid_parameter")),
+        ({"path": "/x", "pending_status": "maybe"}, (400, "invalid_parameter")),
+        ({"path": "/x", "force": "perhaps"}, (400, "invalid_parameter")),
+        ({"path": "relative/model.safetensors"}, (400, "invalid_argument")),
+        ({"path": "/etc/passwd"}, (403, "permission_denied")),
+    ],
+)
+async def test_bad_parameters(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection, body: dict, expected: tuple[int, str]
+) -> None:
+    assert await error_of(await gateway.post("/api/models/sha256", json=body)) == expected
+    await _nothing_changed(stack, db)
+
+
+async def test_paths_that_are_not_model_files(stack: Stack, gateway: TestClient, db: asyncpg.Connection) -> None:
+    root = stack.model_root
+    (root / "folder").mkdir()
+    os.mkfifo(root / "pipe.safetensors")
+    (root / "escape.safetensors").symlink_to("/dev/zero")
+    cases = {
+        str(root / "missing.safetensors"): (404, "not_found"),
+        str(root / "folder"): (400, "invalid_argument"),
+        str(root / "pipe.safetensors"): (400, "invalid_argument"),
+        str(root / "escape.safetensors"): (403, "permission_denied"),
+        str(root / ".." / ".." / "etc" / "passwd"): (403, "permission_denied"),
+    }
+    for path, expected in cases.items():
+        assert await error_of(await gateway.post("/api/models/sha256", json={"path": path})) == expected, path
+        assert await error_of(await gateway.post("/api/models/pending", json={"path": path})) == expected, path
+    await _nothing_changed(stack, db)
+
+
+async def test_malformed_bodies(stack: Stack, gateway: TestClient, db: asyncpg.Connection) -> None:
+    headers = {"Content-Type": "application/json"}
+    for raw in (b"{not json", b"[1, 2]", b"\xff\xfe"):
+        reply = await gateway.post("/api/models/sha256", data=raw, headers=headers)
+        assert await error_of(reply) == (400, "malformed_json"), raw
+    too_big = io.BytesIO(b'{"path": "' + b"a" * (33 * 1024 * 1024) + b'"}')
+    assert await error_of(await gateway.post("/api/models/sha256", data=too_big, headers=headers)) == (
+        413, "body_too_large"
+    )
+    await _nothing_changed(stack, db)
+
+
+async def test_broken_preview_registers_nothing(stack: Stack, gateway: TestClient, db: asyncpg.Connection) -> None:
+    model = write_model(stack.model_root, "m.safetensors", b"m")
+    not_an_image = write_model(stack.model_root, "m.png", b"this is text, not a PNG")
+    truncated = write_model(stack.model_root, "t.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
+    for preview in (not_an_image, truncated):
+        reply = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
+        assert await error_of(reply) == (400, "invalid_argument")
+    reply = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": "/etc/hostname"})
+    assert await error_of(reply) == (403, "permission_denied")
+    await _nothing_changed(stack, db)
+
+
+async def test_bad_lookups(stack: Stack, gateway: TestClient) -> None:
+    assert await error_of(await gateway.get("/api/models/not-a-hash")) == (400, "invalid_parameter")
+    assert await error_of(await gateway.get("/api/models/" + "ab" * 32)) == (404, "not_found")
+    assert await error_of(await gateway.get("/api/models", params={"limit": "0"})) == (400, "invalid_parameter")
+    assert await error_of(await gateway.get("/api/models/pending", params={"offset": "-1"})) == (400, "invalid_parameter")
+    assert await error_of(await gateway.get("/images/" + "ab" * 32 + ".webp")) == (404, "not_found")
+    assert await error_of(await gateway.get("/images/pending/..%2F..%2Fsecret.webp")) == (400, "invalid_parameter")
+    assert await error_of(await gateway.get("/images/passwd")) == (400, "invalid_parameter")
+    assert await error_of(await gateway.get("/api/nowhere")) == (404, "not_found")
+    assert await error_of(await gateway.delete("/api/models")) == (405, "method_not_allowed")
