@@ -1,0 +1,220 @@
+"""The image store on disk: validated keys, atomic writes, and idempotent link, move and delete."""
+
+from __future__ import annotations
+
+import enum
+import errno
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+PENDING_DIR = "pending"
+SUFFIX = ".webp"
+# One file name on Linux file systems; longer names would fail later with a less clear ENAMETOOLONG.
+MAX_NAME_BYTES = 255
+
+_HASH_KEY = re.compile(r"[0-9a-f]{64}\.webp")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# errno values with which os.link says "no hard links here", so a copy has to do.
+_NO_HARD_LINK = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
+
+
+class ImageStoreError(Exception):
+    """Base of the store's errors; each maps to one gRPC status."""
+
+
+class InvalidKeyError(ImageStoreError):
+    """A key that is neither a hash key nor a pending key, or that leaves the store: INVALID_ARGUMENT."""
+
+
+class NotAFileError(ImageStoreError):
+    """A key that names a directory or a special file: FAILED_PRECONDITION."""
+
+
+class LinkOutcome(enum.Enum):
+    LINKED = "linked"
+    COPIED = "copied"
+    TARGET_EXISTS = "target_exists"
+    SOURCE_MISSING = "source_missing"
+
+
+class MoveOutcome(enum.Enum):
+    MOVED = "moved"
+    ALREADY_MOVED = "already_moved"
+    SOURCE_MISSING = "source_missing"
+
+
+def validate_key(key: str) -> None:
+    """Accept `<64 lowercase hex>.webp` or `pending/<name>.webp`, with a plain, visible file name."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKeyError("invalid key: it must be a non-empty string")
+    if "\x00" in key:
+        raise InvalidKeyError(f"invalid key {key!r}: it contains NUL")
+    if _HASH_KEY.fullmatch(key):
+        return
+    if not key.startswith(PENDING_DIR + "/"):
+        raise InvalidKeyError(
+            f"invalid key {key!r}: expected '<64 lowercase hex digits>.webp' or 'pending/<name>.webp'"
+        )
+    file_name = key[len(PENDING_DIR) + 1 :]
+    name = file_name.removesuffix(SUFFIX)
+    if name == file_name:
+        raise InvalidKeyError(f"invalid key {key!r}: it must end with {SUFFIX!r}")
+    if not name:
+        raise InvalidKeyError(f"invalid key {key!r}: the pending name is empty")
+    if "/" in name or "\\" in name:
+        raise InvalidKeyError(f"invalid key {key!r}: the pending name contains a path separator")
+    if ".." in name:
+        raise InvalidKeyError(f"invalid key {key!r}: the pending name contains '..'")
+    if name.startswith("."):
+        # Leading dots are reserved for our temporary files and hidden files.
+        raise InvalidKeyError(f"invalid key {key!r}: the pending name starts with '.'")
+    if _CONTROL.search(name):
+        raise InvalidKeyError(f"invalid key {key!r}: the pending name contains control characters")
+    if len(file_name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise InvalidKeyError(f"invalid key {key!r}: the file name is longer than {MAX_NAME_BYTES} bytes")
+
+
+def resolve_key(store: Path, key: str) -> Path:
+    """The path a valid key names, checked after resolving symlinks to lie inside the store."""
+    validate_key(key)
+    root = store.resolve()
+    try:
+        path = (root / key).resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise InvalidKeyError(f"invalid key {key!r}: cannot resolve it: {exc}") from None
+    if path == root or not path.is_relative_to(root):
+        raise InvalidKeyError(f"invalid key {key!r}: it resolves outside the image store")
+    return path
+
+
+def writable_path(store: Path, key: str) -> Path:
+    """The path of a key about to be (re)written: absent or a regular file."""
+    path = resolve_key(store, key)
+    _require_file_or_missing(path, key)
+    return path
+
+
+def atomic_write(dest: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write through a temp file in dest's folder, fsync, rename over dest: readers see all or nothing."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # The leading dot keeps temp names out of the key space (no key starts with a dot).
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fchmod(f.fileno(), 0o644)
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(dest.parent)
+
+
+def atomic_write_bytes(dest: Path, data: bytes) -> None:
+    atomic_write(dest, lambda f: f.write(data))
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename, link or unlink in folder durable across a power cut."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def link(store: Path, source_key: str, target_key: str) -> LinkOutcome:
+    """Hard-link source to target, or copy where hard links fail; an existing target is kept."""
+    source, target = _pair(store, source_key, target_key)
+    _require_file_or_missing(source, source_key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return LinkOutcome.TARGET_EXISTS
+    except FileNotFoundError:
+        return LinkOutcome.TARGET_EXISTS if _exists(target) else LinkOutcome.SOURCE_MISSING
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINK:
+            raise
+        return _copy(source, target)
+    fsync_dir(target.parent)
+    return LinkOutcome.LINKED
+
+
+def _copy(source: Path, target: Path) -> LinkOutcome:
+    # Not race-free against a concurrent writer of the same target, but any such writer
+    # writes the same content (a hash key names one content), so the last rename is harmless.
+    if _exists(target):
+        return LinkOutcome.TARGET_EXISTS
+    try:
+        src = open(source, "rb")
+    except FileNotFoundError:
+        return LinkOutcome.TARGET_EXISTS if _exists(target) else LinkOutcome.SOURCE_MISSING
+    with src:
+        atomic_write(target, lambda f: shutil.copyfileobj(src, f, 1 << 20))
+    return LinkOutcome.COPIED
+
+
+def move(store: Path, source_key: str, target_key: str) -> MoveOutcome:
+    """Rename source to target (replacing it); a source already gone with the target present was moved."""
+    source, target = _pair(store, source_key, target_key)
+    _require_file_or_missing(source, source_key)
+    _require_file_or_missing(target, target_key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+    except FileNotFoundError:
+        return MoveOutcome.ALREADY_MOVED if _exists(target) else MoveOutcome.SOURCE_MISSING
+    fsync_dir(target.parent)
+    if source.parent != target.parent:
+        fsync_dir(source.parent)
+    return MoveOutcome.MOVED
+
+
+def delete(store: Path, key: str) -> bool:
+    """Remove a key; False when it was already absent."""
+    path = resolve_key(store, key)
+    _require_file_or_missing(path, key)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    return True
+
+
+def _pair(store: Path, source_key: str, target_key: str) -> tuple[Path, Path]:
+    source = resolve_key(store, source_key)
+    target = resolve_key(store, target_key)
+    if source == target:
+        raise InvalidKeyError(
+            f"invalid keys {source_key!r}, {target_key!r}: source and target are the same file"
+        )
+    return source, target
+
+
+def _require_file_or_missing(path: Path, key: str) -> None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise NotAFileError(f"key {key!r} names something that is not a regular file")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        return False
+    return True
