@@ -15,6 +15,7 @@ from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
 from backend.server.errors import error_middleware
 from backend.server.router import setup_routes
+from backend.server.sweep import sweep_orphan_previews
 from backend.util.config import Config
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ class Server:
         app = web.Application(middlewares=[error_middleware], client_max_size=self.config.gateway.max_body_bytes)
         app[keys.CONFIG] = self.config
         # Reverse order on the way out: the catalogue's users go before the pool and channels they use.
-        app.cleanup_ctx.extend([self._database, self._hasher_channel, self._images_channel, self._catalogue])
+        app.cleanup_ctx.extend(
+            [self._database, self._hasher_channel, self._images_channel, self._catalogue, self._sweep]
+        )
         setup_routes(app)
         return app
 
@@ -66,13 +69,27 @@ class Server:
 
     async def _catalogue(self, app: web.Application) -> AsyncIterator[None]:
         gateway = self.config.gateway
+        app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
         app[keys.CATALOGUE] = Catalogue(
             app[keys.POOL],
             HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s, gateway.hash_timeout_s),
-            ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s),
+            app[keys.IMAGES],
             dev=self.config.dev,
         )
         yield
+
+    async def _sweep(self, app: web.Application) -> AsyncIterator[None]:
+        """In the background, so that start-up never waits for (or fails on) the image service."""
+        async def sweep() -> None:
+            try:
+                await sweep_orphan_previews(app[keys.POOL], app[keys.IMAGES], self.config.images_dir)
+            except Exception as exc:  # noqa: BLE001 - the next start sweeps again
+                log.warning("start-up sweep of orphan previews failed: %s", exc)
+
+        task = asyncio.create_task(sweep())
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def create_app(config: Config) -> web.Application:
