@@ -26,11 +26,13 @@ class GrpcService:
         register: Callable[[grpc.aio.Server], None],
         service_names: Sequence[str],
         on_stop: Callable[[], None] | None = None,
+        max_receive_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._listen = listen
         self._register = register
         self._service_names = tuple(service_names)
         self._on_stop = on_stop
+        self._max_receive_bytes = max_receive_bytes
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self.port = 0
@@ -38,7 +40,11 @@ class GrpcService:
     async def start(self) -> int:
         """Bind (port 0 picks a free port), start serving and return the port."""
         server = grpc.aio.server(
-            options=[("grpc.so_reuseport", 0)],
+            options=[
+                # Off: with reuseport a second server could silently share our port instead of failing.
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", self._max_receive_bytes),
+            ],
         )
         self._register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

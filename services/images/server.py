@@ -211,4 +211,6 @@ def build_service(config: Config) -> GrpcService:
         lambda server: images_pb2_grpc.add_ImageServiceServicer_to_server(servicer, server),
         [SERVICE_NAME],
         on_stop=pool.shutdown,
+        # Uploaded previews travel in the request: room for the largest source we accept, plus framing.
+        max_receive_bytes=MAX_SOURCE_BYTES + 1024 * 1024,
     )

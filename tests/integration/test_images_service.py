@@ -226,6 +226,15 @@ async def test_source_bytes(svc: Running) -> None:
     assert store_files(svc.store) == {"pending/upload.webp"}
 
 
+async def test_an_upload_larger_than_grpcs_default_4_mib_is_accepted(svc: Running) -> None:
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (1800, 1800), os.urandom(1800 * 1800 * 3)).save(buffer, "PNG", compress_level=0)
+    assert buffer.tell() > 8 * 1024 * 1024
+    reply = await svc.stub.Compress(images_pb2.CompressRequest(source_bytes=buffer.getvalue(), key=HASH_A))
+    assert (reply.width, reply.height) == (1414, 1414)
+    assert store_files(svc.store) == {HASH_A}
+
+
 async def test_compress_replaces_an_existing_image(svc: Running) -> None:
     await compress(svc, write(svc.model_root, "one.png", noisy_rgb(50, 40), "PNG"))
     await compress(svc, write(svc.model_root, "two.png", noisy_rgb(70, 30), "PNG"))

@@ -1,0 +1,93 @@
+"""Shadow file system for dev mode: mirror a real model tree with zero-byte stand-ins and real previews.
+
+`python -m backend.database.migration.shadow SOURCE_ROOT [--dest debug_models]`
+Each model file becomes `shadow_<name>.safetensors` (zero bytes) in the same relative folder; its side-car
+previews (`<name>.png`, `<name>.preview.jpg`, ...) are copied beside it as `shadow_<name>...`, so the whole
+register → hash → migrate flow runs on a laptop without the hundreds of GB behind it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.util.config import PROJECT_ROOT
+
+MODEL_SUFFIXES = frozenset({".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf"})
+PREVIEW_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+
+
+@dataclass
+class ShadowReport:
+    models: int = 0
+    previews: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def shadow_name(model: Path, taken: set[str]) -> str:
+    """shadow_<stem>.safetensors; the full file name is kept when two models in one folder share a stem."""
+    name = f"shadow_{model.stem}.safetensors"
+    return name if name not in taken else f"shadow_{model.name}.safetensors"
+
+
+def _previews_of(model: Path, siblings: list[Path]) -> list[Path]:
+    prefix = model.stem + "."
+    return [p for p in siblings if p.suffix.lower() in PREVIEW_SUFFIXES and p.name.startswith(prefix)
+            and (p.stem == model.stem or p.name[len(prefix):].count(".") == 1)]
+
+
+def build_shadow_tree(source: Path, dest: Path) -> ShadowReport:
+    """Create (or refresh) the shadow tree of source under dest; real files under dest are never overwritten."""
+    source, dest = source.resolve(), dest.resolve()
+    if dest == source or dest.is_relative_to(source):
+        raise ValueError("the shadow tree must not lie inside the source tree")
+    report = ShadowReport()
+    for folder in sorted([source, *(p for p in source.rglob("*") if p.is_dir() and not p.is_symlink())]):
+        entries = sorted(p for p in folder.iterdir() if p.is_file())
+        # .safetensors first: it keeps the plain shadow name when another format shares its stem.
+        models = sorted((p for p in entries if p.suffix.lower() in MODEL_SUFFIXES),
+                        key=lambda p: (p.suffix.lower() != ".safetensors", p.name))
+        if not models:
+            continue
+        target = dest / folder.relative_to(source)
+        target.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        for model in models:
+            name = shadow_name(model, taken)
+            taken.add(name)
+            shadow = target / name
+            if shadow.exists() and shadow.stat().st_size != 0:
+                report.skipped.append(str(shadow))
+                continue
+            shadow.touch()
+            report.models += 1
+            shadow_stem = name[: -len(".safetensors")]
+            for preview in _previews_of(model, entries):
+                shutil.copyfile(preview, target / (shadow_stem + preview.name[len(model.stem):]))
+                report.previews += 1
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="the real model tree to mirror")
+    parser.add_argument("--dest", type=Path, default=PROJECT_ROOT / "debug_models", help="default: debug_models/")
+    args = parser.parse_args(argv)
+    if not args.source.is_dir():
+        parser.error(f"{args.source} is not a directory")
+    try:
+        report = build_shadow_tree(args.source, args.dest)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{report.models} shadow models and {report.previews} previews under {args.dest}")
+    for path in report.skipped:
+        print(f"skipped (a real, non-empty file is there): {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
