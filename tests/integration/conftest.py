@@ -4,6 +4,8 @@ the two gRPC services on free ports, and the gateway built from a config pointin
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,17 +25,21 @@ from tests.conftest import make_config
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_dsn() -> Iterator[str]:
     """DATABASE_URL when given (a server of the user's), else the project's embedded server in a temp folder."""
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "pgdata")
+    # Our own folder, not pytest's tmp_path: pytest prunes old base folders, which another pytest run
+    # on the machine may do while this server still lives in one.
+    folder = Path(tempfile.mkdtemp(prefix="modelvault-test-pg-"))
+    server = EmbeddedPostgres(folder / "pgdata")
     server.start()
     try:
         yield server.dsn
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _with_database(dsn: str, name: str) -> str:
