@@ -1,0 +1,43 @@
+"""`make bench`: every benchmark in one run, side by side on this machine; the last line is one JSON object."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.bench import bench_gateway, bench_hasher, bench_images
+
+# Goals from the issues; each figure is printed next to its goal so a reader sees both.
+GOALS = {
+    "hash_single_ratio": ">= 0.90",
+    "hash_parallel_speedup": ">= 0.85 x P",
+    "hash_vs_baseline": ">= 0.85 x P",
+    "rest_single_ratio": ">= 0.85",
+    "loop_p99_ms_while_hashing": "< 50",
+}
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="modelvault-bench-", dir=os.environ.get("MODELVAULT_BENCH_DIR")))
+    figures: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    try:
+        for name, module in (("hasher", bench_hasher), ("images", bench_images), ("gateway", bench_gateway)):
+            print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            figures.update(module.run(workdir))
+            print(f"benchmark: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    figures["goals"] = GOALS
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

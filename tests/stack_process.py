@@ -1,0 +1,70 @@
+"""`python -m backend` (what `make run` starts) as a child process, for tests and benchmarks that use it whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stack_env(model_root: Path, data_dir: Path, http_port: int, **extra: str) -> dict[str, str]:
+    """The caller's environment, on the embedded database, with services on free ports."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update({
+        "PYTHONPATH": f"{PROJECT}{os.pathsep}{PROJECT / 'protos'}",
+        "MODELVAULT_MODEL_ROOTS": str(model_root),
+        "MODELVAULT_DATA_DIR": str(data_dir),
+        "MODELVAULT_HTTP_PORT": str(http_port),
+        "MODELVAULT_HASHER_LISTEN": "127.0.0.1:0",
+        "MODELVAULT_IMAGES_LISTEN": "127.0.0.1:0",
+    })
+    env.update(extra)
+    return env
+
+
+def request_json(url: str, body: dict | None = None, timeout: float = 10) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def start_stack(env: dict[str, str], timeout_s: float = 60) -> subprocess.Popen:
+    """Start the stack and return once its /api/health says every part is up."""
+    base = f"http://127.0.0.1:{env['MODELVAULT_HTTP_PORT']}"
+    process = subprocess.Popen([sys.executable, "-m", "backend"], env=env, cwd=PROJECT, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the stack exited with status {process.returncode} while starting")
+        try:
+            if request_json(f"{base}/api/health")[0] == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"the stack did not become healthy within {timeout_s:.0f} s")
+
+
+def stop_stack(process: subprocess.Popen, timeout_s: float = 30) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout_s)
