@@ -12,7 +12,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 
-from backend.util.config import ConfigError, load_config
+from backend.util.startup import start_process
 
 log = logging.getLogger("modelvault")
 
@@ -82,12 +82,7 @@ def _wait_healthy(url: str, gateway: Child, timeout_s: float) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+    config = start_process("modelvault")
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -106,7 +101,7 @@ def main() -> int:
         children.append(gateway)
         url = f"http://{config.gateway.host}:{config.gateway.port}"
         _wait_healthy(f"{url}/api/health", gateway, _START_TIMEOUT_S)
-        database = config.gateway.database_url and "DATABASE_URL" or f"embedded PostgreSQL in {config.postgres_dir}"
+        database = "DATABASE_URL" if config.gateway.database_url else f"embedded PostgreSQL in {config.postgres_dir}"
         log.info("ModelVault is up at %s (database: %s); Ctrl-C stops it", url, database)
         while not stopping.wait(0.5):
             exited = next((c for c in children if c.process.poll() is not None), None)

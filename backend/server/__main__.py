@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-
 from aiohttp import web
 
 from backend.server.instance import create_app
-from backend.util.config import ConfigError, load_config
+from backend.util.startup import start_process
 
 
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+def main() -> None:
+    config = start_process("gateway")
     # run_app turns SIGTERM and SIGINT into a graceful exit that runs every cleanup context.
     web.run_app(create_app(config), host=config.gateway.host, port=config.gateway.port, print=None,
                 shutdown_timeout=5)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
