@@ -1,0 +1,131 @@
+"""The process pool that hashes files: one file per worker, cancellable, with progress read from shared memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from services.hasher.errors import HashCancelledError, ShuttingDownError, WorkerLostError
+from services.hasher.hashing import hash_file, init_worker, warm_up
+from services.hasher.slots import SlotTable
+
+log = logging.getLogger(__name__)
+
+
+class HashJob:
+    """One file being hashed: a task that ends with the hex digest, and how far the worker has got."""
+
+    def __init__(self, pool: HashPool, path: str, identity: tuple[int, int, int, int]) -> None:
+        self._slots = pool.slots
+        self.slot: int | None = None
+        self._final_bytes = 0
+        self.task: asyncio.Task[str] = asyncio.create_task(pool.run(self, path, identity))
+
+    @property
+    def bytes_done(self) -> int:
+        slot = self.slot
+        return self._final_bytes if slot is None else self._slots.bytes_done(slot)
+
+    def finished(self, slot: int) -> None:
+        """Called once the worker has let go of the slot: keep its last count, then give the slot back."""
+        self._final_bytes = self._slots.bytes_done(slot)
+        self.slot = None
+        self._slots.release(slot)
+
+
+class HashPool:
+    """A spawn-context ProcessPoolExecutor (gRPC does not survive fork) fed one job per free worker."""
+
+    def __init__(self, workers: int) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._workers = workers
+        self.slots = SlotTable(self._context, workers)
+        self._executor = self._new_executor()
+        self._closed = False
+        # Observable counters: how often the pool really started or abandoned a file.
+        self.submissions = 0
+        self.cancellations = 0
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=self._context,
+            initializer=init_worker,
+            initargs=(self.slots.cancel_flags, self.slots.progress),
+        )
+
+    def warm_up(self) -> None:
+        """Spawn every worker now, so that the first requests do not pay for starting Python processes."""
+        for _ in range(self._workers):
+            self._executor.submit(warm_up)
+
+    def start(self, path: str, device: int, inode: int, size: int, mtime_ns: int) -> HashJob:
+        """Queue a file; the returned job's task resolves to its SHA-256 (hex) or raises an errors.* exception."""
+        return HashJob(self, path, (device, inode, size, mtime_ns))
+
+    async def run(self, job: HashJob, path: str, identity: tuple[int, int, int, int]) -> str:
+        """The body of job.task: wait for a slot, run hash_file in a worker, and stop it if cancelled."""
+        if self._closed:
+            raise ShuttingDownError("the hasher is shutting down")
+        # Jobs queue here for a slot, not inside the executor: a waiting job is then cancelled for free.
+        slot = await self.slots.acquire()
+        executor = self._executor
+        try:
+            future = executor.submit(hash_file, path, slot, *identity)
+        except BrokenProcessPool:
+            self.slots.release(slot)
+            self._replace(executor)
+            raise WorkerLostError("a hash worker died; the pool was restarted, retry") from None
+        except RuntimeError:
+            # submit() after shutdown: close() ran while this job waited for its slot.
+            self.slots.release(slot)
+            raise ShuttingDownError("the hasher is shutting down") from None
+        self.submissions += 1
+        job.slot = slot
+        loop = asyncio.get_running_loop()
+        # The slot is reused only when the worker is really done with it, which may be after our task ends.
+        future.add_done_callback(lambda _f: _call_soon(loop, job.finished, slot))
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            self.slots.cancel(slot)
+            future.cancel()
+            self.cancellations += 1
+            raise
+        except BrokenProcessPool:
+            self._replace(executor)
+            raise WorkerLostError("a hash worker died; the pool was restarted, retry") from None
+        except HashCancelledError:
+            raise ShuttingDownError("the hasher is shutting down") from None
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        if self._executor is broken and not self._closed:
+            log.warning("a hash worker died; starting a new pool")
+            self._executor = self._new_executor()
+            self.warm_up()
+            broken.shutdown(wait=False, cancel_futures=True)
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes now running (for operators and tests); the stdlib keeps them by pid."""
+        return list(self._executor._processes or ())
+
+    def close(self) -> None:
+        """Stop every running worker at its next block, drop queued work, and wait for the processes to exit."""
+        if self._closed:
+            return
+        self._closed = True
+        self.slots.cancel_all()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback, *args) -> None:
+    # Runs in the executor's thread; at shutdown the loop may already be closed, and then nobody waits.
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        pass
+
+
