@@ -1,0 +1,47 @@
+"""load_config: defaults, parsing, and a clear error naming the variable for every bad value."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from backend.util.config import ConfigError, load_config
+
+
+def test_defaults_and_overrides(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    config = load_config({
+        "MODELVAULT_MODEL_ROOTS": f"{one}{os.pathsep}{two}",
+        "MODELVAULT_DATA_DIR": str(tmp_path / "data"),
+        "MODELVAULT_HTTP_PORT": "9090",
+        "MODELVAULT_DEV": "true",
+        "DATABASE_URL": "postgresql://u@h/db",
+    })
+    assert config.model_roots == (one.resolve(), two.resolve())
+    assert config.images_dir == (tmp_path / "data").resolve() / "images"
+    assert config.gateway.port == 9090 and config.gateway.host == "127.0.0.1"
+    assert config.dev is True and config.gateway.database_url == "postgresql://u@h/db"
+    assert config.hasher.workers == (os.cpu_count() or 1)
+    assert load_config({"MODELVAULT_MODEL_ROOTS": str(one)}).gateway.database_url is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MODELVAULT_HTTP_PORT", "eighty", "MODELVAULT_HTTP_PORT must be an integer"),
+        ("MODELVAULT_HASHER_WORKERS", "0", "MODELVAULT_HASHER_WORKERS must be at least 1"),
+        ("MODELVAULT_DEV", "maybe", "MODELVAULT_DEV must be 1 or 0"),
+        ("MODELVAULT_HASH_TIMEOUT_S", "-1", "MODELVAULT_HASH_TIMEOUT_S must be positive"),
+        ("MODELVAULT_MODEL_ROOTS", "/no/such/folder", "MODELVAULT_MODEL_ROOTS: '/no/such/folder' is not a directory"),
+        ("MODELVAULT_MODEL_ROOTS", os.pathsep, "MODELVAULT_MODEL_ROOTS must name at least one directory"),
+        ("MODELVAULT_HASHER_LISTEN", " ", "MODELVAULT_HASHER_LISTEN must not be empty"),
+    ],
+)
+def test_a_bad_value_is_named(tmp_path: Path, name: str, value: str, message: str) -> None:
+    env = {"MODELVAULT_MODEL_ROOTS": str(tmp_path), name: value}
+    with pytest.raises(ConfigError, match=message):
+        load_config(env)
