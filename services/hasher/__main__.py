@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 
 
-def main() -> int:
+def main() -> None:
     # Imported here, not at the top: spawn re-imports this module in every worker, which needs none of it.
-    from backend.util.config import ConfigError, load_config
+    from backend.util.startup import start_process
     from services.hasher.server import build_service
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print(f"hasher: {exc}", file=sys.stderr)
-        return 2
-    asyncio.run(build_service(config).serve_until_signal())
-    return 0
+    asyncio.run(build_service(start_process("hasher")).serve_until_signal())
 
 
+# The guard matters: spawned pool workers import this module again as __mp_main__.
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
