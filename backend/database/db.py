@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 import asyncpg
 from asyncpg import Record
 
 from backend.database.migration.schema import apply_migrations
 
+log = logging.getLogger(__name__)
+
 _MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
 _PENDING_COLUMNS = "path, name, image_key, discovered_at"
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
-    """Open the pool and bring the schema up to date before anyone queries it."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, wait_s: float = 30.0) -> asyncpg.Pool:
+    """Open the pool and bring the schema up to date before anyone queries it.
+
+    A server that is still starting (a container restarted beside us) is waited for up to wait_s.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)
+            break
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("database not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(1.0)
     try:
         async with pool.acquire() as conn:
             await apply_migrations(conn)

@@ -40,11 +40,13 @@ _GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
 # The errors that mean "the database is not there", as opposed to a bug in a query.
 _DATABASE_DOWN = (
     OSError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
+    # Seen when the server vanished while a pooled connection was being re-established.
+    asyncpg.exceptions.InternalClientError,
 )
 
 

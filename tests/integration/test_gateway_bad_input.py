@@ -9,6 +9,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.database.embedded import EmbeddedPostgres
+from backend.server.instance import create_app
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import error_of, files_under, write_model
 
@@ -89,3 +91,27 @@ async def test_bad_lookups(stack: Stack, gateway: TestClient) -> None:
     assert await error_of(await gateway.get("/images/passwd")) == (400, "invalid_parameter")
     assert await error_of(await gateway.get("/api/nowhere")) == (404, "not_found")
     assert await error_of(await gateway.delete("/api/models")) == (405, "method_not_allowed")
+
+
+async def test_deadline_passed_gives_504(stack: Stack, aiohttp_client, db: asyncpg.Connection) -> None:
+    big = stack.model_root / "slow.safetensors"
+    with big.open("wb") as out:
+        for _ in range(512):
+            out.write(os.urandom(1024 * 1024))
+    gateway = await aiohttp_client(create_app(stack.config(MODELVAULT_HASH_TIMEOUT_S="0.05")))
+    reply = await gateway.post("/api/models/sha256", json={"path": str(big)})
+    assert await error_of(reply) == (504, "deadline_exceeded")
+    assert await db.fetchval("SELECT count(*) FROM models") == 0
+
+
+async def test_database_down_gives_503(stack: Stack, aiohttp_client, tmp_path) -> None:
+    server = EmbeddedPostgres(tmp_path / "short-lived-pg")
+    server.start()
+    try:
+        gateway = await aiohttp_client(create_app(stack.config(DATABASE_URL=server.dsn)))
+        assert (await gateway.get("/api/models")).status == 200
+    finally:
+        server.stop()
+    assert await error_of(await gateway.get("/api/models")) == (503, "unavailable")
+    health = await gateway.get("/api/health")
+    assert health.status == 503 and (await health.json())["database"] == "unavailable"
