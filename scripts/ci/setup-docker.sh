@@ -45,26 +45,43 @@ install_engine() {
     apt_install docker.io
 }
 
+# True when the pid runs the named program: not gone, not a zombie, not a reused pid.
+running() {
+    local pid="$1" name="$2" state
+    [ -r "/proc/$pid/stat" ] || return 1
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || return 1
+    state="$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f1)"
+    [ "$state" != Z ]
+}
+
 start_engine() {
     if docker info >/dev/null 2>&1; then
         step "docker engine already running"
         return
     fi
-    # A dockerd or containerd killed hard leaves pid files behind that refuse the next start.
-    local pidfile
+    # A dockerd or containerd killed hard leaves pid files that refuse the next start.
+    local pidfile name
     for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
-        if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        name="$(basename "$pidfile" .pid)"
+        [ "$name" = docker ] && name=dockerd
+        if [ -f "$pidfile" ] && ! running "$(cat "$pidfile")" "$name"; then
             $SUDO rm -f "$pidfile"
         fi
     done
+    if [ -f /var/run/docker.pid ]; then
+        echo "dockerd $(cat /var/run/docker.pid) runs but does not answer; stop it, then run this again" >&2
+        exit 1
+    fi
     step "starting dockerd (log: $DOCKERD_LOG)"
+    local log_start=0 pid deadline=$((SECONDS + 90))
+    [ -f "$DOCKERD_LOG" ] && log_start="$(stat -c %s "$DOCKERD_LOG")"
     # No init system here: dockerd runs in its own session so that it outlives this script.
     $SUDO setsid dockerd </dev/null >>"$DOCKERD_LOG" 2>&1 &
-    local deadline=$((SECONDS + 90))
+    pid=$!
     until docker info >/dev/null 2>&1; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "dockerd did not answer within 90 s; the end of $DOCKERD_LOG:" >&2
-            tail -n 30 "$DOCKERD_LOG" >&2 || true
+        if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            echo "dockerd did not start; what it logged:" >&2
+            tail -c +"$((log_start + 1))" "$DOCKERD_LOG" | tail -n 30 >&2
             exit 1
         fi
         sleep 0.5
