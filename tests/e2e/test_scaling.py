@@ -31,11 +31,11 @@ async def test_three_hasher_replicas_share_the_work(stack: Stack, api: Api) -> N
 
         counts = {}
         for container in replicas:
-            logs = await asyncio.to_thread(
-                stack.docker_logs, container, since
-            )
+            logs = await asyncio.to_thread(stack.docker_logs, container, since)
             counts[container[:12]] = sum(HASHED_MARK in line for line in logs.splitlines())
-        assert sum(counts.values()) >= len(models), counts
+        assert sum(counts.values()) >= len(models), (
+            f"expected one {HASHED_MARK!r} line per digest in the hasher logs, got {counts}"
+        )
         assert sum(1 for n in counts.values() if n > 0) >= 2, f"work not spread over replicas: {counts}"
     finally:
         stack.run("up", "--detach", "--wait", "--no-recreate", "--scale", "hasher=1")
