@@ -24,6 +24,7 @@ from services.hasher.errors import (
     UnreadableError,
     WorkerLostError,
 )
+from services.hasher.prefetch import Prefetcher
 from services.hasher.status import status_for
 
 
@@ -103,6 +104,30 @@ def test_the_cancel_flag_stops_the_worker(tmp_path: Path, slot):
     with pytest.raises(HashCancelledError):
         hashing.hash_file(str(path), 0, *identity(path))
     assert slot[1][0] == 0
+
+
+def test_prefetcher_yields_the_bytes_in_order_and_stops_when_closed_early(tmp_path: Path):
+    path = tmp_path / "model.bin"
+    data = os.urandom(10 * 4096 + 5)
+    path.write_bytes(data)
+    with open(path, "rb", buffering=0) as f:
+        blocks = Prefetcher(f, len(data), 4096)
+        assert b"".join(bytes(block) for block in blocks) == data
+        blocks.close()
+    with open(path, "rb", buffering=0) as f:
+        blocks = Prefetcher(f, len(data), 4096)
+        assert bytes(next(iter(blocks))) == data[:4096]
+        blocks.close()
+        assert not blocks._thread.is_alive()
+
+
+def test_prefetcher_reads_no_further_than_size(tmp_path: Path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"a" * 5000 + b"grown later")
+    with open(path, "rb", buffering=0) as f:
+        blocks = Prefetcher(f, 5000, 4096)
+        assert [len(block) for block in blocks] == [4096, 904]
+        blocks.close()
 
 
 @pytest.mark.parametrize(
