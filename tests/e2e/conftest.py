@@ -100,7 +100,7 @@ class Stack:
 
 
 @pytest.fixture(scope="package")
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+def stack() -> Iterator[Stack]:
     missing = _docker_missing()
     if missing is not None:
         if os.environ.get("MODELVAULT_REQUIRE_DOCKER") == "1":
@@ -142,12 +142,18 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
         try:
             yield stack
         finally:
-            if request.session.testsfailed:
-                reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-                if reporter is not None:
-                    reporter.write_line(f"\n--- docker compose logs ({PROJECT}) ---\n{stack.logs()}")
             compose.stop(down=True)
             shutil.rmtree(models, ignore_errors=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failing e2e test shows what the containers logged."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.when == "call" and report.failed and isinstance(stack, Stack):
+        report.sections.append(("docker compose logs", stack.logs(tail=80)))
+    return report
 
 
 class Api:
