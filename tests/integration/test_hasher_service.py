@@ -531,3 +531,14 @@ async def test_unreadable_file_is_permission_denied(model_root: Path, data_dir: 
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+
+
+
+async def test_each_computed_digest_is_logged_once(start_hasher, model_root: Path, caplog) -> None:
+    path = model_root / "logged.safetensors"
+    path.write_bytes(b"log me")
+    hasher = await start_hasher()
+    with caplog.at_level("INFO", logger="services.hasher.pool"):
+        await asyncio.gather(*(hasher.stub.Hash(hasher_pb2.HashRequest(path=str(path))) for _ in range(3)))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("hashed ")]
+    assert len(lines) == 1 and lines[0].startswith(f"hashed {path} (6 bytes")
