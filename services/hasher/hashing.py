@@ -21,6 +21,8 @@ BLOCK_SIZE = 1 << 20
 # O_NOFOLLOW: the path is already resolved, so a symlink in its place means someone swapped it.
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
 
+WORKER_NICENESS = 10
+
 # Shared with the parent through the pool initializer: one slot per running job.
 _cancel: MutableSequence[int] = []
 _progress: MutableSequence[int] = []
@@ -31,6 +33,9 @@ def init_worker(cancel: ctypes.Array, progress: ctypes.Array) -> None:
     global _cancel, _progress
     _cancel, _progress = cancel, progress
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Hashing is background work: when cores are short, the services' own event loops (health checks,
+    # Stat, the gateway on the same machine) must win, or every request waits behind a 7 GB file.
+    os.nice(WORKER_NICENESS)
 
 
 def warm_up() -> None:

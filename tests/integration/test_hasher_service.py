@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import psutil
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
+from services.hasher.hashing import WORKER_NICENESS
 from services.hasher.server import HasherService, build_service
 from tests.conftest import make_config
 
@@ -542,3 +544,12 @@ async def test_each_computed_digest_is_logged_once(start_hasher, model_root: Pat
         await hasher.stub.Hash(hasher_pb2.HashRequest(path=str(path)))
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("hashed ")]
     assert len(lines) == 1 and lines[0].startswith(f"hashed {path} (6 bytes")
+
+
+async def test_workers_run_at_a_lower_priority_than_the_service(start_hasher, model_root: Path) -> None:
+    path = model_root / "nice.safetensors"
+    path.write_bytes(b"x")
+    hasher = await start_hasher()
+    await hasher.stub.Hash(hasher_pb2.HashRequest(path=str(path)))
+    pids = hasher.service.servicer.pool.worker_pids()
+    assert pids and {psutil.Process(pid).nice() for pid in pids} == {min(os.nice(0) + WORKER_NICENESS, 19)}
