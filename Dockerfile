@@ -4,18 +4,22 @@
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
-# A folder of wheels inside the build context for an offline build (scripts/ci/setup-docker.sh fills
-# scripts/ci/build/wheels); empty: install from the package index as usual.
+# For an offline build, the folder of wheels that scripts/ci/setup-docker.sh fills:
+# WHEELS=scripts/ci/wheels. Empty: the package index, as usual.
 ARG WHEELS=
 WORKDIR /src
-# `wheel[s]` matches nothing when the folder is absent (a user's checkout): the COPY still succeeds.
-COPY pyproject.toml scripts/ci/build/wheel[s] /wheels/
+# The folder is in every checkout (its README at least), so this COPY works with or without wheels.
+COPY pyproject.toml /src/
+COPY scripts/ci/wheels/ /src/scripts/ci/wheels/
 # The pins live in pyproject.toml only. grpcio-tools goes into a throw-away venv that only generates code.
-RUN python3 -c 'import tomllib; p = tomllib.load(open("/wheels/pyproject.toml", "rb"))["project"]; \
+RUN python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 print("\n".join(p["dependencies"]))' >/tmp/runtime.txt \
- && python3 -c 'import tomllib; p = tomllib.load(open("/wheels/pyproject.toml", "rb"))["project"]; \
+ && python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 print("\n".join(p["optional-dependencies"]["dev"]))' >/tmp/tools.txt \
- && if [ -n "$WHEELS" ]; then set -- --no-index --find-links /wheels; fi \
+ && if [ -n "$WHEELS" ]; then \
+        if [ ! -d "/src/$WHEELS" ]; then echo "WHEELS=$WHEELS: only scripts/ci/wheels is in the build" >&2; exit 1; fi; \
+        set -- --no-index --find-links "/src/$WHEELS"; \
+    fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check "$@" -r /tmp/runtime.txt \
  && python3 -m venv /opt/tools \

@@ -9,7 +9,7 @@ export POSTGRES_IMAGE="${POSTGRES_IMAGE:-modelvault-ci/postgres:15-bookworm}"
 # Local tags must never be looked up in a registry.
 export POSTGRES_PULL_POLICY="${POSTGRES_PULL_POLICY:-never}"
 # Wheels downloaded on the host, inside the build context (Dockerfile: ARG WHEELS).
-export MODELVAULT_WHEELS="${MODELVAULT_WHEELS:-scripts/ci/build/wheels}"
+export MODELVAULT_WHEELS="${MODELVAULT_WHEELS:-scripts/ci/wheels}"
 
 # testcontainers: Ryuk's image cannot be pulled, and the engine is reached on this machine.
 export TESTCONTAINERS_RYUK_DISABLED=true
