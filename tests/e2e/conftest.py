@@ -99,13 +99,18 @@ class Stack:
         return "/models/" + path.relative_to(self.models).as_posix()
 
 
-@pytest.fixture(scope="package")
-def stack() -> Iterator[Stack]:
+def require_docker() -> None:
+    """Skip without Docker, with the reason; fail instead when MODELVAULT_REQUIRE_DOCKER=1 (CI)."""
     missing = _docker_missing()
     if missing is not None:
         if os.environ.get("MODELVAULT_REQUIRE_DOCKER") == "1":
             pytest.fail(f"MODELVAULT_REQUIRE_DOCKER=1 but {missing}; run scripts/ci/setup-docker.sh", pytrace=False)
         pytest.skip(f"end-to-end tests need Docker with compose v2: {missing}")
+
+
+@pytest.fixture(scope="package")
+def stack() -> Iterator[Stack]:
+    require_docker()
 
     # The containers run as an unprivileged user: the model folder must be readable by everyone.
     models = Path(tempfile.mkdtemp(prefix="modelvault-e2e-models-"))
