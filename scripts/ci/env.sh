@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced, not run: the local image tags that setup-docker.sh builds, and the variables that make
 # docker compose and testcontainers use them on a machine with no container registry.
 # A user with a registry needs none of this: the compose defaults (python:3.11-slim, postgres:17) apply.
