@@ -27,25 +27,29 @@ class GrpcService:
         service_names: Sequence[str],
         on_stop: Callable[[], None] | None = None,
         max_receive_bytes: int = 4 * 1024 * 1024,
+        max_connection_age_s: float | None = None,
     ) -> None:
         self._listen = listen
         self._register = register
         self._service_names = tuple(service_names)
         self._on_stop = on_stop
         self._max_receive_bytes = max_receive_bytes
+        self._max_connection_age_s = max_connection_age_s
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self.port = 0
 
     async def start(self) -> int:
         """Bind (port 0 picks a free port), start serving and return the port."""
-        server = grpc.aio.server(
-            options=[
-                # Off: with reuseport a second server could silently share our port instead of failing.
-                ("grpc.so_reuseport", 0),
-                ("grpc.max_receive_message_length", self._max_receive_bytes),
-            ],
-        )
+        options = [
+            # Off: with reuseport a second server could silently share our port instead of failing.
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", self._max_receive_bytes),
+        ]
+        if self._max_connection_age_s is not None:
+            # GOAWAY after this age; calls in flight finish (the grace is unlimited), new ones reconnect.
+            options.append(("grpc.max_connection_age_ms", int(self._max_connection_age_s * 1000)))
+        server = grpc.aio.server(options=options)
         self._register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(

@@ -27,9 +27,12 @@ def open_channel(target: str) -> grpc.aio.Channel:
             ("grpc.service_config", _SERVICE_CONFIG),
             ("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
-            # Re-resolve DNS and reconnect quickly when a replica comes back after a restart.
+            # Reconnect quickly when a replica comes back after a restart.
             ("grpc.initial_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2000),
+            # The services close old connections (MODELVAULT_GRPC_MAX_CONNECTION_AGE_S); each reconnect may
+            # then resolve DNS again, instead of at most every 30 s (the default), to find new replicas.
+            ("grpc.dns_min_time_between_resolutions_ms", 1000),
         ],
     )
 

@@ -47,6 +47,9 @@ class Config:
     model_roots: tuple[Path, ...]
     data_dir: Path
     dev: bool
+    # The services close client connections this old (after their calls finish), so clients resolve DNS
+    # again and a hasher replica added by `--scale` gets work without restarting the gateway.
+    grpc_max_connection_age_s: float
     hasher: HasherConfig
     images: ImagesConfig
     gateway: GatewayConfig
@@ -133,6 +136,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         model_roots=_model_roots(env),
         data_dir=data_dir.resolve(),
         dev=_bool(env, "MODELVAULT_DEV"),
+        grpc_max_connection_age_s=_float(env, "MODELVAULT_GRPC_MAX_CONNECTION_AGE_S", 30.0),
         hasher=HasherConfig(
             listen=_text(env, "MODELVAULT_HASHER_LISTEN", "127.0.0.1:50051"),
             workers=_int(env, "MODELVAULT_HASHER_WORKERS", cpus, minimum=1),

@@ -147,6 +147,7 @@ class HasherService(GrpcService):
             service_names=(SERVICE_NAME,),
             # After the server's grace: cancel what still runs and wait for the worker processes to exit.
             on_stop=self.servicer.close,
+            max_connection_age_s=config.grpc_max_connection_age_s,
         )
 
     async def start(self) -> int:

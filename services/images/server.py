@@ -213,4 +213,5 @@ def build_service(config: Config) -> GrpcService:
         on_stop=pool.shutdown,
         # Uploaded previews travel in the request: room for the largest source we accept, plus framing.
         max_receive_bytes=MAX_SOURCE_BYTES + 1024 * 1024,
+        max_connection_age_s=config.grpc_max_connection_age_s,
     )

@@ -126,6 +126,8 @@ def stack() -> Iterator[Stack]:
         # Two cores here: one worker per replica leaves room for three replicas and the rest.
         "MODELVAULT_HASHER_WORKERS": "1",
         "MODELVAULT_IMAGES_WORKERS": "1",
+        # The gateway re-resolves hasher replicas within seconds, not the default 30 s.
+        "MODELVAULT_GRPC_MAX_CONNECTION_AGE_S": "3",
     }
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
