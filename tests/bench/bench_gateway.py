@@ -19,6 +19,7 @@ GiB = 1024 * MiB
 CLIENTS = 32
 CACHED_REQUESTS = 4000
 BIG_FILES, BIG_SIZE = 4, GiB
+HEALTH_ROUNDS = 3
 
 
 def run(workdir: Path) -> dict[str, float]:
@@ -51,6 +52,8 @@ async def _measure(models: Path, base: str) -> dict[str, float]:
     big = [models / f"big{i}.safetensors" for i in range(BIG_FILES)]
     for path in big:
         _write(path, BIG_SIZE)
+    # Flush the 4 GiB now: writeback running during the measurements would measure the disk, not us.
+    os.sync()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CLIENTS)) as session:
         figures = await _cached(session, base, small)
         figures.update(await _single(session, base, big[0]))
@@ -106,15 +109,17 @@ async def _single(session: aiohttp.ClientSession, base: str, model: Path) -> dic
 
 async def _health_while_hashing(session: aiohttp.ClientSession, base: str, big: list[Path]) -> float:
     """GET /api/health p99 while four large files hash: hashing must never stall the gateway's loop."""
-    hashing = asyncio.gather(*(
-        _post_sha256(session, base, {"path": str(p), "pending_status": "ignore", "force": True}) for p in big
-    ))
     latencies: list[float] = []
-    while not hashing.done():
-        started = time.perf_counter()
-        async with session.get(f"{base}/api/health") as reply:
-            assert reply.status == 200
-        latencies.append(time.perf_counter() - started)
-        await asyncio.sleep(0.005)
-    await hashing
+    # Rounds, so that the p99 rests on a few hundred samples rather than on the two slowest of a hundred.
+    for _ in range(HEALTH_ROUNDS):
+        hashing = asyncio.gather(*(
+            _post_sha256(session, base, {"path": str(p), "pending_status": "ignore", "force": True}) for p in big
+        ))
+        while not hashing.done():
+            started = time.perf_counter()
+            async with session.get(f"{base}/api/health") as reply:
+                assert reply.status == 200
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.005)
+        await hashing
     return round(_p99(latencies) * 1000, 2)
