@@ -64,6 +64,34 @@ async def upsert_model(
     )
 
 
+async def model_with_identity(
+    conn: asyncpg.Connection, *, device: int, inode: int, size: int, mtime_ns: int
+) -> Record | None:
+    """A row for the same inode, unchanged: the same bytes under another path."""
+    return await conn.fetchrow(
+        f"""SELECT {_MODEL_COLUMNS} FROM models
+            WHERE inode = $1 AND device = $2 AND size = $3 AND mtime_ns = $4 ORDER BY path LIMIT 1""",
+        inode, device, size, mtime_ns,
+    )
+
+
+async def relocate_model(
+    conn: asyncpg.Connection, *, old_path: str, path: str, sha256: str, size: int, mtime_ns: int, inode: int,
+    device: int,
+) -> Record | None:
+    """Give the row of old_path the new path and identity, keeping its preview and creation time.
+
+    None when old_path has no row any more or path already has one (a concurrent request was first).
+    """
+    return await conn.fetchrow(
+        f"""UPDATE models SET path = $2, sha256 = $3, size = $4, mtime_ns = $5, inode = $6, device = $7,
+                   updated_at = now()
+            WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM models WHERE path = $2)
+            RETURNING {_MODEL_COLUMNS}""",
+        old_path, path, sha256, size, mtime_ns, inode, device,
+    )
+
+
 async def list_models(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list[Record], int]:
     rows = await conn.fetch(
         f"SELECT {_MODEL_COLUMNS} FROM models ORDER BY path LIMIT $1 OFFSET $2", limit, offset

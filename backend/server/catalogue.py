@@ -26,6 +26,8 @@ class HashOutcome:
     path: str
     cached: bool
     migrated: bool
+    # The path this model's record had before it was found moved here.
+    moved_from: str | None = None
 
 
 def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
@@ -63,15 +65,19 @@ class Catalogue:
         async with self._pool.acquire() as conn:
             active = await db.get_model_by_path(conn, resolved)
             pending = await db.get_pending(conn, resolved) if pending_status == "pending" else None
+            # Under a new path, the same unchanged inode (a rename, a hard link) holds bytes we already hashed.
+            twin = None if active is not None else await db.model_with_identity(
+                conn, device=identity.device, inode=identity.inode, size=identity.size, mtime_ns=identity.mtime_ns)
 
-        if active is not None and not force and _unchanged(active, identity):
-            file = HashedFile(resolved, active["sha256"], active["size"], active["mtime_ns"],
-                              int(active["inode"]), int(active["device"]))
+        known = active if active is not None and _unchanged(active, identity) else twin
+        if known is not None and not force:
+            file = HashedFile(resolved, known["sha256"], identity.size, identity.mtime_ns, identity.inode,
+                              identity.device)
             cached = True
         else:
             # Dev mode: the hasher answers a shadow file with the hash we already hold for it.
-            known = active["sha256"] if (self._dev and active is not None) else ""
-            digest = await self._hasher.hash(resolved, known_sha256=known)
+            held = active["sha256"] if (self._dev and active is not None) else ""
+            digest = await self._hasher.hash(resolved, known_sha256=held)
             ident = digest.identity
             file = HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
             cached = False
@@ -79,12 +85,47 @@ class Catalogue:
         if pending is not None:
             await promote(self._pool, self._images, pending["image_key"], file)
             return HashOutcome(file.sha256, resolved, cached, migrated=True)
-        if not cached and (active is not None or pending_status == "pending"):
-            # Keep the catalogue true to the disk: a changed file gets its new hash, a new file its first.
+        moved_from = None
+        if active is None and pending_status == "pending":
+            moved_from = await self._catalogue_new_path(file)
+        elif active is not None and not (cached and known is active):
+            # Keep the catalogue true to the disk: a changed file gets its new hash.
             async with self._pool.acquire() as conn:
                 await db.upsert_model(conn, path=file.path, sha256=file.sha256, size=file.size,
                                       mtime_ns=file.mtime_ns, inode=file.inode, device=file.device, image_key=None)
-        return HashOutcome(file.sha256, resolved, cached, migrated=False)
+        return HashOutcome(file.sha256, resolved, cached, migrated=False, moved_from=moved_from)
+
+    async def _catalogue_new_path(self, file: HashedFile) -> str | None:
+        """Add a path to the catalogue; when a file of the same hash vanished from its path, it moved here.
+
+        A moved model keeps its record (creation time, preview) instead of gaining a twin and leaving a
+        dead entry behind. Returns the path it moved from, if it did.
+        """
+        async with self._pool.acquire() as conn:
+            same_content = await db.models_with_hash(conn, file.sha256)
+        for row in same_content:
+            if not await self._exists(row["path"]):
+                async with self._pool.acquire() as conn:
+                    moved = await db.relocate_model(
+                        conn, old_path=row["path"], path=file.path, sha256=file.sha256, size=file.size,
+                        mtime_ns=file.mtime_ns, inode=file.inode, device=file.device)
+                if moved is not None:
+                    return row["path"]
+        # A copy beside its original: a record of its own, sharing the preview of that content.
+        image_key = next((row["image_key"] for row in same_content if row["image_key"]), None)
+        async with self._pool.acquire() as conn:
+            await db.upsert_model(conn, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
+                                  inode=file.inode, device=file.device, image_key=image_key)
+        return None
+
+    async def _exists(self, path: str) -> bool:
+        try:
+            await self._hasher.stat(path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:
         """Record a file as pending, compressing its preview; returns the row and whether it is new."""

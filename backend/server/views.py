@@ -55,9 +55,10 @@ async def hash_model(request: web.Request) -> web.Response:
         pending_status=choice(params, "pending_status", ("pending", "ignore"), "pending"),
         force=flag(params, "force"),
     )
-    return web.json_response(
-        {"sha256": outcome.sha256, "path": outcome.path, "cached": outcome.cached, "migrated": outcome.migrated}
-    )
+    return web.json_response({
+        "sha256": outcome.sha256, "path": outcome.path, "cached": outcome.cached, "migrated": outcome.migrated,
+        "moved_from": outcome.moved_from,
+    })
 
 
 async def register_pending(request: web.Request) -> web.Response:

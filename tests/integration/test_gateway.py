@@ -53,7 +53,9 @@ async def test_register_then_hash_promotes_the_model_and_renames_its_preview(
     reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
     assert reply.status == 200, await reply.text()
     sha = hashlib.sha256(content).hexdigest()
-    assert await reply.json() == {"sha256": sha, "path": str(model), "cached": False, "migrated": True}
+    assert await reply.json() == {
+        "sha256": sha, "path": str(model), "cached": False, "migrated": True, "moved_from": None
+    }
 
     assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
     row = await db.fetchrow("SELECT * FROM models")
