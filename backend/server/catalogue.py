@@ -12,7 +12,7 @@ from asyncpg import Record
 
 from backend.database import db
 from backend.database.migration.reactive import HashedFile, promote
-from backend.server.clients import HasherClient, ImagesClient
+from backend.server.clients import HasherClient, ImagesClient, ProgressCallback
 from backend.server.errors import ApiError
 
 _UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -58,8 +58,13 @@ class Catalogue:
         self._images = images
         self._dev = dev
 
-    async def sha256(self, path: str, *, pending_status: str, force: bool = False) -> HashOutcome:
-        """The SHA-256 of a model file; with pending_status="pending", promote its pending record."""
+    async def sha256(
+        self, path: str, *, pending_status: str, force: bool = False, on_progress: ProgressCallback | None = None
+    ) -> HashOutcome:
+        """The SHA-256 of a model file; with pending_status="pending", promote its pending record.
+
+        on_progress, if given, hears (bytes done, total) while the file is really read.
+        """
         identity = await self._hasher.stat(path)
         resolved = identity.resolved_path
         async with self._pool.acquire() as conn:
@@ -77,7 +82,7 @@ class Catalogue:
         else:
             # Dev mode: the hasher answers a shadow file with the hash we already hold for it.
             held = active["sha256"] if (self._dev and active is not None) else ""
-            digest = await self._hasher.hash(resolved, known_sha256=held)
+            digest = await self._hasher.hash(resolved, known_sha256=held, on_progress=on_progress)
             ident = digest.identity
             file = HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
             cached = False

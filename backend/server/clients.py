@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import grpc
@@ -11,9 +11,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
 
-from backend.server.errors import from_rpc_error
+from backend.server.errors import ApiError, from_rpc_error
 
 T = TypeVar("T")
+ProgressCallback = Callable[[int, int], Awaitable[None]]
 
 # round_robin: with `dns:///hasher:50051` and N replicas, calls spread over all of them.
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
@@ -63,10 +64,25 @@ class HasherClient:
         reply = await _call("hasher", self._stub.Stat(hasher_pb2.StatRequest(path=path), timeout=self._rpc_timeout_s))
         return reply.identity
 
-    async def hash(self, path: str, known_sha256: str = "") -> hasher_pb2.FileDigest:
-        request = hasher_pb2.HashRequest(path=path, known_sha256=known_sha256)
-        reply = await _call("hasher", self._stub.Hash(request, timeout=self._hash_timeout_s))
-        return reply.digest
+    async def hash(self, path: str, known_sha256: str = "", on_progress: ProgressCallback | None = None
+                   ) -> hasher_pb2.FileDigest:
+        """The digest; with on_progress, through the streaming call, reporting (bytes done, total) as it goes."""
+        if on_progress is None:
+            request = hasher_pb2.HashRequest(path=path, known_sha256=known_sha256)
+            reply = await _call("hasher", self._stub.Hash(request, timeout=self._hash_timeout_s))
+            return reply.digest
+        stream = self._stub.HashStream(hasher_pb2.HashStreamRequest(path=path, known_sha256=known_sha256),
+                                       timeout=self._hash_timeout_s)
+        try:
+            async for message in stream:
+                if message.WhichOneof("event") == "digest":
+                    return message.digest
+                await on_progress(message.progress.bytes_done, message.progress.bytes_total)
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc, "hasher") from None
+        finally:
+            stream.cancel()  # a no-op once it ended; stops the worker if our caller went away
+        raise ApiError(502, "bad_gateway", "hasher service: the hash stream ended without a digest")
 
 
 class ImagesClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
@@ -48,17 +49,57 @@ def pending_json(row: Record, images_dir) -> dict[str, Any]:
     }
 
 
-async def hash_model(request: web.Request) -> web.Response:
-    params = await read_params(request)
-    outcome = await request.app[keys.CATALOGUE].sha256(
-        required_text(params, "path"),
-        pending_status=choice(params, "pending_status", ("pending", "ignore"), "pending"),
-        force=flag(params, "force"),
-    )
-    return web.json_response({
+def _outcome_json(outcome) -> dict[str, Any]:
+    return {
         "sha256": outcome.sha256, "path": outcome.path, "cached": outcome.cached, "migrated": outcome.migrated,
         "moved_from": outcome.moved_from,
-    })
+    }
+
+
+async def hash_model(request: web.Request) -> web.StreamResponse:
+    params = await read_params(request)
+    path = required_text(params, "path")
+    pending_status = choice(params, "pending_status", ("pending", "ignore"), "pending")
+    force = flag(params, "force")
+    catalogue = request.app[keys.CATALOGUE]
+    if not flag(params, "progress"):
+        outcome = await catalogue.sha256(path, pending_status=pending_status, force=force)
+        return web.json_response(_outcome_json(outcome))
+    stream = ProgressStream(request)
+    try:
+        outcome = await catalogue.sha256(path, pending_status=pending_status, force=force, on_progress=stream.progress)
+    except ApiError as exc:
+        if not stream.started:
+            raise  # nothing sent yet: an ordinary error response with its status
+        return await stream.finish({"error": {"code": exc.code, "message": exc.message}})
+    return await stream.finish(_outcome_json(outcome))
+
+
+class ProgressStream:
+    """NDJSON: a {"progress": ...} line as the file is read, then one final line, the answer or an error.
+
+    The response starts with the first progress line, so that errors found before any reading
+    (a bad path, a missing file) still get their own HTTP status.
+    """
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+        self._response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        self.started = False
+
+    async def progress(self, done: int, total: int) -> None:
+        await self._line({"progress": {"bytes_done": done, "bytes_total": total}})
+
+    async def finish(self, body: dict[str, Any]) -> web.StreamResponse:
+        await self._line(body)
+        await self._response.write_eof()
+        return self._response
+
+    async def _line(self, body: dict[str, Any]) -> None:
+        if not self.started:
+            await self._response.prepare(self._request)
+            self.started = True
+        await self._response.write(json.dumps(body).encode() + b"\n")
 
 
 async def register_pending(request: web.Request) -> web.Response:

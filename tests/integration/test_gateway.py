@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
+from backend.server.instance import create_app
 from tests.integration.conftest import Stack
 
 
@@ -205,3 +207,34 @@ async def test_form_and_query_parameters_are_accepted(stack: Stack, gateway: Tes
     by_form = await gateway.post("/api/models/sha256", data={"path": str(model), "pending_status": "ignore"})
     by_query = await gateway.post("/api/models/sha256", params={"path": str(model), "pending_status": "ignore"})
     assert (await by_form.json())["sha256"] == (await by_query.json())["sha256"] == expected
+
+
+async def test_progress_streams_while_a_big_file_is_read(stack: Stack, gateway: TestClient) -> None:
+    size = 600 * 1024 * 1024
+    model = stack.model_root / "big.safetensors"
+    with model.open("wb") as out:  # sparse: big enough to take a while to read, instant to create
+        out.write(b"head")
+        out.truncate(size)
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model), "progress": True})
+    assert reply.status == 200 and reply.content_type == "application/x-ndjson"
+    lines = [json.loads(line) for line in (await reply.text()).splitlines()]
+    progress = [line["progress"] for line in lines[:-1]]
+    assert progress and all(p["bytes_total"] == size for p in progress)
+    assert [p["bytes_done"] for p in progress] == sorted(p["bytes_done"] for p in progress)
+    assert lines[-1]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+
+    cached = await gateway.post("/api/models/sha256", json={"path": str(model), "progress": True})
+    assert [json.loads(line)["cached"] for line in (await cached.text()).splitlines()] == [True]
+    missing = await gateway.post("/api/models/sha256", json={"path": str(stack.model_root / "nope"), "progress": True})
+    assert await error_of(missing) == (404, "not_found")
+
+
+async def test_an_error_after_progress_began_is_the_streams_last_line(stack: Stack, aiohttp_client) -> None:
+    model = stack.model_root / "slow.safetensors"
+    with model.open("wb") as out:
+        out.truncate(2 * 1024 * 1024 * 1024)
+    gateway = await aiohttp_client(create_app(stack.config(MODELVAULT_HASH_TIMEOUT_S="0.1")))
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model), "progress": True})
+    lines = [json.loads(line) for line in (await reply.text()).splitlines()]
+    assert reply.status == 200 and "progress" in lines[0]
+    assert lines[-1] == {"error": {"code": "deadline_exceeded", "message": lines[-1]["error"]["message"]}}
