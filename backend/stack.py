@@ -88,6 +88,9 @@ def main() -> int:
         signal.signal(sig, lambda *_: stopping.set())
 
     env = dict(os.environ)
+    # We never fork a process that uses gRPC (pools use spawn); without this, every subprocess the
+    # gateway runs (pg_ctl) makes gRPC print a fork warning.
+    env.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     children: list[Child] = []
     status = 0
     try:
