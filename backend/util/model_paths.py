@@ -76,6 +76,23 @@ def resolve_model_file(path: str, roots: Sequence[Path]) -> ModelFile:
     )
 
 
+def resolve_model_folder(path: str, roots: Sequence[Path]) -> Path:
+    """A folder inside the model roots (after resolving symlinks), or the error a file path would get."""
+    if not path or "\x00" in path or not Path(path).is_absolute():
+        raise InvalidPathError(f"folder must be an absolute path without NUL characters: {path!r}")
+    try:
+        resolved = Path(path).resolve(strict=False)
+    except (OSError, RuntimeError) as exc:
+        raise InvalidPathError(f"cannot resolve {path!r}: {exc}") from None
+    if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
+        raise OutsideRootsError(f"{path!r} is outside the model roots")
+    if not resolved.exists():
+        raise FileMissingError(f"no such folder: {path!r}")
+    if not resolved.is_dir():
+        raise NotRegularFileError(f"{path!r} is not a folder")
+    return resolved
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "directory"

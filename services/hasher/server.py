@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 import grpc
 
 from backend.util.config import Config
-from backend.util.model_paths import ModelFile, resolve_model_file
+from backend.util.model_files import find_models
+from backend.util.model_paths import ModelFile, resolve_model_file, resolve_model_folder
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
 from services.hasher import shadow
@@ -70,6 +71,16 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
                     yield _progress(done, file.size)
                 sha256 = await asyncio.shield(job.task)
             yield hasher_pb2.HashStreamResponse(digest=_digest(file, sha256))
+
+    async def ListModels(self, request, context):
+        async with _statuses(context):
+            folder = None
+            if request.folder:
+                folder = await asyncio.to_thread(resolve_model_folder, request.folder, self._roots)
+            # One thread walks the whole tree (70,000 files list in seconds); the loop only streams.
+            found = await asyncio.to_thread(lambda: list(find_models(self._roots, folder)))
+            for model, preview in found:
+                yield hasher_pb2.ListModelsResponse(identity=_identity(model), preview_path=str(preview or ""))
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.

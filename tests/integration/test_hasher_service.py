@@ -556,3 +556,34 @@ async def test_workers_run_at_a_lower_priority_than_the_service(start_hasher, mo
     assert len(pids) == 2
     # A worker still starting has not run its initializer yet.
     await wait_for(lambda: {psutil.Process(pid).nice() for pid in pids} == expected)
+
+
+async def test_list_models_finds_model_files_and_their_previews(start_hasher, model_root: Path, tmp_path: Path):
+    (model_root / "loras/style").mkdir(parents=True)
+    (model_root / ".cache").mkdir()
+    for name in ("loras/style/ink.safetensors", "loras/style/ink.preview.png", "loras/style/ink.png",
+                 "ckpt.ckpt", "ckpt.jpg", "notes.txt", ".cache/hidden.safetensors", "vae.gguf"):
+        (model_root / name).write_bytes(b"x")
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes(b"o")
+    (model_root / "escape.safetensors").symlink_to(outside)
+    (model_root / "alias.safetensors").symlink_to(model_root / "vae.gguf")
+    os.mkfifo(model_root / "pipe.safetensors")
+    hasher = await start_hasher()
+
+    found = {
+        reply.identity.relative_path: Path(reply.preview_path).name if reply.preview_path else None
+        async for reply in hasher.stub.ListModels(hasher_pb2.ListModelsRequest())
+    }
+    assert found == {"ckpt.ckpt": "ckpt.jpg", "loras/style/ink.safetensors": "ink.preview.png", "vae.gguf": None}
+
+    inside = [r.identity.relative_path async for r in hasher.stub.ListModels(
+        hasher_pb2.ListModelsRequest(folder=str(model_root / "loras")))]
+    assert inside == ["loras/style/ink.safetensors"]
+    for folder, code in ((str(tmp_path), grpc.StatusCode.PERMISSION_DENIED),
+                         (str(model_root / "nope"), grpc.StatusCode.NOT_FOUND),
+                         (str(model_root / "vae.gguf"), grpc.StatusCode.INVALID_ARGUMENT),
+                         ("relative", grpc.StatusCode.INVALID_ARGUMENT)):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            [r async for r in hasher.stub.ListModels(hasher_pb2.ListModelsRequest(folder=folder))]
+        assert caught.value.code() == code, folder

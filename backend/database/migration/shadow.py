@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.util.config import PROJECT_ROOT
+from backend.util.model_files import is_model_file, previews_of
 
-MODEL_SUFFIXES = frozenset({".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf"})
-PREVIEW_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
 
 
 @dataclass
@@ -33,12 +32,6 @@ def shadow_name(model: Path, taken: set[str]) -> str:
     return name if name not in taken else f"shadow_{model.name}.safetensors"
 
 
-def _previews_of(model: Path, siblings: list[Path]) -> list[Path]:
-    prefix = model.stem + "."
-    return [p for p in siblings if p.suffix.lower() in PREVIEW_SUFFIXES and p.name.startswith(prefix)
-            and (p.stem == model.stem or p.name[len(prefix):].count(".") == 1)]
-
-
 def build_shadow_tree(source: Path, dest: Path) -> ShadowReport:
     """Create (or refresh) the shadow tree of source under dest; real files under dest are never overwritten."""
     source, dest = source.resolve(), dest.resolve()
@@ -48,7 +41,7 @@ def build_shadow_tree(source: Path, dest: Path) -> ShadowReport:
     for folder in sorted([source, *(p for p in source.rglob("*") if p.is_dir() and not p.is_symlink())]):
         entries = sorted(p for p in folder.iterdir() if p.is_file())
         # .safetensors first: it keeps the plain shadow name when another format shares its stem.
-        models = sorted((p for p in entries if p.suffix.lower() in MODEL_SUFFIXES),
+        models = sorted((p for p in entries if is_model_file(p.name)),
                         key=lambda p: (p.suffix.lower() != ".safetensors", p.name))
         if not models:
             continue
@@ -65,7 +58,7 @@ def build_shadow_tree(source: Path, dest: Path) -> ShadowReport:
             shadow.touch()
             report.models += 1
             shadow_stem = name[: -len(".safetensors")]
-            for preview in _previews_of(model, entries):
+            for preview in previews_of(model, entries):
                 shutil.copyfile(preview, target / (shadow_stem + preview.name[len(model.stem):]))
                 report.previews += 1
     return report
