@@ -574,6 +574,7 @@ async def test_list_models_finds_model_files_and_their_previews(start_hasher, mo
     found = {
         reply.identity.relative_path: Path(reply.preview_path).name if reply.preview_path else None
         async for reply in hasher.stub.ListModels(hasher_pb2.ListModelsRequest())
+        if reply.identity.model_root == str(model_root)  # the fixture's second root holds other tests' files
     }
     assert found == {"ckpt.ckpt": "ckpt.jpg", "loras/style/ink.safetensors": "ink.preview.png", "vae.gguf": None}
 
