@@ -14,7 +14,7 @@ from backend.database.migration.schema import apply_migrations
 log = logging.getLogger(__name__)
 
 _MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
-_PENDING_COLUMNS = "path, name, image_key, discovered_at"
+_PENDING_COLUMNS = "path, name, image_key, discovered_at, last_error"
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, wait_s: float = 30.0) -> asyncpg.Pool:
@@ -92,6 +92,11 @@ async def relocate_model(
     )
 
 
+async def share_image(conn: asyncpg.Connection, sha256: str, image_key: str) -> None:
+    """A preview is named by the content's hash: every file with that content shows it."""
+    await conn.execute("UPDATE models SET image_key = $2 WHERE sha256 = $1 AND image_key IS NULL", sha256, image_key)
+
+
 async def list_models(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list[Record], int]:
     rows = await conn.fetch(
         f"SELECT {_MODEL_COLUMNS} FROM models ORDER BY path LIMIT $1 OFFSET $2", limit, offset
@@ -135,6 +140,40 @@ async def list_pending(conn: asyncpg.Connection, limit: int, offset: int) -> tup
     )
     total = await conn.fetchval("SELECT count(*) FROM pending_models")
     return rows, total
+
+
+async def claim_pending(conn: asyncpg.Connection, lease_s: float) -> Record | None:
+    """Lease the oldest pending row nobody holds; SKIP LOCKED lets concurrent workers take different rows."""
+    return await conn.fetchrow(
+        f"""UPDATE pending_models SET claimed_until = now() + make_interval(secs => $1)
+            WHERE id = (SELECT id FROM pending_models
+                        WHERE claimed_until IS NULL OR claimed_until < now()
+                        ORDER BY discovered_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING {_PENDING_COLUMNS}""",
+        lease_s,
+    )
+
+
+async def fail_pending(conn: asyncpg.Connection, path: str, error: str, retry_after_s: float) -> None:
+    """Keep a row whose hashing failed, with the reason, out of the queue for a while."""
+    await conn.execute(
+        """UPDATE pending_models SET last_error = $2, claimed_until = now() + make_interval(secs => $3)
+           WHERE path = $1""",
+        path, error, retry_after_s,
+    )
+
+
+async def count_claimable(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM pending_models WHERE claimed_until IS NULL OR claimed_until < now()"
+    )
+
+
+async def catalogue_snapshot(conn: asyncpg.Connection) -> tuple[list[Record], set[str]]:
+    """Every active row's path and identity, and every pending path: what a scan compares the disk with."""
+    models = await conn.fetch("SELECT path, size, mtime_ns, inode, device FROM models")
+    pending = {r["path"] for r in await conn.fetch("SELECT path FROM pending_models")}
+    return models, pending
 
 
 async def pending_image_keys(conn: asyncpg.Connection) -> set[str]:

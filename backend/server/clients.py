@@ -85,6 +85,15 @@ class HasherClient:
         raise ApiError(502, "bad_gateway", "hasher service: the hash stream ended without a digest")
 
 
+    async def list_models(self, folder: str = "") -> list[hasher_pb2.ListModelsResponse]:
+        """Every model file under folder (every root when empty), as the hasher sees them."""
+        call = self._stub.ListModels(hasher_pb2.ListModelsRequest(folder=folder), timeout=self._hash_timeout_s)
+        try:
+            return [reply async for reply in call]
+        except grpc.aio.AioRpcError as exc:
+            raise from_rpc_error(exc, "hasher") from None
+
+
 class ImagesClient:
     """Also the PreviewStore that reactive migration uses."""
 

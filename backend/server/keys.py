@@ -7,12 +7,13 @@ import grpc
 from aiohttp import web
 
 from backend.server.catalogue import Catalogue
-from backend.server.clients import ImagesClient
+from backend.server.clients import HasherClient, ImagesClient
 from backend.util.config import Config
 
 CONFIG = web.AppKey("config", Config)
 POOL = web.AppKey("pool", asyncpg.Pool)
 HASHER_CHANNEL = web.AppKey("hasher_channel", grpc.aio.Channel)
 IMAGES_CHANNEL = web.AppKey("images_channel", grpc.aio.Channel)
+HASHER = web.AppKey("hasher", HasherClient)
 IMAGES = web.AppKey("images", ImagesClient)
 CATALOGUE = web.AppKey("catalogue", Catalogue)

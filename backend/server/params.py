@@ -71,13 +71,16 @@ def flag(params: Mapping[str, Any], name: str) -> bool:
 
 def page(request: web.Request) -> tuple[int, int]:
     """limit (1..1000, default 100) and offset (>= 0) from the query string."""
-    return _bounded_int(request.query, "limit", 100, 1, MAX_PAGE), _bounded_int(request.query, "offset", 0, 0, None)
+    return (integer(request.query, "limit", 100, 1, MAX_PAGE), integer(request.query, "offset", 0, 0, None))
 
 
-def _bounded_int(query: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
-    raw = query.get(name)
-    if raw is None:
+def integer(params: Mapping[str, Any], name: str, default: int, low: int, high: int | None) -> int:
+    """An integer parameter within [low, high], given as a JSON number or as text."""
+    raw = params.get(name)
+    if raw is None or raw == "":
         return default
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ApiError(400, "invalid_parameter", f"{name!r} must be an integer; got {raw!r}")
     try:
         value = int(raw)
     except ValueError:

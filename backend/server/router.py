@@ -10,6 +10,8 @@ from backend.server import views
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/models/sha256", views.hash_model)
     app.router.add_post("/api/models/pending", views.register_pending)
+    app.router.add_post("/api/models/pending/hash", views.hash_pending_models)
+    app.router.add_post("/api/models/scan", views.scan_models)
     app.router.add_get("/api/models/pending", views.list_pending)
     app.router.add_get("/api/models", views.list_models)
     app.router.add_get("/api/models/{sha256}", views.models_by_hash)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +16,8 @@ from backend.database import db
 from backend.server import keys
 from backend.server.clients import is_serving
 from backend.server.errors import ApiError
-from backend.server.params import choice, flag, optional_text, page, read_params, required_text
+from backend.server import batch
+from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
 from backend.util.image_store import InvalidKeyError, resolve_key
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -46,6 +49,7 @@ def pending_json(row: Record, images_dir) -> dict[str, Any]:
         "image_key": row["image_key"],
         "image_url": _image_url(row["image_key"]) if has_image else None,
         "discovered_at": row["discovered_at"].isoformat(),
+        "last_error": row["last_error"],
     }
 
 
@@ -62,23 +66,68 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
     pending_status = choice(params, "pending_status", ("pending", "ignore"), "pending")
     force = flag(params, "force")
     catalogue = request.app[keys.CATALOGUE]
-    if not flag(params, "progress"):
-        outcome = await catalogue.sha256(path, pending_status=pending_status, force=force)
-        return web.json_response(_outcome_json(outcome))
+
+    async def work(report: Report | None) -> dict[str, Any]:
+        on_progress = None if report is None else (lambda done, total: report(bytes_done=done, bytes_total=total))
+        outcome = await catalogue.sha256(path, pending_status=pending_status, force=force, on_progress=on_progress)
+        return _outcome_json(outcome)
+
+    return await _respond(request, flag(params, "progress"), work)
+
+
+async def scan_models(request: web.Request) -> web.StreamResponse:
+    params = await read_params(request)
+    folder = optional_text(params, "folder") or ""
+    app = request.app
+
+    async def work(report: Report | None) -> dict[str, Any]:
+        on_progress = None if report is None else (
+            lambda done, total, path: report(files_done=done, files_total=total, path=path))
+        result = await batch.scan(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], folder, on_progress)
+        return dataclasses.asdict(result)
+
+    return await _respond(request, flag(params, "progress"), work)
+
+
+async def hash_pending_models(request: web.Request) -> web.StreamResponse:
+    params = await read_params(request)
+    limit = integer(params, "limit", 100, 1, 100_000)
+    app = request.app
+    # The lease outlives the longest hash the gateway waits for; a crashed gateway's rows return after it.
+    lease_s = app[keys.CONFIG].gateway.hash_timeout_s + 60
+
+    async def work(report: Report | None) -> dict[str, Any]:
+        on_progress = None if report is None else (
+            lambda done, total, path: report(files_done=done, files_total=total, path=path))
+        result = await batch.hash_pending(app[keys.POOL], app[keys.CATALOGUE], limit, lease_s, on_progress)
+        return dataclasses.asdict(result)
+
+    return await _respond(request, flag(params, "progress"), work)
+
+
+Report = Callable[..., Awaitable[None]]
+
+
+async def _respond(
+    request: web.Request, progress: bool, work: Callable[[Report | None], Awaitable[dict[str, Any]]]
+) -> web.StreamResponse:
+    """The answer as JSON; with progress, as NDJSON progress lines followed by the answer."""
+    if not progress:
+        return web.json_response(await work(None))
     stream = ProgressStream(request)
     try:
-        outcome = await catalogue.sha256(path, pending_status=pending_status, force=force, on_progress=stream.progress)
+        body = await work(stream.report)
     except ApiError as exc:
         if not stream.started:
             raise  # nothing sent yet: an ordinary error response with its status
-        return await stream.finish({"error": {"code": exc.code, "message": exc.message}})
-    return await stream.finish(_outcome_json(outcome))
+        body = {"error": {"code": exc.code, "message": exc.message}}
+    return await stream.finish(body)
 
 
 class ProgressStream:
-    """NDJSON: a {"progress": ...} line as the file is read, then one final line, the answer or an error.
+    """NDJSON: a {"progress": {...}} line as work advances, then one final line, the answer or an error.
 
-    The response starts with the first progress line, so that errors found before any reading
+    The response starts with the first progress line, so that errors found before any work
     (a bad path, a missing file) still get their own HTTP status.
     """
 
@@ -87,8 +136,8 @@ class ProgressStream:
         self._response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         self.started = False
 
-    async def progress(self, done: int, total: int) -> None:
-        await self._line({"progress": {"bytes_done": done, "bytes_total": total}})
+    async def report(self, **fields: Any) -> None:
+        await self._line({"progress": fields})
 
     async def finish(self, body: dict[str, Any]) -> web.StreamResponse:
         await self._line(body)

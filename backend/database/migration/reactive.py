@@ -58,6 +58,8 @@ async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key:
         )
         if pending is not None:
             await db.delete_pending(conn, file.path)
+        if has_image:
+            await db.share_image(conn, file.sha256, active_image_key(file.sha256))
     # 3. Only now is the pending preview unreferenced. If this delete is lost, the start-up sweep finishes it.
     await previews.delete(pending_image_key)
     return active
