@@ -13,6 +13,7 @@ run: deps proto
 	$(PY) -m backend
 
 test: deps proto
+	$(VENV)/bin/ruff check backend services tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps proto

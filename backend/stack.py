@@ -1,4 +1,4 @@
-"""`make run`: start the hasher, the image service and the gateway (which starts the embedded database), stop them all."""
+"""`make run`: start the hasher, the images service and the gateway (which starts the database); stop them all."""
 
 from __future__ import annotations
 

@@ -60,7 +60,8 @@ class EmbeddedPostgres:
             self._prepare_for_system_user()
         if not (self.pgdata / "PG_VERSION").exists():
             log.info("initialising PostgreSQL cluster in %s", self.pgdata)
-            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-instructions")
+            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                      "--no-instructions")
         if self.is_running():
             log.info("adopting the PostgreSQL server already running on %s", self.pgdata)
             return

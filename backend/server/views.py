@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import re
-from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from asyncpg import Record
 
 from backend.database import db
-from backend.server import keys
+from backend.server import batch, keys
 from backend.server.clients import is_serving
 from backend.server.errors import ApiError
-from backend.server import batch
 from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
+from backend.server.progress import Report, respond
 from backend.util.image_store import InvalidKeyError, resolve_key
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -41,7 +40,7 @@ def model_json(row: Record) -> dict[str, Any]:
     }
 
 
-def pending_json(row: Record, images_dir) -> dict[str, Any]:
+def pending_json(row: Record, images_dir: Path) -> dict[str, Any]:
     has_image = (images_dir / row["image_key"]).is_file()
     return {
         "path": row["path"],
@@ -50,13 +49,6 @@ def pending_json(row: Record, images_dir) -> dict[str, Any]:
         "image_url": _image_url(row["image_key"]) if has_image else None,
         "discovered_at": row["discovered_at"].isoformat(),
         "last_error": row["last_error"],
-    }
-
-
-def _outcome_json(outcome) -> dict[str, Any]:
-    return {
-        "sha256": outcome.sha256, "path": outcome.path, "cached": outcome.cached, "migrated": outcome.migrated,
-        "moved_from": outcome.moved_from,
     }
 
 
@@ -70,9 +62,9 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
     async def work(report: Report | None) -> dict[str, Any]:
         on_progress = None if report is None else (lambda done, total: report(bytes_done=done, bytes_total=total))
         outcome = await catalogue.sha256(path, pending_status=pending_status, force=force, on_progress=on_progress)
-        return _outcome_json(outcome)
+        return dataclasses.asdict(outcome)
 
-    return await _respond(request, flag(params, "progress"), work)
+    return await respond(request, flag(params, "progress"), work)
 
 
 async def scan_models(request: web.Request) -> web.StreamResponse:
@@ -86,7 +78,7 @@ async def scan_models(request: web.Request) -> web.StreamResponse:
         result = await batch.scan(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], folder, on_progress)
         return dataclasses.asdict(result)
 
-    return await _respond(request, flag(params, "progress"), work)
+    return await respond(request, flag(params, "progress"), work)
 
 
 async def hash_pending_models(request: web.Request) -> web.StreamResponse:
@@ -102,53 +94,7 @@ async def hash_pending_models(request: web.Request) -> web.StreamResponse:
         result = await batch.hash_pending(app[keys.POOL], app[keys.CATALOGUE], limit, lease_s, on_progress)
         return dataclasses.asdict(result)
 
-    return await _respond(request, flag(params, "progress"), work)
-
-
-Report = Callable[..., Awaitable[None]]
-
-
-async def _respond(
-    request: web.Request, progress: bool, work: Callable[[Report | None], Awaitable[dict[str, Any]]]
-) -> web.StreamResponse:
-    """The answer as JSON; with progress, as NDJSON progress lines followed by the answer."""
-    if not progress:
-        return web.json_response(await work(None))
-    stream = ProgressStream(request)
-    try:
-        body = await work(stream.report)
-    except ApiError as exc:
-        if not stream.started:
-            raise  # nothing sent yet: an ordinary error response with its status
-        body = {"error": {"code": exc.code, "message": exc.message}}
-    return await stream.finish(body)
-
-
-class ProgressStream:
-    """NDJSON: a {"progress": {...}} line as work advances, then one final line, the answer or an error.
-
-    The response starts with the first progress line, so that errors found before any work
-    (a bad path, a missing file) still get their own HTTP status.
-    """
-
-    def __init__(self, request: web.Request) -> None:
-        self._request = request
-        self._response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        self.started = False
-
-    async def report(self, **fields: Any) -> None:
-        await self._line({"progress": fields})
-
-    async def finish(self, body: dict[str, Any]) -> web.StreamResponse:
-        await self._line(body)
-        await self._response.write_eof()
-        return self._response
-
-    async def _line(self, body: dict[str, Any]) -> None:
-        if not self.started:
-            await self._response.prepare(self._request)
-            self.started = True
-        await self._response.write(json.dumps(body).encode() + b"\n")
+    return await respond(request, flag(params, "progress"), work)
 
 
 async def register_pending(request: web.Request) -> web.Response:

@@ -84,7 +84,10 @@ async def _cached(session: aiohttp.ClientSession, base: str, model: Path) -> dic
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
     elapsed = time.perf_counter() - started
-    return {"rest_cached_rps": round(CACHED_REQUESTS / elapsed, 1), "rest_cached_p99_ms": round(_p99(latencies) * 1000, 2)}
+    return {
+        "rest_cached_rps": round(CACHED_REQUESTS / elapsed, 1),
+        "rest_cached_p99_ms": round(_p99(latencies) * 1000, 2),
+    }
 
 
 async def _single(session: aiohttp.ClientSession, base: str, model: Path) -> dict[str, float]:

@@ -30,7 +30,8 @@ def _docker_missing() -> str | None:
     """Why the e2e tests cannot run here, or None when Docker and compose v2 answer."""
     if shutil.which("docker") is None:
         return "no docker command on PATH"
-    for cmd, what in ((["docker", "info"], "the Docker engine"), (["docker", "compose", "version"], "docker compose v2")):
+    checks = ((["docker", "info"], "the Docker engine"), (["docker", "compose", "version"], "docker compose v2"))
+    for cmd, what in checks:
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as exc:

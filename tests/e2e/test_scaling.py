@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.e2e.conftest import Api, Stack
 
@@ -19,7 +19,7 @@ async def test_three_hasher_replicas_share_the_work(stack: Stack, api: Api) -> N
         assert len(replicas) == 3, replicas
         # No gateway restart: the hasher closes connections older than MODELVAULT_GRPC_MAX_CONNECTION_AGE_S
         # (3 s here), and the gateway's reconnect resolves DNS again and finds the new replicas.
-        since = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         models = []
         for _ in range(12):
             model = stack.model(size=300_000)

@@ -9,7 +9,6 @@ import os
 
 import asyncpg
 from aiohttp.test_utils import TestClient
-from PIL import Image
 
 from backend.server.instance import create_app
 from tests.integration.conftest import Stack

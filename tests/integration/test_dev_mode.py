@@ -38,7 +38,8 @@ def test_shadow_tree_mirrors_folders_with_empty_stand_ins_and_real_previews(tmp_
         "shadow_ckpt.safetensors",
     ]
     assert (dest / "loras/style/shadow_ink.safetensors").stat().st_size == 0
-    assert (dest / "loras/style/shadow_ink.preview.png").read_bytes() == (source / "loras/style/ink.preview.png").read_bytes()
+    copied = (dest / "loras/style/shadow_ink.preview.png").read_bytes()
+    assert copied == (source / "loras/style/ink.preview.png").read_bytes()
     assert build_shadow_tree(source, dest).models == 3  # running it again is harmless
     assert main([str(source), "--dest", str(source / "inside")]) == 1
 
@@ -51,12 +52,14 @@ async def test_register_hash_migrate_on_a_shadow_tree(
     gateway: TestClient = await aiohttp_client(create_app(stack.config(MODELVAULT_DEV="1")))
     # The hasher must run in dev mode too: restart it with the dev config on the same port.
     await stack.hasher.stop(grace=0)
-    stack.hasher = build_service(stack.config(MODELVAULT_DEV="1", MODELVAULT_HASHER_LISTEN=f"127.0.0.1:{stack.hasher.port}"))
+    listen = f"127.0.0.1:{stack.hasher.port}"
+    stack.hasher = build_service(stack.config(MODELVAULT_DEV="1", MODELVAULT_HASHER_LISTEN=listen))
     await stack.hasher.start()
 
     model = stack.model_root / "loras/style/shadow_ink.safetensors"
     preview = stack.model_root / "loras/style/shadow_ink.preview.png"
-    assert (await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})).status == 201
+    registered = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
+    assert registered.status == 201
     for _ in range(50):
         reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
         if reply.status != 503:  # the gateway's channel reconnects to the restarted hasher

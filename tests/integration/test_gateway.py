@@ -84,7 +84,8 @@ async def test_ignore_hashes_without_touching_the_pending_record(
 ) -> None:
     model = write_model(stack.model_root, "a.ckpt", b"checkpoint bytes")
     preview = write_preview(stack.model_root / "a.png")
-    assert (await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})).status == 201
+    registered = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
+    assert registered.status == 201
 
     reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "ignore"})
     assert reply.status == 200
@@ -198,7 +199,8 @@ async def test_registering_twice_is_idempotent_and_an_active_model_cannot_be_pen
     assert (await gateway.post("/api/models/pending", json={"path": str(model)})).status == 200
     assert await db.fetchval("SELECT count(*) FROM pending_models") == 1
     await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
-    assert await error_of(await gateway.post("/api/models/pending", json={"path": str(model)})) == (409, "already_active")
+    again = await gateway.post("/api/models/pending", json={"path": str(model)})
+    assert await error_of(again) == (409, "already_active")
 
 
 async def test_form_and_query_parameters_are_accepted(stack: Stack, gateway: TestClient) -> None:

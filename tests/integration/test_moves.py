@@ -77,7 +77,7 @@ async def test_a_copy_beside_its_original_gets_its_own_record_sharing_the_previe
 
     listed = await (await gateway.get(f"/api/models/{sha}")).json()
     assert [(f["path"], f["image_url"]) for f in listed["files"]] == [
-        (str(original), f"/images/{sha}.webp"), (str(hard_link), f"/images/{sha}.webp"), (str(copy), f"/images/{sha}.webp"),
+        (str(path), f"/images/{sha}.webp") for path in (original, hard_link, copy)
     ]
 
 

@@ -47,7 +47,8 @@ async def test_crash_after_the_commit_leaves_an_orphan_that_the_start_up_sweep_d
     os.link(images / "pending/committed.webp", images / f"{sha}.webp")
     async with db.transaction():
         await db.execute(
-            "INSERT INTO models (path, sha256, size, mtime_ns, inode, device, image_key) VALUES ($1, $2, 1, 1, 1, 1, $3)",
+            """INSERT INTO models (path, sha256, size, mtime_ns, inode, device, image_key)
+               VALUES ($1, $2, 1, 1, 1, 1, $3)""",
             path, sha, f"{sha}.webp",
         )
         await db.execute("DELETE FROM pending_models WHERE path = $1", path)

@@ -18,7 +18,6 @@ from backend.util.config import PROJECT_ROOT
 from backend.util.model_files import is_model_file, previews_of
 
 
-
 @dataclass
 class ShadowReport:
     models: int = 0
