@@ -124,10 +124,11 @@ class Catalogue:
         return None
 
     async def _exists(self, path: str) -> bool:
+        """Whether a catalogued path still names a file we manage (gone, or under a root no longer configured)."""
         try:
             await self._hasher.stat(path)
         except ApiError as exc:
-            if exc.status == 404:
+            if exc.status in (403, 404):
                 return False
             raise
         return True
