@@ -11,7 +11,17 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from backend.util.model_paths import FileMissingError, InvalidPathError, NotRegularFileError, OutsideRootsError
+
 log = logging.getLogger(__name__)
+
+# The shared path checks (backend/util/model_paths) answer alike in every service.
+MODEL_PATH_STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+    (InvalidPathError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotRegularFileError, grpc.StatusCode.INVALID_ARGUMENT),
+    (OutsideRootsError, grpc.StatusCode.PERMISSION_DENIED),
+    (FileMissingError, grpc.StatusCode.NOT_FOUND),
+)
 
 # Seconds that in-flight calls get to finish after SIGTERM; docker's default grace is 10 s.
 STOP_GRACE_S = 5.0

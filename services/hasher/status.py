@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from backend.util.model_paths import (
-    FileMissingError,
-    InvalidPathError,
-    NotRegularFileError,
-    OutsideRootsError,
-)
+from services.grpc_runtime import MODEL_PATH_STATUS
 from services.hasher.errors import (
     BadKnownHashError,
     FileChangedError,
@@ -20,12 +15,9 @@ from services.hasher.errors import (
 )
 
 _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
-    (InvalidPathError, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotRegularFileError, grpc.StatusCode.INVALID_ARGUMENT),
+    *MODEL_PATH_STATUS,
     (BadKnownHashError, grpc.StatusCode.INVALID_ARGUMENT),
-    (OutsideRootsError, grpc.StatusCode.PERMISSION_DENIED),
     (UnreadableError, grpc.StatusCode.PERMISSION_DENIED),
-    (FileMissingError, grpc.StatusCode.NOT_FOUND),
     (FileChangedError, grpc.StatusCode.ABORTED),
     (WorkerLostError, grpc.StatusCode.UNAVAILABLE),
     (ShuttingDownError, grpc.StatusCode.UNAVAILABLE),

@@ -26,15 +26,9 @@ from backend.util.image_processor import (
     prepare_worker,
 )
 from backend.util.image_store import InvalidKeyError, LinkOutcome, MoveOutcome, NotAFileError
-from backend.util.model_paths import (
-    FileMissingError,
-    InvalidPathError,
-    NotRegularFileError,
-    OutsideRootsError,
-    resolve_model_file,
-)
+from backend.util.model_paths import resolve_model_file
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
-from services.grpc_runtime import GrpcService
+from services.grpc_runtime import MODEL_PATH_STATUS, GrpcService
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +52,7 @@ _STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (BadImageError, grpc.StatusCode.INVALID_ARGUMENT),
     (SourceMissingError, grpc.StatusCode.NOT_FOUND),
     (SourceAccessError, grpc.StatusCode.PERMISSION_DENIED),
-    (InvalidPathError, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotRegularFileError, grpc.StatusCode.INVALID_ARGUMENT),
-    (OutsideRootsError, grpc.StatusCode.PERMISSION_DENIED),
-    (FileMissingError, grpc.StatusCode.NOT_FOUND),
+    *MODEL_PATH_STATUS,
     (WorkerCrashedError, grpc.StatusCode.INTERNAL),
 )
 
