@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from backend.database import db
-from backend.server.catalogue import Catalogue
+from backend.server.catalogue import Catalogue, unchanged
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 
@@ -69,8 +69,7 @@ async def scan(
         path = ident.resolved_path
         row = by_path.get(path)
         if row is not None:
-            if (row["size"], row["mtime_ns"], int(row["inode"]), int(row["device"])) == (
-                    ident.size, ident.mtime_ns, ident.inode, ident.device):
+            if unchanged(row, ident):
                 report.unchanged += 1
             elif len(report.changed) < REPORT_LIMIT:
                 report.changed.append(path)

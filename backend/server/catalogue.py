@@ -42,7 +42,8 @@ def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
     return f"pending/{safe}.webp"
 
 
-def _unchanged(row: Record, identity) -> bool:
+def unchanged(row: Record, identity) -> bool:
+    """The catalogue row still describes the file on disk: same size, mtime, inode and device."""
     return (
         row["size"] == identity.size
         and row["mtime_ns"] == identity.mtime_ns
@@ -74,7 +75,7 @@ class Catalogue:
             twin = None if active is not None else await db.model_with_identity(
                 conn, device=identity.device, inode=identity.inode, size=identity.size, mtime_ns=identity.mtime_ns)
 
-        known = active if active is not None and _unchanged(active, identity) else twin
+        known = active if active is not None and unchanged(active, identity) else twin
         if known is not None and not force:
             file = HashedFile(resolved, known["sha256"], identity.size, identity.mtime_ns, identity.inode,
                               identity.device)

@@ -75,9 +75,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
-    except grpc.aio.AioRpcError as exc:
-        error = from_rpc_error(exc, "a backend")
-        return error_response(error.status, error.code, error.message)
     except asyncpg.PostgresError as exc:
         if isinstance(exc, _DATABASE_DOWN):
             return error_response(503, "unavailable", "database unavailable")
