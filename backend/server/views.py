@@ -12,7 +12,7 @@ from aiohttp import web
 from asyncpg import Record
 
 from backend.database import db
-from backend.server import batch, keys
+from backend.server import keys, pending_queue, scan
 from backend.server.clients import is_serving
 from backend.server.errors import ApiError
 from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
@@ -75,7 +75,7 @@ async def scan_models(request: web.Request) -> web.StreamResponse:
     async def work(report: Report | None) -> dict[str, Any]:
         on_progress = None if report is None else (
             lambda done, total, path: report(files_done=done, files_total=total, path=path))
-        result = await batch.scan(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], folder, on_progress)
+        result = await scan.scan(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], folder, on_progress)
         return dataclasses.asdict(result)
 
     return await respond(request, flag(params, "progress"), work)
@@ -91,7 +91,7 @@ async def hash_pending_models(request: web.Request) -> web.StreamResponse:
     async def work(report: Report | None) -> dict[str, Any]:
         on_progress = None if report is None else (
             lambda done, total, path: report(files_done=done, files_total=total, path=path))
-        result = await batch.hash_pending(app[keys.POOL], app[keys.CATALOGUE], limit, lease_s, on_progress)
+        result = await pending_queue.hash_pending(app[keys.POOL], app[keys.CATALOGUE], limit, lease_s, on_progress)
         return dataclasses.asdict(result)
 
     return await respond(request, flag(params, "progress"), work)
