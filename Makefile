@@ -6,14 +6,17 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/protos
 
 PROTOS := $(shell find protos -name '*.proto')
 GENERATED := $(PROTOS:.proto=_pb2_grpc.py)
+# The buf CLI, pinned in scripts/buf/package-lock.json; the npm package ships the binary for each platform.
+BUF := scripts/buf/node_modules/.bin/buf
 
 .PHONY: run test bench proto deps shadow clean
 
 run: deps proto
 	$(PY) -m backend
 
-test: deps proto
+test: deps proto $(BUF)
 	$(VENV)/bin/ruff check backend services tests
+	cd protos && $(CURDIR)/$(BUF) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps proto
@@ -34,9 +37,13 @@ $(VENV)/.installed: pyproject.toml
 
 proto: $(GENERATED)
 
+$(BUF): scripts/buf/package-lock.json
+	cd scripts/buf && npm ci --no-audit --no-fund --ignore-scripts --silent
+	touch $@
+
 protos/%_pb2_grpc.py: protos/%.proto $(VENV)/.installed
 	$(PY) -m grpc_tools.protoc -I protos --python_out=protos --pyi_out=protos --grpc_python_out=protos $<
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info scripts/buf/node_modules
 	find protos -name '*_pb2*.py*' -delete

@@ -9,19 +9,10 @@ from collections.abc import Callable, Sequence
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
-from backend.util.model_paths import FileMissingError, InvalidPathError, NotRegularFileError, OutsideRootsError
+from services.reflection import enable_reflection
 
 log = logging.getLogger(__name__)
-
-# The shared path checks (backend/util/model_paths) answer alike in every service.
-MODEL_PATH_STATUS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
-    (InvalidPathError, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotRegularFileError, grpc.StatusCode.INVALID_ARGUMENT),
-    (OutsideRootsError, grpc.StatusCode.PERMISSION_DENIED),
-    (FileMissingError, grpc.StatusCode.NOT_FOUND),
-)
 
 # Seconds that in-flight calls get to finish after SIGTERM; docker's default grace is 10 s.
 STOP_GRACE_S = 5.0
@@ -36,6 +27,7 @@ class GrpcService:
         register: Callable[[grpc.aio.Server], None],
         service_names: Sequence[str],
         on_stop: Callable[[], None] | None = None,
+        on_start: Callable[[], None] | None = None,
         max_receive_bytes: int = 4 * 1024 * 1024,
         max_connection_age_s: float | None = None,
     ) -> None:
@@ -43,6 +35,7 @@ class GrpcService:
         self._register = register
         self._service_names = tuple(service_names)
         self._on_stop = on_stop
+        self._on_start = on_start
         self._max_receive_bytes = max_receive_bytes
         self._max_connection_age_s = max_connection_age_s
         self._server: grpc.aio.Server | None = None
@@ -62,9 +55,7 @@ class GrpcService:
         server = grpc.aio.server(options=options)
         self._register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-        )
+        enable_reflection(server, (*self._service_names, health.SERVICE_NAME))
         self.port = server.add_insecure_port(self._listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {self._listen}")
@@ -72,6 +63,8 @@ class GrpcService:
         self._server = server
         for name in ("", *self._service_names):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self._on_start is not None:
+            self._on_start()
         return self.port
 
     async def stop(self, grace: float = STOP_GRACE_S) -> None:

@@ -8,10 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.eventually import eventually_blocking
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -51,18 +52,20 @@ def start_stack(env: dict[str, str], timeout_s: float = 60) -> subprocess.Popen:
     """Start the stack and return once its /api/health says every part is up."""
     base = f"http://127.0.0.1:{env['MODELVAULT_HTTP_PORT']}"
     process = subprocess.Popen([sys.executable, "-m", "backend"], env=env, cwd=PROJECT, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def healthy_or_exited() -> str | None:
         if process.poll() is not None:
-            raise RuntimeError(f"the stack exited with status {process.returncode} while starting")
-        try:
-            if request_json(f"{base}/api/health")[0] == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"the stack did not become healthy within {timeout_s:.0f} s")
+            return "exited"
+        return "healthy" if request_json(f"{base}/api/health")[0] == 200 else None
+
+    try:
+        outcome = eventually_blocking(healthy_or_exited, timeout_s, interval=0.3, what="the stack's /api/health")
+    except AssertionError:
+        process.kill()
+        raise RuntimeError(f"the stack did not become healthy within {timeout_s:.0f} s") from None
+    if outcome == "exited":
+        raise RuntimeError(f"the stack exited with status {process.returncode} while starting")
+    return process
 
 
 def stop_stack(process: subprocess.Popen, timeout_s: float = 30) -> int:

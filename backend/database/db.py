@@ -125,10 +125,6 @@ async def insert_pending(conn: asyncpg.Connection, *, path: str, name: str, imag
     )
 
 
-async def image_key_taken(conn: asyncpg.Connection, image_key: str) -> bool:
-    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pending_models WHERE image_key = $1)", image_key)
-
-
 async def delete_pending(conn: asyncpg.Connection, path: str) -> bool:
     return await conn.execute("DELETE FROM pending_models WHERE path = $1", path) == "DELETE 1"
 

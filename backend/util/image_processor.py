@@ -27,7 +27,7 @@ MAX_PIXELS = 2_000_000
 MAX_SIDE = 16_383
 QUALITY = 80
 METHOD = 4
-# Uploads travel whole in one message and one worker's memory; previews are a few MB.
+# A source is read whole into one worker's memory; previews are a few MB.
 MAX_SOURCE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_SOURCE_PIXELS = 180_000_000
 
@@ -167,6 +167,10 @@ def _open_source(source: Path | bytes, max_source_bytes: int) -> BinaryIO:
             raise BadImageError(f"{str(source)!r} is not a regular file")
         if st.st_size == 0:
             raise BadImageError(f"{str(source)!r} is empty: not an image")
+        if st.st_size > max_source_bytes:
+            raise BadImageError(
+                f"{str(source)!r} is {st.st_size:,} bytes, over the limit of {max_source_bytes:,} bytes"
+            )
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

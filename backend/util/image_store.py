@@ -1,4 +1,4 @@
-"""The image store on disk: validated keys, atomic writes, and idempotent link, move and delete."""
+"""The image store on disk: validated keys, atomic writes, and idempotent link and delete."""
 
 from __future__ import annotations
 
@@ -33,19 +33,13 @@ class InvalidKeyError(ImageStoreError):
 
 
 class NotAFileError(ImageStoreError):
-    """A key that names a directory or a special file: FAILED_PRECONDITION."""
+    """A key that names a directory or a special file: INVALID_ARGUMENT, as a directory given as a model path."""
 
 
 class LinkOutcome(enum.Enum):
     LINKED = "linked"
     COPIED = "copied"
     TARGET_EXISTS = "target_exists"
-    SOURCE_MISSING = "source_missing"
-
-
-class MoveOutcome(enum.Enum):
-    MOVED = "moved"
-    ALREADY_MOVED = "already_moved"
     SOURCE_MISSING = "source_missing"
 
 
@@ -136,6 +130,8 @@ def link(store: Path, source_key: str, target_key: str) -> LinkOutcome:
     """Hard-link source to target, or copy where hard links fail; an existing target is kept."""
     source, target = _pair(store, source_key, target_key)
     _require_file_or_missing(source, source_key)
+    # A directory in the target's place would otherwise pass for "target exists", an active image.
+    _require_file_or_missing(target, target_key)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
@@ -163,22 +159,6 @@ def _copy(source: Path, target: Path) -> LinkOutcome:
     with src:
         atomic_write(target, lambda f: shutil.copyfileobj(src, f, 1 << 20))
     return LinkOutcome.COPIED
-
-
-def move(store: Path, source_key: str, target_key: str) -> MoveOutcome:
-    """Rename source to target (replacing it); a source already gone with the target present was moved."""
-    source, target = _pair(store, source_key, target_key)
-    _require_file_or_missing(source, source_key)
-    _require_file_or_missing(target, target_key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(source, target)
-    except FileNotFoundError:
-        return MoveOutcome.ALREADY_MOVED if _exists(target) else MoveOutcome.SOURCE_MISSING
-    fsync_dir(target.parent)
-    if source.parent != target.parent:
-        fsync_dir(source.parent)
-    return MoveOutcome.MOVED
 
 
 def delete(store: Path, key: str) -> bool:

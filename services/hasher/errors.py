@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Worker processes import this module, so it must stay free of grpc: keep it to plain exceptions.
 # Every exception here takes one message argument, which keeps it picklable across the pool.
+# A dead worker and a closing pool are services.process_pool's WorkerDiedError and PoolClosedError.
 
 
 class HashError(Exception):
@@ -24,14 +25,6 @@ class ReadError(HashError):
 
 class HashCancelledError(HashError):
     """A worker saw its cancel flag and stopped; only seen by the pool, never by a client."""
-
-
-class WorkerLostError(HashError):
-    """A worker process died (killed, out of memory); the pool was rebuilt: UNAVAILABLE."""
-
-
-class ShuttingDownError(HashError):
-    """The pool is closed because the service is stopping: UNAVAILABLE."""
 
 
 class BadKnownHashError(HashError):

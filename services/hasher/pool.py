@@ -6,12 +6,11 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
-from services.hasher.errors import HashCancelledError, ShuttingDownError, WorkerLostError
+from services.hasher.errors import HashCancelledError
 from services.hasher.hashing import hash_file, init_worker, warm_up
 from services.hasher.slots import SlotTable
+from services.process_pool import PoolClosedError, ProcessPool
 
 log = logging.getLogger(__name__)
 
@@ -38,30 +37,20 @@ class HashJob:
 
 
 class HashPool:
-    """A spawn-context ProcessPoolExecutor (gRPC does not survive fork) fed one job per free worker."""
+    """The shared process pool, fed one job per free slot, so a waiting job can be cancelled for free."""
 
     def __init__(self, workers: int) -> None:
-        self._context = multiprocessing.get_context("spawn")
-        self._workers = workers
-        self.slots = SlotTable(self._context, workers)
-        self._executor = self._new_executor()
+        self.slots = SlotTable(multiprocessing.get_context("spawn"), workers)
+        self._pool = ProcessPool(
+            "hash", workers, init_worker, (self.slots.cancel_flags, self.slots.progress), warm_up_job=warm_up
+        )
         self._closed = False
         # Observable counters: how often the pool really started or abandoned a file.
         self.submissions = 0
         self.cancellations = 0
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self._workers,
-            mp_context=self._context,
-            initializer=init_worker,
-            initargs=(self.slots.cancel_flags, self.slots.progress),
-        )
-
     def warm_up(self) -> None:
-        """Spawn every worker now, so that the first requests do not pay for starting Python processes."""
-        for _ in range(self._workers):
-            self._executor.submit(warm_up)
+        self._pool.warm_up()
 
     def start(self, path: str, device: int, inode: int, size: int, mtime_ns: int) -> HashJob:
         """Queue a file; the returned job's task resolves to its SHA-256 (hex) or raises an errors.* exception."""
@@ -70,20 +59,14 @@ class HashPool:
     async def run(self, job: HashJob, path: str, identity: tuple[int, int, int, int]) -> str:
         """The body of job.task: wait for a slot, run hash_file in a worker, and stop it if cancelled."""
         if self._closed:
-            raise ShuttingDownError("the hasher is shutting down")
+            raise PoolClosedError("the hasher is shutting down")
         # Jobs queue here for a slot, not inside the executor: a waiting job is then cancelled for free.
         slot = await self.slots.acquire()
-        executor = self._executor
         try:
-            future = executor.submit(hash_file, path, slot, *identity)
-        except BrokenProcessPool:
+            future = self._pool.submit(hash_file, path, slot, *identity)
+        except BaseException:
             self.slots.release(slot)
-            self._replace(executor)
-            raise WorkerLostError("a hash worker died; the pool was restarted, retry") from None
-        except RuntimeError:
-            # submit() after shutdown: close() ran while this job waited for its slot.
-            self.slots.release(slot)
-            raise ShuttingDownError("the hasher is shutting down") from None
+            raise
         self.submissions += 1
         job.slot = slot
         loop = asyncio.get_running_loop()
@@ -91,33 +74,22 @@ class HashPool:
         future.add_done_callback(lambda _f: _call_soon(loop, job.finished, slot))
         started = time.monotonic()
         try:
-            sha256 = await asyncio.wrap_future(future)
+            sha256 = await self._pool.result(future)
         except asyncio.CancelledError:
             self.slots.cancel(slot)
             future.cancel()
             self.cancellations += 1
             raise
-        except BrokenProcessPool:
-            self._replace(executor)
-            raise WorkerLostError("a hash worker died; the pool was restarted, retry") from None
         except HashCancelledError:
-            raise ShuttingDownError("the hasher is shutting down") from None
-        # One line per computed digest: operators (and the scaling test) see which replica did the work.
+            raise PoolClosedError("the hasher is shutting down") from None
+        # One line per computed digest: operators see which file took how long.
         seconds = time.monotonic() - started
         log.info("hashed %s (%d bytes, %.2f s, %.2f GB/s)", path, identity[2], seconds,
                  identity[2] / seconds / 1e9 if seconds > 0 else 0.0)
         return sha256
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        if self._executor is broken and not self._closed:
-            log.warning("a hash worker died; starting a new pool")
-            self._executor = self._new_executor()
-            self.warm_up()
-            broken.shutdown(wait=False, cancel_futures=True)
-
     def worker_pids(self) -> list[int]:
-        """The worker processes now running (for operators and tests); the stdlib keeps them by pid."""
-        return list(self._executor._processes or ())
+        return self._pool.worker_pids()
 
     def close(self) -> None:
         """Stop every running worker at its next block, drop queued work, and wait for the processes to exit."""
@@ -125,7 +97,7 @@ class HashPool:
             return
         self._closed = True
         self.slots.cancel_all()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown()
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback, *args) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
-
-import grpc
 
 from backend.util.config import Config
 from backend.util.model_files import find_models
@@ -18,9 +17,7 @@ from services.grpc_runtime import GrpcService
 from services.hasher import shadow
 from services.hasher.coalesce import Coalescer
 from services.hasher.pool import HashJob, HashPool
-from services.hasher.status import status_for
-
-log = logging.getLogger(__name__)
+from services.hasher.status import STATUSES
 
 SERVICE_NAME = hasher_pb2.DESCRIPTOR.services_by_name["HasherService"].full_name
 
@@ -41,26 +38,28 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         self._dev = config.dev
         self.pool = HashPool(config.hasher.workers)
         self.coalescer: Coalescer[FileKey, HashJob] = Coalescer()
+        # Host name (a container's id under compose) and process: tells replicas apart in every digest.
+        self.replica_id = f"{socket.gethostname()}:{os.getpid()}"
 
     def close(self) -> None:
         self.pool.close()
 
     async def Stat(self, request, context):
-        async with _statuses(context):
+        async with STATUSES.guard(context):
             file = await self._resolve(request.path)
             return hasher_pb2.StatResponse(identity=_identity(file))
 
     async def Hash(self, request, context):
-        async with _statuses(context):
+        async with STATUSES.guard(context):
             file = await self._resolve(request.path)
             if answer := self._shadow_answer(file, request.known_sha256):
                 return hasher_pb2.HashResponse(digest=answer)
             with self._join(file) as job:
                 sha256 = await asyncio.shield(job.task)
-            return hasher_pb2.HashResponse(digest=_digest(file, sha256))
+            return hasher_pb2.HashResponse(digest=_digest(file, sha256, self.replica_id))
 
     async def HashStream(self, request, context):
-        async with _statuses(context):
+        async with STATUSES.guard(context):
             file = await self._resolve(request.path)
             if answer := self._shadow_answer(file, request.known_sha256):
                 yield hasher_pb2.HashStreamResponse(digest=answer)
@@ -70,10 +69,10 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
                 async for done in _ticks(job):
                     yield _progress(done, file.size)
                 sha256 = await asyncio.shield(job.task)
-            yield hasher_pb2.HashStreamResponse(digest=_digest(file, sha256))
+            yield hasher_pb2.HashStreamResponse(digest=_digest(file, sha256, self.replica_id))
 
     async def ListModels(self, request, context):
-        async with _statuses(context):
+        async with STATUSES.guard(context):
             folder = None
             if request.folder:
                 folder = await asyncio.to_thread(resolve_model_folder, request.folder, self._roots)
@@ -91,7 +90,7 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         known = shadow.parse_known_sha256(known_sha256)
         if not shadow.is_shadow(file, self._dev):
             return None
-        return _digest(file, shadow.shadow_sha256(file, known), shadow=True)
+        return _digest(file, shadow.shadow_sha256(file, known), self.replica_id, shadow=True)
 
     def _join(self, file: ModelFile) -> contextlib.AbstractContextManager[HashJob]:
         key = (file.device, file.inode, file.size, file.mtime_ns)
@@ -112,21 +111,6 @@ async def _ticks(job: HashJob) -> AsyncIterator[int]:
             yield done
 
 
-@contextlib.asynccontextmanager
-async def _statuses(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-    """Every handler runs inside this: our exceptions become a status with a clear message, bugs INTERNAL."""
-    try:
-        yield
-    except grpc.aio.AbortError:
-        raise
-    except Exception as exc:
-        status = status_for(exc)
-        if status is None:
-            log.exception("unexpected error in the hasher")
-            status = (grpc.StatusCode.INTERNAL, "internal error in the hasher")
-        await context.abort(*status)
-
-
 def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:
     return hasher_pb2.FileIdentity(
         resolved_path=str(file.resolved_path),
@@ -139,8 +123,8 @@ def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:
     )
 
 
-def _digest(file: ModelFile, sha256: str, shadow: bool = False) -> hasher_pb2.FileDigest:
-    return hasher_pb2.FileDigest(sha256=sha256, identity=_identity(file), shadow=shadow)
+def _digest(file: ModelFile, sha256: str, replica_id: str, shadow: bool = False) -> hasher_pb2.FileDigest:
+    return hasher_pb2.FileDigest(sha256=sha256, identity=_identity(file), shadow=shadow, replica_id=replica_id)
 
 
 def _progress(done: int, total: int) -> hasher_pb2.HashStreamResponse:
@@ -148,7 +132,7 @@ def _progress(done: int, total: int) -> hasher_pb2.HashStreamResponse:
 
 
 class HasherService(GrpcService):
-    """The hasher's gRPC server; `servicer` exposes the pool and coalescer counters to tests and benchmarks."""
+    """The hasher's gRPC server; `servicer` holds the pool and the coalescer."""
 
     def __init__(self, config: Config) -> None:
         self.servicer = HasherServicer(config)
@@ -156,16 +140,17 @@ class HasherService(GrpcService):
             config.hasher.listen,
             register=lambda server: hasher_pb2_grpc.add_HasherServiceServicer_to_server(self.servicer, server),
             service_names=(SERVICE_NAME,),
+            # Only once the port is ours: a service that never starts never spawns processes it must reap.
+            on_start=self.servicer.pool.warm_up,
             # After the server's grace: cancel what still runs and wait for the worker processes to exit.
             on_stop=self.servicer.close,
             max_connection_age_s=config.grpc_max_connection_age_s,
         )
 
-    async def start(self) -> int:
-        port = await super().start()
-        # Only once the port is ours: a service that never starts never spawns processes it must reap.
-        self.servicer.pool.warm_up()
-        return port
+    @property
+    def files_hashed(self) -> int:
+        """Files really read since start: concurrent calls for one file count once, dev-mode shadows never."""
+        return self.servicer.coalescer.started
 
 
 def build_service(config: Config) -> HasherService:

@@ -1,33 +1,20 @@
-"""The one mapping from the hasher's exceptions to gRPC status codes."""
+"""The hasher's table of exceptions and the gRPC status each one becomes."""
 
 from __future__ import annotations
 
 import grpc
 
-from services.grpc_runtime import MODEL_PATH_STATUS
-from services.hasher.errors import (
-    BadKnownHashError,
-    FileChangedError,
-    ReadError,
-    ShuttingDownError,
-    UnreadableError,
-    WorkerLostError,
-)
+from services.grpc_status import MODEL_PATH_STATUS, Statuses
+from services.hasher.errors import BadKnownHashError, FileChangedError, ReadError, UnreadableError
+from services.process_pool import PoolClosedError, WorkerDiedError
 
-_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+STATUSES = Statuses("hasher", (
     *MODEL_PATH_STATUS,
     (BadKnownHashError, grpc.StatusCode.INVALID_ARGUMENT),
     (UnreadableError, grpc.StatusCode.PERMISSION_DENIED),
     (FileChangedError, grpc.StatusCode.ABORTED),
-    (WorkerLostError, grpc.StatusCode.UNAVAILABLE),
-    (ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
+    # Worth a retry: the pool is new, and the file is most likely fine (the worker was killed, not failed).
+    (WorkerDiedError, grpc.StatusCode.UNAVAILABLE),
+    (PoolClosedError, grpc.StatusCode.UNAVAILABLE),
     (ReadError, grpc.StatusCode.INTERNAL),
-)
-
-
-def status_for(exc: Exception) -> tuple[grpc.StatusCode, str] | None:
-    """The status and message a client sees for exc, or None for an unexpected error (a bug: log it)."""
-    for kind, code in _CODES:
-        if isinstance(exc, kind):
-            return code, str(exc)
-    return None
+))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,8 @@ import aiohttp
 import pytest
 from PIL import Image
 from testcontainers.compose import DockerCompose
+
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "modelvault-e2e"
@@ -197,17 +197,11 @@ class Api:
                 return items
 
     async def wait_healthy(self, timeout_s: float = HEALTHY_WITHIN_S) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                status, body = await self.get("/api/health")
-            except aiohttp.ClientError as exc:
-                status, body = 0, str(exc)
-            if status == 200:
-                return body
-            if time.monotonic() > deadline:
-                raise AssertionError(f"gateway not healthy after {timeout_s} s: {status} {body}")
-            await asyncio.sleep(0.5)
+        async def healthy() -> dict[str, Any] | None:
+            status, body = await self.get("/api/health")
+            return body if status == 200 else None
+
+        return await eventually(healthy, timeout_s, interval=0.5, what="the gateway's /api/health")
 
 
 @pytest.fixture
@@ -215,3 +209,32 @@ async def api(stack: Stack) -> AsyncIterator[Api]:
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         yield Api(session, stack.base_url)
+
+
+@dataclass
+class PendingModel:
+    """A model file with a side-car preview, registered as pending through the API."""
+
+    file: Path
+    path: str  # as the containers see it
+    record: dict[str, Any]  # the answer to the registration
+
+
+RegisterPending = Callable[..., Awaitable[PendingModel]]
+
+
+@pytest.fixture
+def register_pending(stack: Stack, api: Api) -> RegisterPending:
+    """Write a new model (size bytes) with a preview, register it as pending, and check the 201."""
+
+    async def register(size: int = 1_500_000) -> PendingModel:
+        model = stack.model(size=size)
+        preview = stack.preview(model)
+        path = stack.in_container(model)
+        status, record = await api.post(
+            "/api/models/pending", {"path": path, "preview_path": stack.in_container(preview)}
+        )
+        assert status == 201, record
+        return PendingModel(model, path, record)
+
+    return register

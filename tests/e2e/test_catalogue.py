@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.e2e.conftest import Api, Stack
+from tests.e2e.conftest import Api, RegisterPending, Stack
 
 
 def sha256_of(path: Path) -> str:
@@ -22,15 +22,11 @@ async def test_health_reports_every_part(api: Api) -> None:
     assert body == {"status": "ok", "database": "ok", "hasher": "ok", "images": "ok"}
 
 
-async def test_pending_model_is_hashed_migrated_and_its_preview_served(stack: Stack, api: Api) -> None:
-    model = stack.model()
-    preview = stack.preview(model)
-    path = stack.in_container(model)
-
-    status, pending = await api.post(
-        "/api/models/pending", {"path": path, "preview_path": stack.in_container(preview)}
-    )
-    assert status == 201, pending
+async def test_pending_model_is_hashed_migrated_and_its_preview_served(
+    api: Api, register_pending: RegisterPending
+) -> None:
+    registered = await register_pending()
+    model, path, pending = registered.file, registered.path, registered.record
     assert pending["path"] == path
     assert pending["image_key"] == f"pending/{model.stem}.webp"
     assert path in [item["path"] for item in await api.all_items("/api/models/pending")]
@@ -76,14 +72,9 @@ async def test_pending_model_is_hashed_migrated_and_its_preview_served(stack: St
     assert (cached["sha256"], cached["cached"], cached["migrated"]) == (expected, True, False)
 
 
-async def test_ignore_hashes_and_leaves_the_pending_record_alone(stack: Stack, api: Api) -> None:
-    model = stack.model()
-    preview = stack.preview(model)
-    path = stack.in_container(model)
-    status, pending = await api.post(
-        "/api/models/pending", {"path": path, "preview_path": stack.in_container(preview)}
-    )
-    assert status == 201, pending
+async def test_ignore_hashes_and_leaves_the_pending_record_alone(api: Api, register_pending: RegisterPending) -> None:
+    registered = await register_pending()
+    model, path, pending = registered.file, registered.path, registered.record
 
     status, answer = await api.hash(path, "ignore")
     assert status == 200, answer
@@ -115,14 +106,11 @@ async def test_bad_paths_and_input_are_refused(stack: Stack, api: Api) -> None:
     assert status == 404, answer
 
 
-async def test_twenty_concurrent_requests_for_one_file_migrate_it_once(stack: Stack, api: Api) -> None:
-    model = stack.model(size=8_000_000)
-    preview = stack.preview(model)
-    path = stack.in_container(model)
-    status, pending = await api.post(
-        "/api/models/pending", {"path": path, "preview_path": stack.in_container(preview)}
-    )
-    assert status == 201, pending
+async def test_twenty_concurrent_requests_for_one_file_migrate_it_once(
+    api: Api, register_pending: RegisterPending
+) -> None:
+    registered = await register_pending(size=8_000_000)
+    model, path = registered.file, registered.path
 
     answers = await asyncio.gather(*(api.hash(path, "pending") for _ in range(20)))
 
@@ -137,14 +125,11 @@ async def test_twenty_concurrent_requests_for_one_file_migrate_it_once(stack: St
     assert status == 200 and headers["Content-Type"] == "image/webp"
 
 
-async def test_images_service_down_loses_nothing_and_recovers(stack: Stack, api: Api) -> None:
-    model = stack.model()
-    preview = stack.preview(model)
-    path = stack.in_container(model)
-    status, pending = await api.post(
-        "/api/models/pending", {"path": path, "preview_path": stack.in_container(preview)}
-    )
-    assert status == 201, pending
+async def test_images_service_down_loses_nothing_and_recovers(
+    stack: Stack, api: Api, register_pending: RegisterPending
+) -> None:
+    registered = await register_pending()
+    model, path, pending = registered.file, registered.path, registered.record
     expected = sha256_of(model)
 
     stack.run("stop", "images")

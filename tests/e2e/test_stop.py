@@ -5,14 +5,14 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Api, Stack
 
 # The shortest stop_grace_period in docker-compose.yml: a container that ignored the signal would be
 # killed only then, with status 137.
 GRACE_S = 20.0
 
 
-def test_every_container_stops_cleanly_on_its_signal(stack: Stack) -> None:
+async def test_every_container_stops_cleanly_on_its_signal(stack: Stack, api: Api) -> None:
     containers = {
         service: stack.container_ids(service) for service in ("gateway", "hasher", "images", "postgres")
     }
@@ -20,15 +20,24 @@ def test_every_container_stops_cleanly_on_its_signal(stack: Stack) -> None:
 
     started = time.monotonic()
     stack.run("stop")
-    elapsed = time.monotonic() - started
-
-    states = {}
-    for service, ids in containers.items():
-        for container in ids:
-            done = subprocess.run(
-                ["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container],
-                capture_output=True, text=True, timeout=30, check=True,
-            )
-            states[f"{service} {container[:12]}"] = done.stdout.strip()
+    try:
+        elapsed = time.monotonic() - started
+        states = {
+            f"{service} {container[:12]}": _state(container)
+            for service, ids in containers.items()
+            for container in ids
+        }
+    finally:
+        # The stack is shared by the whole package: whatever runs after this test finds it up again.
+        stack.run("up", "--detach", "--wait", "--no-recreate")
+        await api.wait_healthy()
     assert set(states.values()) == {"exited 0"}, states
     assert elapsed < GRACE_S, f"stopping took {elapsed:.1f} s"
+
+
+def _state(container: str) -> str:
+    done = subprocess.run(
+        ["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    return done.stdout.strip()

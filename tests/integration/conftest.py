@@ -3,25 +3,35 @@ the two gRPC services on free ports, and the gateway built from a config pointin
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import grpc
 import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.database.embedded import EmbeddedPostgres
 from backend.server.instance import create_app
-from backend.util.config import Config
-from services.grpc_runtime import GrpcService
+from backend.util.config import PROJECT_ROOT, Config
+from modelvault.hasher.v1 import hasher_pb2_grpc
+from services.hasher.server import HasherService
 from services.hasher.server import build_service as build_hasher
+from services.images.server import ImageService
 from services.images.server import build_service as build_images
 from tests.conftest import make_config
+from tests.integration.hasher_support import Hasher, MiB, write_random
+from tests.integration.images_support import Running, serve
+
+StartHasher = Callable[..., Awaitable[Hasher]]
+SpawnService = Callable[..., Awaitable[tuple[asyncio.subprocess.Process, int]]]
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +78,8 @@ class Stack:
     model_root: Path
     data_dir: Path
     database_url: str
-    hasher: GrpcService
-    images: GrpcService
+    hasher: HasherService
+    images: ImageService
     env: dict[str, str] = field(default_factory=dict)
 
     def config(self, **env: str) -> Config:
@@ -113,3 +123,80 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+# ---- the services alone, over gRPC or as processes ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second model root kept for a whole test module, for files too big to write for every test."""
+    return tmp_path_factory.mktemp("shared_models").resolve()
+
+
+@pytest.fixture(scope="module")
+def big_file(shared_root: Path) -> tuple[Path, str]:
+    """300 MiB of random content and its SHA-256."""
+    path = shared_root / "big.safetensors"
+    return path, write_random(path, 300 * MiB)
+
+
+@pytest.fixture
+async def svc(config: Config, model_root: Path) -> AsyncIterator[Running]:
+    """The image service over the test's config, with a stub to it."""
+    async for running in serve(config, model_root):
+        yield running
+
+
+@pytest.fixture
+async def start_hasher(model_root: Path, data_dir: Path, shared_root: Path) -> AsyncIterator[StartHasher]:
+    """Start hashers over model_root and shared_root (env overrides the config); each is stopped after the test."""
+    started: list[Hasher] = []
+
+    async def start(**env: str) -> Hasher:
+        service = build_hasher(make_config([model_root, shared_root], data_dir, **env))
+        port = await service.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        started.append(hasher := Hasher(service, channel, hasher_pb2_grpc.HasherServiceStub(channel)))
+        return hasher
+
+    yield start
+    for hasher in started:
+        await hasher.channel.close()
+        await hasher.service.stop(grace=0.5)
+
+
+@pytest.fixture
+async def spawn_service(model_root: Path, data_dir: Path) -> AsyncIterator[SpawnService]:
+    """Run `python -m services.<name>` as a user would, on free ports; returns the process and its port."""
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def spawn(name: str, *, prefix: Sequence[str] = (), **env: str) -> tuple[asyncio.subprocess.Process, int]:
+        process = await asyncio.create_subprocess_exec(
+            *prefix, sys.executable, "-m", f"services.{name}", cwd=PROJECT_ROOT,
+            env={**_service_env(model_root, data_dir), **env},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        processes.append(process)
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+        assert line.startswith(b"LISTENING "), line + await process.stderr.read()
+        return process, int(line.split()[1])
+
+    yield spawn
+    for process in processes:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def _service_env(model_root: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "protos")]),
+        "MODELVAULT_MODEL_ROOTS": str(model_root),
+        "MODELVAULT_DATA_DIR": str(data_dir),
+        "MODELVAULT_HASHER_LISTEN": "127.0.0.1:0",
+        "MODELVAULT_IMAGES_LISTEN": "127.0.0.1:0",
+        "MODELVAULT_HASHER_WORKERS": "1",
+        "MODELVAULT_IMAGES_WORKERS": "1",
+    }

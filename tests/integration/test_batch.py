@@ -68,12 +68,12 @@ async def test_scan_reports_changed_files_and_recognises_moved_ones(
     await gateway.post("/api/models/pending/hash", json={})
     (stack.model_root / "vae/vae.gguf").write_bytes(b"a vae, retrained")
     (stack.model_root / "ckpt").rename(stack.model_root / "checkpoints")
-    computed = stack.hasher.servicer.coalescer.started
+    computed = stack.hasher.files_hashed
 
     report = await (await gateway.post("/api/models/scan", json={"progress": False})).json()
     assert report["changed"] == [str(stack.model_root / "vae/vae.gguf")]
     assert (report["recognised"], report["registered"]) == (1, 0)
-    assert stack.hasher.servicer.coalescer.started == computed  # nothing was read
+    assert stack.hasher.files_hashed == computed  # nothing was read
     paths = {r["path"] for r in await db.fetch("SELECT path FROM models")}
     assert str(stack.model_root / "checkpoints/base.ckpt") in paths and len(paths) == 4
 
@@ -116,4 +116,4 @@ async def test_two_gateways_share_the_queue_without_hashing_a_file_twice(
     hashed = [h["path"] for report in reports for h in report["hashed"]]
     assert len(hashed) == len(set(hashed)) == 12
     assert await db.fetchval("SELECT count(*) FROM models") == 12
-    assert stack.hasher.servicer.coalescer.started == 12
+    assert stack.hasher.files_hashed == 12

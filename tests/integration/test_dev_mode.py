@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ from PIL import Image
 from backend.database.migration.shadow import build_shadow_tree, main
 from backend.server.instance import create_app
 from services.hasher.server import build_service
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import files_under
 
@@ -60,11 +60,12 @@ async def test_register_hash_migrate_on_a_shadow_tree(
     preview = stack.model_root / "loras/style/shadow_ink.preview.png"
     registered = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
     assert registered.status == 201
-    for _ in range(50):
+
+    async def answered():  # the gateway's channel reconnects to the restarted hasher
         reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
-        if reply.status != 503:  # the gateway's channel reconnects to the restarted hasher
-            break
-        await asyncio.sleep(0.1)
+        return reply if reply.status != 503 else None
+
+    reply = await eventually(answered, what="an answer from the restarted hasher")
     body = await reply.json()
     expected = hashlib.sha256(b"loras/style/shadow_ink.safetensors").hexdigest()
     assert reply.status == 200 and body["sha256"] == expected and body["migrated"] is True

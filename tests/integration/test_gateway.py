@@ -7,13 +7,14 @@ import hashlib
 import io
 import json
 import os
+import signal
 from pathlib import Path
 
 import asyncpg
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from backend.server.instance import create_app
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 
 
@@ -99,20 +100,18 @@ async def test_unchanged_file_is_answered_from_the_catalogue_and_a_changed_one_i
     stack: Stack, gateway: TestClient
 ) -> None:
     model = write_model(stack.model_root, "m.gguf", b"first version")
-    computed = stack.hasher.servicer.coalescer
-
     first = await (await gateway.post("/api/models/sha256", json={"path": str(model)})).json()
-    assert first["cached"] is False and computed.started == 1
+    assert first["cached"] is False and stack.hasher.files_hashed == 1
     second = await (await gateway.post("/api/models/sha256", json={"path": str(model)})).json()
-    assert second == {**first, "cached": True} and computed.started == 1
+    assert second == {**first, "cached": True} and stack.hasher.files_hashed == 1
 
     forced = await (await gateway.post("/api/models/sha256", json={"path": str(model), "force": True})).json()
-    assert forced["cached"] is False and computed.started == 2
+    assert forced["cached"] is False and stack.hasher.files_hashed == 2
 
     model.write_bytes(b"second version, longer")
     changed = await (await gateway.post("/api/models/sha256", json={"path": str(model)})).json()
     assert changed["sha256"] == hashlib.sha256(b"second version, longer").hexdigest()
-    assert changed["cached"] is False and computed.started == 3
+    assert changed["cached"] is False and stack.hasher.files_hashed == 3
     listed = await (await gateway.get("/api/models")).json()
     assert [item["sha256"] for item in listed["items"]] == [changed["sha256"]]
 
@@ -153,11 +152,12 @@ async def test_image_service_down_gives_503_and_loses_nothing_then_succeeds(
     assert health.status == 503 and (await health.json())["images"] == "unavailable"
 
     await stack.restart_images()
-    for _ in range(50):  # the channel reconnects with a short backoff
+
+    async def answered():  # the channel reconnects with a short backoff
         reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
-        if reply.status != 503:
-            break
-        await asyncio.sleep(0.1)
+        return reply if reply.status != 503 else None
+
+    reply = await eventually(answered, what="an answer once the image service is back")
     assert reply.status == 200 and (await reply.json())["migrated"] is True
     sha = hashlib.sha256(b"vae weights").hexdigest()
     assert files_under(stack.data_dir / "images") == [f"{sha}.webp"]
@@ -221,7 +221,8 @@ async def test_progress_streams_while_a_big_file_is_read(stack: Stack, gateway: 
     assert reply.status == 200 and reply.content_type == "application/x-ndjson"
     lines = [json.loads(line) for line in (await reply.text()).splitlines()]
     progress = [line["progress"] for line in lines[:-1]]
-    assert progress and all(p["bytes_total"] == size for p in progress)
+    assert progress[0] == {"bytes_done": 0, "bytes_total": size}  # sent before any byte is read
+    assert all(p["bytes_total"] == size for p in progress)
     assert [p["bytes_done"] for p in progress] == sorted(p["bytes_done"] for p in progress)
     assert lines[-1]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
 
@@ -231,12 +232,19 @@ async def test_progress_streams_while_a_big_file_is_read(stack: Stack, gateway: 
     assert await error_of(missing) == (404, "not_found")
 
 
-async def test_an_error_after_progress_began_is_the_streams_last_line(stack: Stack, aiohttp_client) -> None:
+async def test_an_error_after_progress_began_is_the_streams_last_line(stack: Stack, gateway: TestClient) -> None:
     model = stack.model_root / "slow.safetensors"
-    with model.open("wb") as out:
-        out.truncate(2 * 1024 * 1024 * 1024)
-    gateway = await aiohttp_client(create_app(stack.config(MODELVAULT_HASH_TIMEOUT_S="0.1")))
+    with model.open("wb") as out:  # sparse, and long enough to take seconds: the kill lands mid-file
+        out.truncate(8 * 1024 * 1024 * 1024)
     reply = await gateway.post("/api/models/sha256", json={"path": str(model), "progress": True})
+    assert reply.status == 200
+    first = json.loads(await reply.content.readline())
+    assert first == {"progress": {"bytes_done": 0, "bytes_total": 8 * 1024 * 1024 * 1024}}
+    # The hasher answered the first line before reading: its worker is busy with this file now.
+    for pid in stack.hasher.servicer.pool.worker_pids():
+        os.kill(pid, signal.SIGKILL)
+
     lines = [json.loads(line) for line in (await reply.text()).splitlines()]
-    assert reply.status == 200 and "progress" in lines[0]
-    assert lines[-1] == {"error": {"code": "deadline_exceeded", "message": lines[-1]["error"]["message"]}}
+    assert lines[-1] == {"error": {"code": "unavailable", "message": lines[-1]["error"]["message"]}}
+    assert "hasher" in lines[-1]["error"]["message"]
+    assert all("progress" in line for line in lines[:-1])

@@ -30,13 +30,13 @@ async def test_a_renamed_model_keeps_its_record_and_is_not_read_again(
     old, new = stack.model_root / "old/lora.safetensors", stack.model_root / "sorted/styles/lora.safetensors"
     new.parent.mkdir(parents=True)
     old.rename(new)
-    computed = stack.hasher.servicer.coalescer.started
+    computed = stack.hasher.files_hashed
 
     reply = await gateway.post("/api/models/sha256", json={"path": str(new), "pending_status": "pending"})
     assert await reply.json() == {
         "sha256": sha, "path": str(new), "cached": True, "migrated": False, "moved_from": str(old)
     }
-    assert stack.hasher.servicer.coalescer.started == computed
+    assert stack.hasher.files_hashed == computed
     rows = await db.fetch("SELECT path, image_key, created_at FROM models")
     assert [(r["path"], r["image_key"], r["created_at"]) for r in rows] == [(str(new), f"{sha}.webp", created)]
     assert files_under(stack.data_dir / "images") == [f"{sha}.webp"]
@@ -67,11 +67,11 @@ async def test_a_copy_beside_its_original_gets_its_own_record_sharing_the_previe
     copy.parent.mkdir()
     os.link(original, hard_link)
     shutil.copy(original, copy)
-    computed = stack.hasher.servicer.coalescer.started
+    computed = stack.hasher.files_hashed
 
     linked = await (await gateway.post("/api/models/sha256", json={"path": str(hard_link)})).json()
     assert (linked["sha256"], linked["cached"], linked["moved_from"]) == (sha, True, None)
-    assert stack.hasher.servicer.coalescer.started == computed  # same inode: nothing read
+    assert stack.hasher.files_hashed == computed  # same inode: nothing read
     copied = await (await gateway.post("/api/models/sha256", json={"path": str(copy)})).json()
     assert (copied["sha256"], copied["cached"], copied["moved_from"]) == (sha, False, None)
 

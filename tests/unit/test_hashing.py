@@ -20,12 +20,11 @@ from services.hasher.errors import (
     FileChangedError,
     HashCancelledError,
     ReadError,
-    ShuttingDownError,
     UnreadableError,
-    WorkerLostError,
 )
 from services.hasher.prefetch import Prefetcher
-from services.hasher.status import status_for
+from services.hasher.status import STATUSES
+from services.process_pool import PoolClosedError, WorkerDiedError
 
 
 @pytest.fixture
@@ -140,17 +139,21 @@ def test_prefetcher_reads_no_further_than_size(tmp_path: Path):
         (UnreadableError("m"), grpc.StatusCode.PERMISSION_DENIED),
         (FileMissingError("m"), grpc.StatusCode.NOT_FOUND),
         (FileChangedError("m"), grpc.StatusCode.ABORTED),
-        (WorkerLostError("m"), grpc.StatusCode.UNAVAILABLE),
-        (ShuttingDownError("m"), grpc.StatusCode.UNAVAILABLE),
+        (WorkerDiedError("m"), grpc.StatusCode.UNAVAILABLE),
+        (PoolClosedError("m"), grpc.StatusCode.UNAVAILABLE),
         (ReadError("m"), grpc.StatusCode.INTERNAL),
     ],
 )
 def test_each_error_has_one_status_and_keeps_its_message(error: Exception, code: grpc.StatusCode):
-    assert status_for(error) == (code, "m")
+    assert STATUSES.status_for(error) == (code, "m")
 
 
-def test_an_unexpected_error_has_no_status():
-    assert status_for(ValueError("bug")) is None
+def test_an_unexpected_error_is_internal_and_named(caplog: pytest.LogCaptureFixture):
+    with caplog.at_level("ERROR", logger="services.grpc_status"):
+        assert STATUSES.status_for(ValueError("bug")) == (
+            grpc.StatusCode.INTERNAL, "internal error in the hasher (ValueError)"
+        )
+    assert [r.exc_info[1] for r in caplog.records if r.exc_info] and "bug" in caplog.text
 
 
 class _Job:

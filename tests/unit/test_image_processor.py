@@ -1,4 +1,4 @@
-"""The pure image logic, in-process: target sizes, keys, atomic writes, link/move/delete, decoding."""
+"""The pure image logic, in-process: target sizes, keys, atomic writes, link/delete, decoding."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from backend.util.image_processor import (
     encode_webp,
     target_size,
 )
-from backend.util.image_store import InvalidKeyError, LinkOutcome, MoveOutcome, NotAFileError
+from backend.util.image_store import InvalidKeyError, LinkOutcome, NotAFileError
 
 HASH = "f" * 64 + ".webp"
 
@@ -149,16 +149,14 @@ def test_copy_fallback_and_its_outcomes(store: Path) -> None:
     assert files(store) == {HASH}
 
 
-def test_link_move_delete(store: Path) -> None:
+def test_link_delete(store: Path) -> None:
     (store / "pending/p.webp").write_bytes(b"p")
     assert image_store.link(store, "pending/p.webp", HASH) is LinkOutcome.LINKED
     assert image_store.link(store, "pending/p.webp", HASH) is LinkOutcome.TARGET_EXISTS
     assert image_store.delete(store, "pending/p.webp") is True
     assert image_store.delete(store, "pending/p.webp") is False
-    assert image_store.move(store, HASH, "pending/q.webp") is MoveOutcome.MOVED
-    assert image_store.move(store, HASH, "pending/q.webp") is MoveOutcome.ALREADY_MOVED
-    assert files(store) == {"pending/q.webp"}
-    assert image_store.move(store, "pending/none.webp", HASH) is MoveOutcome.SOURCE_MISSING
+    assert files(store) == {HASH}
+    assert image_store.link(store, "pending/none.webp", "pending/other.webp") is LinkOutcome.SOURCE_MISSING
 
 
 def test_link_creates_the_target_folder(tmp_path: Path) -> None:
@@ -173,7 +171,9 @@ def test_a_directory_under_a_key_is_not_a_file(store: Path) -> None:
     (store / HASH).mkdir()
     (store / "pending/p.webp").write_bytes(b"p")
     with pytest.raises(NotAFileError):
-        image_store.move(store, "pending/p.webp", HASH)
+        image_store.link(store, "pending/p.webp", HASH)
+    with pytest.raises(NotAFileError):
+        image_store.delete(store, HASH)
     with pytest.raises(NotAFileError):
         image_store.link(store, HASH, "pending/x.webp")
     assert files(store) == {"pending/p.webp"}
@@ -206,7 +206,11 @@ def test_webp_bytes_keep_an_rgb_icc_profile_and_drop_exif(tmp_path: Path) -> Non
 def test_bytes_over_the_cap(tmp_path: Path) -> None:
     with pytest.raises(BadImageError, match="over the limit of 1,000 bytes"):
         compress_to_webp(b"\x89PNG" + b"\x00" * 2000, tmp_path / "a.webp", max_source_bytes=1000)
-    assert files(tmp_path) == set()
+    source = tmp_path / "big.png"
+    source.write_bytes(b"\x89PNG" + b"\x00" * 2000)
+    with pytest.raises(BadImageError, match="2,004 bytes, over the limit of 1,000 bytes"):
+        compress_to_webp(source, tmp_path / "a.webp", max_source_bytes=1000)
+    assert files(tmp_path) == {"big.png"}
 
 
 def test_own_pixel_cap_is_checked_from_the_header(tmp_path: Path) -> None:
