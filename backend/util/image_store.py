@@ -49,6 +49,10 @@ def validate_key(key: str) -> None:
         raise InvalidKeyError("invalid key: it must be a non-empty string")
     if "\x00" in key:
         raise InvalidKeyError(f"invalid key {key!r}: it contains NUL")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKeyError(f"invalid key {key!r}: it is not valid text (it holds a lone surrogate)") from None
     if _HASH_KEY.fullmatch(key):
         return
     if not key.startswith(PENDING_DIR + "/"):

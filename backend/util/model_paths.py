@@ -44,6 +44,7 @@ def resolve_model_file(path: str, roots: Sequence[Path]) -> ModelFile:
     """Resolve symlinks, check containment in a root, and lstat (no open) the result."""
     if not path or "\x00" in path:
         raise InvalidPathError("path must be a non-empty string without NUL characters")
+    _require_encodable(path)
     candidate = Path(path)
     if not candidate.is_absolute():
         raise InvalidPathError(f"path must be absolute: {path!r}")
@@ -80,6 +81,7 @@ def resolve_model_folder(path: str, roots: Sequence[Path]) -> Path:
     """A folder inside the model roots (after resolving symlinks), or the error a file path would get."""
     if not path or "\x00" in path or not Path(path).is_absolute():
         raise InvalidPathError(f"folder must be an absolute path without NUL characters: {path!r}")
+    _require_encodable(path)
     try:
         resolved = Path(path).resolve(strict=False)
     except (OSError, RuntimeError) as exc:
@@ -91,6 +93,14 @@ def resolve_model_folder(path: str, roots: Sequence[Path]) -> Path:
     if not resolved.is_dir():
         raise NotRegularFileError(f"{path!r} is not a folder")
     return resolved
+
+
+def _require_encodable(path: str) -> None:
+    # JSON can carry a lone surrogate ("\ud800"); no file name can hold one, and os.stat would raise ValueError.
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPathError(f"path is not valid text (it holds a lone surrogate): {path!r}") from None
 
 
 def _kind(mode: int) -> str:
