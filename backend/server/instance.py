@@ -14,6 +14,7 @@ from backend.server import keys
 from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
 from backend.server.errors import error_middleware
+from backend.server.guard import guard_middleware, token_middleware
 from backend.server.router import setup_routes
 from backend.server.sweep import sweep_orphan_previews
 from backend.util.config import Config
@@ -28,7 +29,10 @@ class Server:
         self.config = config
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[error_middleware], client_max_size=self.config.gateway.max_body_bytes)
+        app = web.Application(
+            middlewares=[error_middleware, guard_middleware, token_middleware],
+            client_max_size=self.config.gateway.max_body_bytes,
+        )
         app[keys.CONFIG] = self.config
         # Reverse order on the way out: the catalogue's users go before the pool and channels they use.
         app.cleanup_ctx.extend(
