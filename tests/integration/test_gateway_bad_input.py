@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 
 import asyncpg
 import pytest
@@ -112,6 +113,7 @@ async def test_database_down_gives_503(stack: Stack, aiohttp_client, tmp_path) -
         assert (await gateway.get("/api/models")).status == 200
     finally:
         server.stop()
+        shutil.rmtree(server.pgdata, ignore_errors=True)
     assert await error_of(await gateway.get("/api/models")) == (503, "unavailable")
     health = await gateway.get("/api/health")
     assert health.status == 503 and (await health.json())["database"] == "unavailable"
