@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from backend.database import embedded_files as files
 from backend.database.embedded_pid import is_our_postmaster, remove_stale_lock_files
+from backend.util.private_folder import UnsafeFolderError, private_dir, short_private_path
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,8 @@ class EmbeddedPostgres:
         self._account = files.server_account()
         self.pgdata = self._placement(pgdata.resolve())
         self.bin_dir = files.reachable_binaries(POSTGRES_BIN_PATH, self._account)
-        self.socket_dir = (
-            self.pgdata if len(str(self.pgdata)) <= _MAX_SOCKET_DIR else files.short_socket_dir(self.pgdata)
-        )
+        short = len(str(self.pgdata)) <= _MAX_SOCKET_DIR
+        self.socket_dir = self.pgdata if short else short_private_path("modelvault-pg", self.pgdata)
 
     @property
     def dsn(self) -> str:
@@ -60,9 +60,10 @@ class EmbeddedPostgres:
         """Initialise the cluster if new, then start it, or adopt a server already running on it."""
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         try:
-            files.private_dir(self.pgdata, self._account)
-            files.private_dir(self.socket_dir, self._account)
-        except files.UnsafeFolderError as exc:
+            owner = None if self._account is None else (self._account.uid, self._account.gid)
+            private_dir(self.pgdata, owner)
+            private_dir(self.socket_dir, owner)
+        except UnsafeFolderError as exc:
             raise EmbeddedPostgresError(str(exc)) from None
         if not (self.pgdata / "PG_VERSION").exists():
             log.info("initialising PostgreSQL cluster in %s", self.pgdata)

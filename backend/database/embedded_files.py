@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.util.private_folder import UnsafeFolderError
+
 # PostgreSQL refuses to run as root; as root we run it as this system user.
 SYSTEM_USER = "modelvault-pg"
 # Root-owned, readable by the server user: binaries it cannot reach elsewhere, and clusters whose folder it
@@ -20,10 +22,6 @@ SYSTEM_HOME = Path("/var/lib/modelvault-pg")
 # Written at every start, so that clusters made by older versions (which trusted every local user) are upgraded.
 HBA_HEADER = "# Written by ModelVault at every start: edits are lost.\n"
 IDENT_MAP = "modelvault"
-
-
-class UnsafeFolderError(RuntimeError):
-    """A folder we must keep private exists and belongs to someone else (or is a link)."""
 
 
 @dataclass(frozen=True)
@@ -72,35 +70,6 @@ def reachable(path: Path, account: Account) -> bool:
         if not info.st_mode & bit:
             return False
     return True
-
-
-def private_dir(path: Path, owner: Account | None) -> Path:
-    """Create `path` 0700 for the server's user, or check that it is one: a link or a stranger's folder is refused."""
-    uid = os.geteuid() if owner is None else owner.uid
-    try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    info = path.lstat()
-    # As root, a folder that root made (older versions) is ours to hand over.
-    ours = info.st_uid == uid or (owner is not None and info.st_uid == 0)
-    if not stat.S_ISDIR(info.st_mode) or not ours:
-        raise UnsafeFolderError(
-            f"{path} exists and is not a private folder of {owner.name if owner else 'this user'}: "
-            "remove it or choose another MODELVAULT_DATA_DIR"
-        )
-    if owner is not None and info.st_uid != uid:
-        os.chown(path, owner.uid, owner.gid)
-    # Only its owner could ever write into it, so an older, looser mode is safe to tighten.
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(path, 0o700)
-    return path
-
-
-def short_socket_dir(pgdata: Path) -> Path:
-    """A short, stable place for the socket of a cluster whose own path is too long for one."""
-    digest = hashlib.sha256(bytes(pgdata)).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"modelvault-pg-{os.geteuid()}-{digest}"
 
 
 def relocated_cluster(pgdata: Path) -> Path:

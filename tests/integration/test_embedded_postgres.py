@@ -116,7 +116,7 @@ def test_a_socket_folder_of_someone_else_is_refused(server: EmbeddedPostgres) ->
     sockets.mkdir(mode=0o777)
     os.chown(sockets, NOBODY, NOBODY)
     try:
-        with pytest.raises(EmbeddedPostgresError, match="not a private folder"):
+        with pytest.raises(EmbeddedPostgresError, match="is not a private folder"):
             server.start()
         assert not (server.pgdata / "PG_VERSION").exists()
     finally:
@@ -126,7 +126,7 @@ def test_a_socket_folder_of_someone_else_is_refused(server: EmbeddedPostgres) ->
 def test_a_socket_folder_that_is_a_link_is_refused(server: EmbeddedPostgres, tmp_path: Path) -> None:
     _socket_dir(server).symlink_to(tmp_path)
     try:
-        with pytest.raises(EmbeddedPostgresError, match="not a private folder"):
+        with pytest.raises(EmbeddedPostgresError, match="is not a private folder"):
             server.start()
     finally:
         _socket_dir(server).unlink()
