@@ -10,7 +10,7 @@ from aiohttp import web
 
 from backend.database.db import create_pool
 from backend.database.embedded import EmbeddedPostgres, EmbeddedPostgresError
-from backend.server import keys
+from backend.server import bad_requests, keys
 from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
 from backend.server.errors import error_middleware
@@ -115,4 +115,5 @@ class Server:
 
 
 def create_app(config: Config) -> web.Application:
+    bad_requests.install()
     return Server(config).app()

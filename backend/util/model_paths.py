@@ -44,6 +44,9 @@ def resolve_model_file(path: str, roots: Sequence[Path]) -> ModelFile:
     """Resolve symlinks, check containment in a root, and lstat (no open) the result."""
     if not path or "\x00" in path:
         raise InvalidPathError("path must be a non-empty string without NUL characters")
+    if path.endswith("/") and path.rstrip("/"):
+        # Path() would drop the slash and name the file; the system would refuse "file/" (not a directory).
+        raise InvalidPathError(f"a model path names a file and cannot end with '/': {path!r}")
     candidate = Path(path)
     if not candidate.is_absolute():
         raise InvalidPathError(f"path must be absolute: {path!r}")
