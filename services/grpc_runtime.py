@@ -81,8 +81,8 @@ class GrpcService:
         """Serve until SIGTERM or SIGINT, then stop cleanly (exit status 0 for the caller)."""
         port = await self.start()
         log.info("serving %s on %s (port %d)", ", ".join(self._service_names), self._listen, port)
-        # The line a supervisor (make run, tests) reads to learn the port when listening on :0.
-        print(f"LISTENING {port}", flush=True)
+        # The line a supervisor (make run, tests) reads to learn the port when listening on :0, or the socket.
+        print(f"LISTENING {self._listen if self._listen.startswith('unix:') else port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

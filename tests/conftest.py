@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from backend.database.embedded_files import relocated_cluster
 from backend.util.config import Config, load_config
 
 
@@ -18,10 +21,13 @@ def model_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "data"
     (path / "images" / "pending").mkdir(parents=True)
-    return path.resolve()
+    yield path.resolve()
+    # As root, a stack's embedded cluster under pytest's private tmp folder is kept in the system home.
+    if os.geteuid() == 0:
+        shutil.rmtree(relocated_cluster(path.resolve() / "postgres"), ignore_errors=True)
 
 
 def make_config(model_roots: list[Path], data_dir: Path, **env: str) -> Config:

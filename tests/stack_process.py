@@ -24,15 +24,13 @@ def free_port() -> int:
 
 
 def stack_env(model_root: Path, data_dir: Path, http_port: int, **extra: str) -> dict[str, str]:
-    """The caller's environment, on the embedded database, with services on free ports."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    """The caller's environment, on the embedded database, with services on `make run`'s private sockets."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.endswith(("_LISTEN", "_TARGET"))}
     env.update({
         "PYTHONPATH": f"{PROJECT}{os.pathsep}{PROJECT / 'protos'}",
         "MODELVAULT_MODEL_ROOTS": str(model_root),
         "MODELVAULT_DATA_DIR": str(data_dir),
         "MODELVAULT_HTTP_PORT": str(http_port),
-        "MODELVAULT_HASHER_LISTEN": "127.0.0.1:0",
-        "MODELVAULT_IMAGES_LISTEN": "127.0.0.1:0",
     })
     env.update(extra)
     return env
@@ -48,10 +46,15 @@ def request_json(url: str, body: dict | None = None, timeout: float = 10) -> tup
         return exc.code, json.loads(exc.read())
 
 
-def start_stack(env: dict[str, str], timeout_s: float = 60) -> subprocess.Popen:
-    """Start the stack and return once its /api/health says every part is up."""
+def start_stack(env: dict[str, str], timeout_s: float = 60, log: Path | None = None) -> subprocess.Popen:
+    """Start the stack and return once its /api/health says every part is up; its log goes to `log` if given."""
     base = f"http://127.0.0.1:{env['MODELVAULT_HTTP_PORT']}"
-    process = subprocess.Popen([sys.executable, "-m", "backend"], env=env, cwd=PROJECT, stdout=subprocess.DEVNULL)
+    stderr = log.open("w") if log is not None else None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend"], env=env, cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=stderr
+    )
+    if stderr is not None:
+        stderr.close()
 
     def healthy_or_exited() -> str | None:
         if process.poll() is not None:

@@ -3,20 +3,22 @@
 We drive initdb/pg_ctl ourselves instead of the wheel's PostgresServer: that class stops the
 server only from atexit (SIGTERM leaves it running) and keeps a pid list that a killed process
 poisons. Here `stop()` is explicit, and a server left over by a killed run is found and reused.
+
+Only this user reaches it: the socket sits in a 0700 folder, is itself 0700, and the cluster admits
+only our own user name by peer credentials (never `trust`), mapped to the database user postgres.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
-import os
-import pwd
-import stat
 import subprocess
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
+
+from backend.database import embedded_files as files
+from backend.database.embedded_pid import is_our_postmaster, remove_stale_lock_files
+from backend.util.private_folder import UnsafeFolderError, private_dir, short_private_path
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,7 @@ def _bin_path() -> Path:
 
 
 POSTGRES_BIN_PATH = _bin_path()
-# PostgreSQL refuses to run as root; as root we run it as this system user.
-SYSTEM_USER = "modelvault-pg"
+SYSTEM_USER = files.SYSTEM_USER
 PORT = 5432
 # Unix socket paths are capped at 107 bytes; ".s.PGSQL.5432" takes 13 of them.
 _MAX_SOCKET_DIR = 90
@@ -42,32 +43,42 @@ class EmbeddedPostgresError(RuntimeError):
 
 
 class EmbeddedPostgres:
-    """One PostgreSQL cluster in `pgdata`, reachable only through a unix socket."""
+    """One PostgreSQL cluster in `pgdata`, reachable only through a private unix socket."""
 
     def __init__(self, pgdata: Path) -> None:
-        self.pgdata = pgdata.resolve()
-        self._user = SYSTEM_USER if os.geteuid() == 0 else None
-        self._socket_dir = self._choose_socket_dir()
+        self._account = files.server_account()
+        self.pgdata = self._placement(pgdata.resolve())
+        self.bin_dir = files.reachable_binaries(POSTGRES_BIN_PATH, self._account)
+        short = len(str(self.pgdata)) <= _MAX_SOCKET_DIR
+        self.socket_dir = self.pgdata if short else short_private_path("modelvault-pg", self.pgdata)
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@/postgres?host={quote(str(self._socket_dir))}&port={PORT}"
+        return f"postgresql://postgres@/postgres?host={quote(str(self.socket_dir))}&port={PORT}"
 
     def start(self) -> None:
         """Initialise the cluster if new, then start it, or adopt a server already running on it."""
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        if self._user:
-            self._prepare_for_system_user()
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            owner = None if self._account is None else (self._account.uid, self._account.gid)
+            private_dir(self.pgdata, owner)
+            private_dir(self.socket_dir, owner)
+        except UnsafeFolderError as exc:
+            raise EmbeddedPostgresError(str(exc)) from None
         if not (self.pgdata / "PG_VERSION").exists():
             log.info("initialising PostgreSQL cluster in %s", self.pgdata)
-            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                      "--no-instructions")
+            self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth-local=peer",
+                      "--auth-host=reject", "--encoding=UTF8", "--no-instructions")
+        # Rewritten every time: a cluster made by an older version trusted every local user.
+        files.write_access_rules(self.pgdata, files.client_user_name(), self._account)
         if self.is_running():
             log.info("adopting the PostgreSQL server already running on %s", self.pgdata)
+            self._run("pg_ctl", "-D", str(self.pgdata), "reload")
             return
+        remove_stale_lock_files(self.pgdata, self.socket_dir / f".s.PGSQL.{PORT}")
         self._run(
             "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
-            "-o", f"-h '' -k {self._socket_dir} -p {PORT}", "start",
+            "-o", f"-h '' -k {self.socket_dir} -p {PORT} -c unix_socket_permissions=0700", "start",
             # Our own session: a Ctrl-C meant for `make run` must reach us, not the database directly,
             # so that it stops after the gateway has closed its connections.
             start_new_session=True,
@@ -79,47 +90,36 @@ class EmbeddedPostgres:
             self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-m", "fast", "stop")
 
     def is_running(self) -> bool:
-        if not (self.pgdata / "PG_VERSION").exists():
-            return False
-        result = subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), "status"],
-            capture_output=True, text=True, **self._as_server_user(),
-        )
-        return result.returncode == 0
+        """Whether this cluster's own postmaster lives (a pid file naming another process does not count)."""
+        return is_our_postmaster(self.pgdata)
+
+    def _placement(self, pgdata: Path) -> Path:
+        """As root, a cluster in a folder the server user cannot reach lives in the system home instead."""
+        if self._account is None:
+            return pgdata
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        if files.reachable(pgdata, self._account):
+            return pgdata
+        if (pgdata / "PG_VERSION").exists():
+            raise EmbeddedPostgresError(
+                f"the cluster in {pgdata} cannot be reached by its user {self._account.name}: give that user "
+                f"search permission on the folders above it, or move it"
+            )
+        files.ensure_system_home()
+        home = files.relocated_cluster(pgdata)
+        log.info("as root, PostgreSQL runs as %s, which cannot reach %s: its cluster is kept in %s",
+                 self._account.name, pgdata, home)
+        return home
 
     def _as_server_user(self) -> dict:
         # Drop root's groups too: a folder's group bits would otherwise apply to us instead of its "other" bits.
-        if self._user is None:
+        if self._account is None:
             return {}
-        return {"user": self._user, "group": self._user, "extra_groups": []}
-
-    def _choose_socket_dir(self) -> Path:
-        if len(str(self.pgdata)) <= _MAX_SOCKET_DIR:
-            return self.pgdata
-        # A deep data folder: put the socket in a short, stable place derived from it.
-        short = Path(tempfile.gettempdir()) / f"modelvault-pg-{hashlib.sha256(bytes(self.pgdata)).hexdigest()[:12]}"
-        short.mkdir(mode=0o755, exist_ok=True)
-        return short
-
-    def _prepare_for_system_user(self) -> None:
-        try:
-            entry = pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-                           check=True, capture_output=True)
-            entry = pwd.getpwnam(SYSTEM_USER)
-        for folder in {self.pgdata, self._socket_dir}:
-            os.chown(folder, entry.pw_uid, entry.pw_gid)
-            os.chmod(folder, 0o700)
-            # The server user must be able to traverse (not list) every folder above its data.
-            for parent in folder.parents:
-                mode = parent.stat().st_mode
-                if not mode & stat.S_IXOTH:
-                    parent.chmod(mode | stat.S_IXOTH)
+        return {"user": self._account.name, "group": self._account.gid, "extra_groups": []}
 
     def _run(self, program: str, *args: str, start_new_session: bool = False) -> None:
         result = subprocess.run(
-            [str(POSTGRES_BIN_PATH / program), *args],
+            [str(self.bin_dir / program), *args],
             capture_output=True, text=True, start_new_session=start_new_session, **self._as_server_user(),
         )
         if result.returncode != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 import asyncpg
@@ -31,15 +32,16 @@ _GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.NOT_FOUND: (404, "not_found"),
     grpc.StatusCode.ALREADY_EXISTS: (409, "already_exists"),
     grpc.StatusCode.ABORTED: (409, "aborted"),
-    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "resource_exhausted"),
+    # The image service says this only when its disk is full: 507, not "too many requests".
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (507, "insufficient_storage"),
     grpc.StatusCode.CANCELLED: (499, "cancelled"),
     grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "deadline_exceeded"),
 }
 
-# The errors that mean "the database is not there", as opposed to a bug in a query.
+# The errors that mean "the database is not there", as opposed to a bug in a query. An OSError means it
+# only when asyncpg raised it (connecting); elsewhere it is a file or a disk, and says so.
 _DATABASE_DOWN = (
-    OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
@@ -54,13 +56,43 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+# What a client reads for a service's failure: gRPC's own details name internal addresses and sockets.
+_OUTAGE_MESSAGES = {
+    503: "the {service} service is unavailable",
+    504: "the {service} service did not answer in time",
+    502: "the {service} service failed",
+}
+
+
 def from_rpc_error(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
-    """A service's status as the client should see it; outages name the service that is down."""
+    """A service's status as the client should see it; outages name the service that is down, nothing more."""
     status, code = _GRPC_TO_HTTP.get(exc.code(), (502, "bad_gateway"))
     message = exc.details() or exc.code().name
-    if status >= 500:
+    if status in _OUTAGE_MESSAGES:
+        log.warning("%s service: %s: %s", service, exc.code().name, message)
+        message = _OUTAGE_MESSAGES[status].format(service=service)
+    elif status >= 500:
         message = f"{service} service: {message}"
     return ApiError(status, code, message)
+
+
+def _from_asyncpg(exc: BaseException) -> bool:
+    """Whether asyncpg raised it: an OSError from connecting to the database, not from a file."""
+    frame = exc.__traceback__
+    while frame is not None:
+        if "/asyncpg/" in frame.tb_frame.f_code.co_filename:
+            return True
+        frame = frame.tb_next
+    return False
+
+
+def _os_error(request: web.Request, exc: OSError) -> web.Response:
+    if _from_asyncpg(exc):
+        return error_response(503, "unavailable", "database unavailable")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return error_response(507, "insufficient_storage", "no space left on the gateway's disk")
+    log.exception("system error on %s %s", request.method, request.path)
+    return error_response(500, "internal", "internal error")
 
 
 @web.middleware
@@ -82,6 +114,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal", "internal error")
     except _DATABASE_DOWN:
         return error_response(503, "unavailable", "database unavailable")
+    except OSError as exc:
+        return _os_error(request, exc)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error")

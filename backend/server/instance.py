@@ -9,16 +9,35 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from backend.database.db import create_pool
-from backend.database.embedded import EmbeddedPostgres
-from backend.server import keys
+from backend.database.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from backend.server import bad_requests, keys
 from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
 from backend.server.errors import error_middleware
+from backend.server.guard import guard_middleware, token_middleware
 from backend.server.router import setup_routes
 from backend.server.sweep import sweep_orphan_previews
 from backend.util.config import Config
 
 log = logging.getLogger(__name__)
+
+
+# How soon a killed embedded PostgreSQL is started again (the pool reconnects by itself).
+_DATABASE_WATCH_S = 2.0
+
+
+async def _restart_when_gone(embedded: EmbeddedPostgres) -> None:
+    """The embedded database is ours to keep alive: if its server dies, start it again."""
+    while True:
+        await asyncio.sleep(_DATABASE_WATCH_S)
+        if await asyncio.to_thread(embedded.is_running):
+            continue
+        log.error("the embedded PostgreSQL in %s is gone; starting it again", embedded.pgdata)
+        try:
+            await asyncio.to_thread(embedded.start)
+        except EmbeddedPostgresError as exc:
+            # Its backends may still be leaving after a crash; the next round tries again.
+            log.error("restarting the embedded PostgreSQL failed: %s", exc)
 
 
 class Server:
@@ -28,7 +47,10 @@ class Server:
         self.config = config
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[error_middleware], client_max_size=self.config.gateway.max_body_bytes)
+        app = web.Application(
+            middlewares=[error_middleware, guard_middleware, token_middleware],
+            client_max_size=self.config.gateway.max_body_bytes,
+        )
         app[keys.CONFIG] = self.config
         # Reverse order on the way out: the catalogue's users go before the pool and channels they use.
         app.cleanup_ctx.extend(
@@ -50,9 +72,13 @@ class Server:
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
             raise
+        watch = asyncio.create_task(_restart_when_gone(embedded)) if embedded is not None else None
         try:
             yield
         finally:
+            if watch is not None:
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
             await app[keys.POOL].close()
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
@@ -89,4 +115,5 @@ class Server:
 
 
 def create_app(config: Config) -> web.Application:
+    bad_requests.install()
     return Server(config).app()

@@ -1,4 +1,4 @@
-"""Reading request parameters from a JSON body, a form, or the query string, with clear 400s."""
+"""Reading request parameters from a JSON body or the query string, with clear 400s."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ from aiohttp import web
 from backend.server.errors import ApiError
 
 MAX_PAGE = 1000
+# PostgreSQL's bigint: a larger offset or count could never match and would overflow the query.
+MAX_INTEGER = 2**63 - 1
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:
-    """Query parameters, overridden by the body's (JSON object or form)."""
+    """Query parameters, overridden by the JSON body's (the guard has refused any other content type)."""
     params: dict[str, Any] = dict(request.query)
     if not request.can_read_body:
-        return params
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
         return params
     raw = await request.read()
     if not raw.strip():
         return params
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "the JSON body is nested too deeply") from None
+    except ValueError as exc:  # also UnicodeDecodeError, and an integer too long to convert
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the JSON body must be an object")
@@ -35,22 +35,29 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return params
 
 
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_parameter", f"{name!r} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800") is valid JSON but no text: no file name and no protobuf string holds it.
+        raise ApiError(400, "invalid_parameter", f"{name!r} is not valid Unicode text") from None
+    return value
+
+
 def required_text(params: Mapping[str, Any], name: str) -> str:
     value = params.get(name)
     if value is None or value == "":
         raise ApiError(400, "missing_parameter", f"{name!r} is required")
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid_parameter", f"{name!r} must be a string")
-    return value
+    return _text(value, name)
 
 
 def optional_text(params: Mapping[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid_parameter", f"{name!r} must be a string")
-    return value
+    return _text(value, name)
 
 
 def choice(params: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -74,8 +81,15 @@ def page(request: web.Request) -> tuple[int, int]:
     return (integer(request.query, "limit", 100, 1, MAX_PAGE), integer(request.query, "offset", 0, 0, None))
 
 
+def _shown(raw: Any) -> str:
+    """A value for an error message, cut short: a 5,000-digit number is not worth repeating."""
+    text = repr(raw)
+    return text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
+
+
 def integer(params: Mapping[str, Any], name: str, default: int, low: int, high: int | None) -> int:
-    """An integer parameter within [low, high], given as a JSON number or as text."""
+    """An integer parameter within [low, high] (high: at most a bigint), given as a JSON number or as text."""
+    high = MAX_INTEGER if high is None else min(high, MAX_INTEGER)
     raw = params.get(name)
     if raw is None or raw == "":
         return default
@@ -84,8 +98,8 @@ def integer(params: Mapping[str, Any], name: str, default: int, low: int, high: 
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name!r} must be an integer; got {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        upper = f" and at most {high}" if high is not None else ""
-        raise ApiError(400, "invalid_parameter", f"{name!r} must be at least {low}{upper}; got {value}")
+        raise ApiError(400, "invalid_parameter", f"{name!r} must be an integer; got {_shown(raw)}") from None
+    if value < low or value > high:
+        raise ApiError(400, "invalid_parameter",
+                       f"{name!r} must be at least {low} and at most {high}; got {_shown(raw)}")
     return value

@@ -14,7 +14,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/models/scan", views.scan_models)
     app.router.add_get("/api/models/pending", views.list_pending)
     app.router.add_get("/api/models", views.list_models)
-    app.router.add_get("/api/models/{sha256}", views.models_by_hash)
+    # Not the POST-only names beside it: a GET there is a 405 (wrong method), not a malformed hash.
+    app.router.add_get("/api/models/{sha256:(?!(?:sha256|scan)$)[^/]+}", views.models_by_hash)
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/api/openapi.json", openapi.document)
     app.router.add_get("/images/{key:.+}", views.image)

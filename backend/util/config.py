@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ class GatewayConfig:
     hash_timeout_s: float
     rpc_timeout_s: float
     max_body_bytes: int
+    # Required when `host` is not loopback; then every /api and /images request must carry it.
+    api_token: str | None
+    # Host header names (without port) the gateway answers to; anything else is refused (DNS rebinding).
+    allowed_hosts: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,50 @@ def _model_roots(env: Mapping[str, str]) -> tuple[Path, ...]:
     return tuple(roots)
 
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _allowed_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
+    extra = [name.strip().lower() for name in env.get("MODELVAULT_ALLOWED_HOSTS", "").split(",") if name.strip()]
+    return tuple(dict.fromkeys((*LOOPBACK_NAMES, *extra)))
+
+
+def _api_token(env: Mapping[str, str], host: str) -> str | None:
+    token = env.get("MODELVAULT_API_TOKEN", "").strip() or None
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"MODELVAULT_API_TOKEN is required when MODELVAULT_HTTP_HOST is not loopback (it is {host!r})"
+        )
+    if token is not None and len(token) < 16:
+        raise ConfigError("MODELVAULT_API_TOKEN must be at least 16 characters")
+    return token
+
+
+def _gateway(env: Mapping[str, str]) -> GatewayConfig:
+    host = _text(env, "MODELVAULT_HTTP_HOST", "127.0.0.1")
+    return GatewayConfig(
+        host=host,
+        port=_int(env, "MODELVAULT_HTTP_PORT", 8080),
+        hasher_target=_text(env, "MODELVAULT_HASHER_TARGET", "127.0.0.1:50051"),
+        images_target=_text(env, "MODELVAULT_IMAGES_TARGET", "127.0.0.1:50052"),
+        database_url=env.get("DATABASE_URL", "").strip() or None,
+        hash_timeout_s=_float(env, "MODELVAULT_HASH_TIMEOUT_S", 900.0),
+        rpc_timeout_s=_float(env, "MODELVAULT_RPC_TIMEOUT_S", 30.0),
+        max_body_bytes=_int(env, "MODELVAULT_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024),
+        api_token=_api_token(env, host),
+        allowed_hosts=_allowed_hosts(env),
+    )
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the whole configuration, failing fast on the first bad variable."""
     env = os.environ if environ is None else environ
@@ -131,7 +180,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     data_dir = Path(_text(env, "MODELVAULT_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser()
     if not data_dir.is_absolute():
         data_dir = PROJECT_ROOT / data_dir
-    database_url = env.get("DATABASE_URL", "").strip() or None
     return Config(
         model_roots=_model_roots(env),
         data_dir=data_dir.resolve(),
@@ -146,14 +194,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             workers=_int(env, "MODELVAULT_IMAGES_WORKERS", cpus, minimum=1),
             max_source_pixels=_int(env, "MODELVAULT_IMAGE_MAX_SOURCE_PIXELS", 180_000_000, minimum=1),
         ),
-        gateway=GatewayConfig(
-            host=_text(env, "MODELVAULT_HTTP_HOST", "127.0.0.1"),
-            port=_int(env, "MODELVAULT_HTTP_PORT", 8080),
-            hasher_target=_text(env, "MODELVAULT_HASHER_TARGET", "127.0.0.1:50051"),
-            images_target=_text(env, "MODELVAULT_IMAGES_TARGET", "127.0.0.1:50052"),
-            database_url=database_url,
-            hash_timeout_s=_float(env, "MODELVAULT_HASH_TIMEOUT_S", 900.0),
-            rpc_timeout_s=_float(env, "MODELVAULT_RPC_TIMEOUT_S", 30.0),
-            max_body_bytes=_int(env, "MODELVAULT_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024),
-        ),
+        gateway=_gateway(env),
     )

@@ -45,6 +45,9 @@ def resolve_model_file(path: str, roots: Sequence[Path]) -> ModelFile:
     if not path or "\x00" in path:
         raise InvalidPathError("path must be a non-empty string without NUL characters")
     _require_encodable(path)
+    if path.endswith("/") and path.rstrip("/"):
+        # Path() would drop the slash and name the file; the system would refuse "file/" (not a directory).
+        raise InvalidPathError(f"a model path names a file and cannot end with '/': {path!r}")
     candidate = Path(path)
     if not candidate.is_absolute():
         raise InvalidPathError(f"path must be absolute: {path!r}")

@@ -1,4 +1,5 @@
-"""What every process does first: log with its name, and read the config or exit 2 naming the bad variable."""
+"""What every process does first: log with its name, one record per line, and read the config or exit 2
+naming the bad variable."""
 
 from __future__ import annotations
 
@@ -8,8 +9,21 @@ import sys
 from backend.util.config import Config, ConfigError, load_config
 
 
+class OneLineRecords(logging.Filter):
+    """A file name may hold a newline; written raw it would forge a second log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "\n" in message or "\r" in message:
+            record.msg = message.replace("\r", "\\r").replace("\n", "\\n")
+            record.args = None
+        return True
+
+
 def start_process(name: str) -> Config:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OneLineRecords())
     try:
         return load_config()
     except ConfigError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -54,6 +55,8 @@ class Stack:
     compose: DockerCompose
     base_url: str
     models: Path
+    # The gateway binds 0.0.0.0 in its container, so it requires MODELVAULT_API_TOKEN.
+    token: str
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """A `docker compose` command on this project, as an operator would type it."""
@@ -117,6 +120,7 @@ def stack() -> Iterator[Stack]:
     models = Path(tempfile.mkdtemp(prefix="modelvault-e2e-models-"))
     models.chmod(0o755)
     port = _free_port()
+    token = secrets.token_hex(32)
     env = {
         "COMPOSE_PROJECT_NAME": PROJECT,
         # Its own tag, so that the tests never replace an image a user runs.
@@ -124,6 +128,7 @@ def stack() -> Iterator[Stack]:
         "MODELVAULT_MODELS": str(models),
         "MODELVAULT_HTTP_BIND": "127.0.0.1",
         "MODELVAULT_HTTP_PORT": str(port),
+        "MODELVAULT_API_TOKEN": token,
         # Two cores here: one worker per replica leaves room for three replicas and the rest.
         "MODELVAULT_HASHER_WORKERS": "1",
         "MODELVAULT_IMAGES_WORKERS": "1",
@@ -134,7 +139,7 @@ def stack() -> Iterator[Stack]:
         for name, value in env.items():
             mp.setenv(name, value)
         compose = DockerCompose(ROOT, compose_file_name="docker-compose.yml", build=True, wait=True)
-        stack = Stack(compose, f"http://127.0.0.1:{port}", models)
+        stack = Stack(compose, f"http://127.0.0.1:{port}", models, token)
         # Whatever a killed run left behind under this project name goes first.
         stack.run("down", "--volumes", "--remove-orphans", check=False)
         try:
@@ -207,7 +212,8 @@ class Api:
 @pytest.fixture
 async def api(stack: Stack) -> AsyncIterator[Api]:
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    headers = {"Authorization": f"Bearer {stack.token}"}
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         yield Api(session, stack.base_url)
 
 

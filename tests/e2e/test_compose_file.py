@@ -15,18 +15,24 @@ from tests.e2e.conftest import ROOT, require_docker
 OVERRIDES = (
     "COMPOSE_PROJECT_NAME", "BASE_IMAGE", "POSTGRES_IMAGE", "POSTGRES_PULL_POLICY", "POSTGRES_PASSWORD",
     "MODELVAULT_IMAGE", "MODELVAULT_WHEELS", "MODELVAULT_MODELS", "MODELVAULT_HTTP_BIND", "MODELVAULT_HTTP_PORT",
-    "MODELVAULT_HASHER_WORKERS", "MODELVAULT_IMAGES_WORKERS",
+    "MODELVAULT_HASHER_WORKERS", "MODELVAULT_IMAGES_WORKERS", "MODELVAULT_API_TOKEN", "MODELVAULT_ALLOWED_HOSTS",
 )
+# The one variable a user must set: the gateway listens beyond loopback inside its network.
+TOKEN = "a-token-of-the-user-0123456789"
+
+
+def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker", "compose", "-f", "docker-compose.yml", "config", "--format", "json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
     require_docker()
     env = {name: value for name, value in os.environ.items() if name not in OVERRIDES}
-    done = subprocess.run(
-        ["docker", "compose", "-f", "docker-compose.yml", "config", "--format", "json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )
+    done = _compose_config({**env, "MODELVAULT_API_TOKEN": TOKEN})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -37,6 +43,18 @@ def _dockerfile_default(arg: str) -> str:
         if line.startswith(f"ARG {arg}="):
             return line.split("=", 1)[1].strip()
     raise AssertionError(f"no ARG {arg}= in the Dockerfile")
+
+
+def test_without_a_token_compose_refuses_and_says_which_variable() -> None:
+    require_docker()
+    done = _compose_config({name: value for name, value in os.environ.items() if name not in OVERRIDES})
+    assert done.returncode != 0
+    assert "MODELVAULT_API_TOKEN" in done.stderr
+
+
+def test_the_gateway_gets_the_token(config: dict[str, Any]) -> None:
+    assert config["services"]["gateway"]["environment"]["MODELVAULT_API_TOKEN"] == TOKEN
+    assert "MODELVAULT_API_TOKEN" not in config["services"]["hasher"].get("environment", {})
 
 
 def test_defaults_are_the_official_images(config: dict[str, Any]) -> None:

@@ -50,6 +50,8 @@ def postgres_dsn() -> Iterator[str]:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        # As root the cluster may live elsewhere (backend/database/embedded_files.py: relocated_cluster).
+        shutil.rmtree(server.pgdata, ignore_errors=True)
 
 
 def _with_database(dsn: str, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 
 import asyncpg
 import pytest
@@ -112,6 +113,63 @@ async def test_database_down_gives_503(stack: Stack, aiohttp_client, tmp_path) -
         assert (await gateway.get("/api/models")).status == 200
     finally:
         server.stop()
+        shutil.rmtree(server.pgdata, ignore_errors=True)
     assert await error_of(await gateway.get("/api/models")) == (503, "unavailable")
     health = await gateway.get("/api/health")
     assert health.status == 503 and (await health.json())["database"] == "unavailable"
+
+
+async def test_text_that_is_not_unicode_is_a_400(stack: Stack, gateway: TestClient, db: asyncpg.Connection) -> None:
+    model = write_model(stack.model_root, "m.safetensors", b"m")
+    cases = [
+        ("/api/models/sha256", {"path": "\ud800"}),
+        ("/api/models/pending", {"path": "\ud800"}),
+        ("/api/models/pending", {"path": str(model), "preview_path": str(stack.model_root / "\udc80.png")}),
+        ("/api/models/scan", {"folder": "\ud800"}),
+    ]
+    for route, body in cases:
+        assert await error_of(await gateway.post(route, json=body)) == (400, "invalid_parameter"), (route, body)
+    await _nothing_changed(stack, db)
+
+
+async def test_bodies_built_to_break_the_parser_are_400s(stack: Stack, gateway: TestClient, db: asyncpg.Connection
+                                                         ) -> None:
+    headers = {"Content-Type": "application/json"}
+    deep = '{"path": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    huge_number = '{"limit": 1' + "0" * 5000 + "}"
+    for route, raw in (("/api/models/sha256", deep), ("/api/models/pending/hash", huge_number)):
+        assert await error_of(await gateway.post(route, data=raw, headers=headers)) == (400, "malformed_json")
+    for offset in (str(2**64), "9" * 5000):
+        reply = await gateway.get("/api/models", params={"offset": offset})
+        assert await error_of(reply) == (400, "invalid_parameter"), offset
+        assert len((await reply.json())["error"]["message"]) < 200
+    await _nothing_changed(stack, db)
+
+
+async def test_wrong_method_trailing_slash_and_long_names(stack: Stack, gateway: TestClient) -> None:
+    for route in ("/api/models/sha256", "/api/models/scan", "/api/models/pending/hash"):
+        assert await error_of(await gateway.get(route)) == (405, "method_not_allowed"), route
+    model = write_model(stack.model_root, "m.safetensors", b"m")
+    for route in ("/api/models/sha256", "/api/models/pending"):
+        reply = await gateway.post(route, json={"path": f"{model}/"})
+        assert await error_of(reply) == (400, "invalid_argument"), route
+    # A name longer than the file system allows is the client's mistake, not a database outage.
+    reply = await gateway.get("/images/pending/" + "a" * 300 + ".webp")
+    assert (await reply.json())["error"]["code"] != "unavailable" and reply.status < 500
+
+
+async def test_over_long_requests_get_json_errors(gateway: TestClient) -> None:
+    for headers, path in (({}, "/api/models?q=" + "a" * 20_000), ({"X-Long": "b" * 20_000}, "/api/health")):
+        reply = await gateway.get(path, headers=headers)
+        assert reply.content_type == "application/json"
+        assert await error_of(reply) == (400, "bad_request")
+
+
+async def test_a_service_outage_does_not_name_its_address(stack: Stack, gateway: TestClient) -> None:
+    model = write_model(stack.model_root, "m.safetensors", b"m")
+    await stack.hasher.stop(grace=0)
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model)})
+    assert await error_of(reply) == (503, "unavailable")
+    message = (await reply.json())["error"]["message"]
+    assert message == "the hasher service is unavailable"
+    assert str(stack.hasher.port) not in message and "127.0.0.1" not in message

@@ -11,8 +11,7 @@ from backend.database.embedded import EmbeddedPostgres
 from tests.stack_process import free_port, request_json, stack_env, start_stack, stop_stack
 
 
-def test_run_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path, model_root: Path) -> None:
-    data_dir = tmp_path / "stack-data"
+def test_run_serves_stops_cleanly_and_finds_its_data_again(data_dir: Path, model_root: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = stack_env(model_root, data_dir, port, MODELVAULT_HASHER_WORKERS="1", MODELVAULT_IMAGES_WORKERS="1")

@@ -45,3 +45,20 @@ def test_a_bad_value_is_named(tmp_path: Path, name: str, value: str, message: st
     env = {"MODELVAULT_MODEL_ROOTS": str(tmp_path), name: value}
     with pytest.raises(ConfigError, match=message):
         load_config(env)
+
+
+def test_beyond_loopback_the_token_is_required(tmp_path: Path) -> None:
+    base = {"MODELVAULT_MODEL_ROOTS": str(tmp_path), "MODELVAULT_HTTP_HOST": "0.0.0.0"}
+    with pytest.raises(ConfigError, match="MODELVAULT_API_TOKEN is required"):
+        load_config(base)
+    with pytest.raises(ConfigError, match="MODELVAULT_API_TOKEN must be at least 16"):
+        load_config({**base, "MODELVAULT_API_TOKEN": "short"})
+    assert load_config({**base, "MODELVAULT_API_TOKEN": "t" * 32}).gateway.api_token == "t" * 32
+    for loopback in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        gateway = load_config({**base, "MODELVAULT_HTTP_HOST": loopback}).gateway
+        assert gateway.api_token is None
+
+
+def test_allowed_hosts_add_to_the_loopback_names(tmp_path: Path) -> None:
+    config = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path), "MODELVAULT_ALLOWED_HOSTS": " Vault.lan, nas "})
+    assert config.gateway.allowed_hosts == ("localhost", "127.0.0.1", "[::1]", "vault.lan", "nas")
