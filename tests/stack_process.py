@@ -32,6 +32,7 @@ def stack_env(model_root: Path, data_dir: Path, http_port: int, **extra: str) ->
         "MODELVAULT_HTTP_PORT": str(http_port),
         "MODELVAULT_HASHER_LISTEN": "127.0.0.1:0",
         "MODELVAULT_IMAGES_LISTEN": "127.0.0.1:0",
+        "MODELVAULT_AUTO_SCAN": "0",
     })
     env.update(extra)
     return env

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.server import views
+from backend.server.jobs import events as job_events
+from backend.server.jobs import views as jobs
 
 
 def setup_routes(app: web.Application) -> None:
@@ -15,5 +17,10 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/models/pending", views.list_pending)
     app.router.add_get("/api/models", views.list_models)
     app.router.add_get("/api/models/{sha256}", views.models_by_hash)
+    app.router.add_post("/api/jobs", jobs.start_job)
+    app.router.add_get("/api/jobs", jobs.list_jobs)
+    app.router.add_get("/api/jobs/{id}", jobs.show_job)
+    app.router.add_get("/api/jobs/{id}/events", job_events.job_events)
+    app.router.add_post("/api/jobs/{id}/cancel", jobs.cancel_job)
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/images/{key:.+}", views.image)

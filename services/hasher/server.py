@@ -1,4 +1,4 @@
-"""The HasherService servicer (Stat, Hash, HashStream) and build_service, the one place it is wired."""
+"""The HasherService servicer (Stat, Hash, HashStream, ListModels, Capacity) and build_service, which wires it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 
@@ -41,6 +42,11 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         self._dev = config.dev
         self.pool = HashPool(config.hasher.workers)
         self.coalescer: Coalescer[FileKey, HashJob] = Coalescer()
+        self.workers = config.hasher.workers
+        self.replica_id = uuid.uuid4().hex
+        # Calls waiting on a real read now, and the most there ever were: what a client's queue sends us.
+        self.reads_in_flight = 0
+        self.reads_high_water = 0
 
     def close(self) -> None:
         self.pool.close()
@@ -55,7 +61,7 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             file = await self._resolve(request.path)
             if answer := self._shadow_answer(file, request.known_sha256):
                 return hasher_pb2.HashResponse(digest=answer)
-            with self._join(file) as job:
+            with self._reading(), self._join(file) as job:
                 sha256 = await asyncio.shield(job.task)
             return hasher_pb2.HashResponse(digest=_digest(file, sha256))
 
@@ -65,7 +71,7 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             if answer := self._shadow_answer(file, request.known_sha256):
                 yield hasher_pb2.HashStreamResponse(digest=answer)
                 return
-            with self._join(file) as job:
+            with self._reading(), self._join(file) as job:
                 yield _progress(0, file.size)
                 async for done in _ticks(job):
                     yield _progress(done, file.size)
@@ -81,6 +87,19 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             found = await asyncio.to_thread(lambda: list(find_models(self._roots, folder)))
             for model, preview in found:
                 yield hasher_pb2.ListModelsResponse(identity=_identity(model), preview_path=str(preview or ""))
+
+    async def Capacity(self, request, context):
+        return hasher_pb2.CapacityResponse(
+            workers=self.workers, replica_id=self.replica_id, in_flight=self.reads_in_flight)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        self.reads_in_flight += 1
+        self.reads_high_water = max(self.reads_high_water, self.reads_in_flight)
+        try:
+            yield
+        finally:
+            self.reads_in_flight -= 1
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.
