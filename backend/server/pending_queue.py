@@ -150,7 +150,8 @@ class _QueueRun:
             async with self.s.disks.reading(identity.device), self._heavy:
                 self._progress(current=path)
                 digest = await self.s.hasher.hash(path, on_progress=self._reading(path))
-            self._bytes_finished += self._bytes_reading.pop(path, 0)
+            self._bytes_reading.pop(path, None)
+            self._bytes_finished += identity.size
         ident = digest.identity
         return HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
 

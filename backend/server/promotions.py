@@ -35,9 +35,10 @@ class Promotions:
         return [file.path for _, file in batch if file.path in promoted]
 
     async def _link(self, pending_key: str, sha256: str) -> str | None:
-        """The active key once linked; None without a pending preview (most files), which costs no call."""
-        # The gateway shares the image folder with the image service; a missing preview needs no round trip.
-        if not (self._images_dir / pending_key).is_file():
-            return None
+        """The active key once linked (or already there for this content); None when neither exists."""
         target = active_image_key(sha256)
+        # The gateway shares the image folder with the image service: most files have no preview, and
+        # knowing that costs no round trip.
+        if not (self._images_dir / pending_key).is_file():
+            return target if (self._images_dir / target).is_file() else None
         return target if await self._images.link(pending_key, target) else None
