@@ -80,12 +80,12 @@ async def finish_job(
         await release_leases(conn, [job_id])
 
 
-async def beat(conn: asyncpg.Connection, owner: str) -> list[int]:
-    """Say the owner's live jobs are alive; returns those that another gateway was asked to cancel."""
+async def beat(conn: asyncpg.Connection, job_ids: list[int]) -> list[int]:
+    """Say these jobs' tasks are alive; returns those that a gateway was asked to cancel."""
     rows = await conn.fetch(
-        """UPDATE jobs SET heartbeat_at = now() WHERE owner = $1 AND state = ANY($2::text[])
+        """UPDATE jobs SET heartbeat_at = now() WHERE id = ANY($1::bigint[]) AND state = ANY($2::text[])
            RETURNING id, cancel_requested""",
-        owner, LIVE_STATES,
+        job_ids, LIVE_STATES,
     )
     return [r["id"] for r in rows if r["cancel_requested"]]
 

@@ -9,7 +9,7 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from backend.server.errors import ApiError, from_rpc_error
+from backend.server.errors import ApiError, from_status
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
 
@@ -68,12 +68,19 @@ _FILE_CODES = frozenset({
 })
 
 
+_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
 def failure(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
     """A gRPC status as one of the named failures the use cases decide on; errors.py gives it its HTTP form."""
-    shown = from_rpc_error(exc, service)
-    if exc.code() == grpc.StatusCode.UNAVAILABLE:
+    return _named(exc.code(), exc.details(), service)
+
+
+def _named(code: grpc.StatusCode, details: str | None, service: str) -> ApiError:
+    shown = from_status(code, details, service)
+    if code == grpc.StatusCode.UNAVAILABLE:
         return ServiceDown(service, shown)
-    if exc.code() in _FILE_CODES:
+    if code in _FILE_CODES:
         return FileFailed(shown.status, shown.code, shown.message)
     return shown
 
@@ -123,6 +130,16 @@ class HasherClient:
             return [reply async for reply in call]
         except grpc.aio.AioRpcError as exc:
             raise failure(exc, "hasher") from None
+
+    async def hash_many(self, paths: list[str]) -> list[hasher_pb2.FileDigest | ApiError]:
+        """Each file's digest, or its failure (FileFailed; ServiceDown when its worker was lost), in one call."""
+        request = hasher_pb2.HashManyRequest(files=[hasher_pb2.HashRequest(path=path) for path in paths])
+        reply = await _call("hasher", self._stub.HashMany(request, timeout=self._hash_timeout_s))
+        return [
+            result.digest if result.WhichOneof("outcome") == "digest"
+            else _named(_BY_NUMBER.get(result.error.code, grpc.StatusCode.UNKNOWN), result.error.message, "hasher")
+            for result in reply.results
+        ]
 
     async def capacity(self, probes: int = 8) -> int:
         """Files the hasher service hashes at once: workers summed over the replicas that round-robin reached."""

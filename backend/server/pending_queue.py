@@ -18,16 +18,18 @@ from asyncpg import Record
 
 from backend.database import queue_db
 from backend.database.migration.reactive import HashedFile
-from backend.server.clients import FileFailed, HasherClient
+from backend.server.clients import FileFailed, HasherClient, ServiceDown
 from backend.server.disks import DiskReaders
+from backend.server.errors import ApiError
 from backend.server.promotions import Promotions
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0
 # Lists in the report stop here; the counts go on.
 REPORT_LIMIT = 1000
-# Dev mode answers shadow files without reading: this many calls at once keep the round trips overlapped.
-LIGHT_IN_FLIGHT = 64
+# Dev mode answers shadow files without reading: they go in HashMany calls of this many, a few at once.
+LIGHT_BATCH = 64
+LIGHT_CALLS = 4
 PROMOTE_BATCH = 256
 SHADOW_PATTERN = "shadow_*.safetensors"
 
@@ -77,6 +79,11 @@ async def hash_pending(
     return run.report
 
 
+def _hashed(digest) -> HashedFile:
+    ident = digest.identity
+    return HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
+
+
 def _first(group: BaseExceptionGroup) -> BaseException:
     first = group.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
@@ -100,7 +107,7 @@ class _QueueRun:
     async def execute(self, limit: int) -> None:
         workers = await self.s.hasher.capacity()
         self._heavy = asyncio.Semaphore(workers)
-        in_flight = workers * 2 + (LIGHT_IN_FLIGHT if self.s.dev else 0)
+        in_flight = workers * 2 + (LIGHT_CALLS if self.s.dev else 0)
         async with self.s.pool.acquire() as conn:
             waiting, _ = await queue_db.count_queue(conn, self.prefix)
         self._progress(files_total=min(limit, waiting), files_done=0, bytes_done=0, bytes_total=0, errors=0)
@@ -111,18 +118,29 @@ class _QueueRun:
             await self._promotable.put(None)
 
     async def _feed(self, files: asyncio.TaskGroup, limit: int, in_flight: int) -> None:
+        """Lease rows a batch at a time and start them, never more than in_flight tasks at once."""
         room = asyncio.Semaphore(in_flight)
+        batch = LIGHT_BATCH * LIGHT_CALLS if self.s.dev else in_flight
         claimed = 0
         while claimed < limit:
             async with self.s.pool.acquire() as conn:
                 rows = await queue_db.claim_batch(
-                    conn, self.job_id, min(in_flight, limit - claimed), self.s.lease_s, self.prefix)
+                    conn, self.job_id, min(batch, limit - claimed), self.s.lease_s, self.prefix)
             if not rows:
                 return
             claimed += len(rows)
-            for row in rows:
+            light = [row for row in rows if self._light(row["path"])]
+            for start in range(0, len(light), LIGHT_BATCH):
                 await room.acquire()
-                files.create_task(self._one(row, room))
+                files.create_task(self._many(light[start:start + LIGHT_BATCH], room))
+            for row in rows:
+                if not self._light(row["path"]):
+                    await room.acquire()
+                    files.create_task(self._one(row, room))
+
+    def _light(self, path: str) -> bool:
+        """A dev-mode shadow file, which the hasher answers without reading it."""
+        return self.s.dev and fnmatchcase(PurePosixPath(path).name, SHADOW_PATTERN)
 
     async def renew_leases(self) -> None:
         while True:
@@ -141,19 +159,28 @@ class _QueueRun:
             room.release()
         await self._promotable.put((row, file))
 
+    async def _many(self, rows: list[Record], room: asyncio.Semaphore) -> None:
+        try:
+            answers = await self.s.hasher.hash_many([row["path"] for row in rows])
+        finally:
+            room.release()
+        for row, answer in zip(rows, answers, strict=True):
+            if isinstance(answer, ServiceDown):
+                raise answer
+            if isinstance(answer, ApiError):
+                await self._set_aside(row["path"], answer)
+            else:
+                await self._promotable.put((row, _hashed(answer)))
+
     async def _hash(self, path: str) -> HashedFile:
-        if self.s.dev and fnmatchcase(PurePosixPath(path).name, SHADOW_PATTERN):
-            digest = await self.s.hasher.hash(path)  # a shadow file: answered without a read
-        else:
-            identity = await self.s.hasher.stat(path)
-            self._bytes_total += identity.size
-            async with self.s.disks.reading(identity.device), self._heavy:
-                self._progress(current=path)
-                digest = await self.s.hasher.hash(path, on_progress=self._reading(path))
-            self._bytes_reading.pop(path, None)
-            self._bytes_finished += identity.size
-        ident = digest.identity
-        return HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
+        identity = await self.s.hasher.stat(path)
+        self._bytes_total += identity.size
+        async with self.s.disks.reading(identity.device), self._heavy:
+            self._progress(current=path)
+            digest = await self.s.hasher.hash(path, on_progress=self._reading(path))
+        self._bytes_reading.pop(path, None)
+        self._bytes_finished += identity.size
+        return _hashed(digest)
 
     def _reading(self, path: str):
         async def on_bytes(done: int, _total: int) -> None:
@@ -162,7 +189,7 @@ class _QueueRun:
                            bytes_total=self._bytes_total)
         return on_bytes
 
-    async def _set_aside(self, path: str, exc: FileFailed) -> None:
+    async def _set_aside(self, path: str, exc: ApiError) -> None:
         async with self.s.pool.acquire() as conn:
             await queue_db.set_aside(conn, path, f"{exc.code}: {exc.message}", RETRY_AFTER_S)
         self.report.error_count += 1

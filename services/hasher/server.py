@@ -1,4 +1,4 @@
-"""The HasherService servicer (Stat, Hash, HashStream, ListModels, Capacity) and build_service, which wires it."""
+"""The HasherService servicer (Stat, Hash, HashStream, HashMany, ListModels, Capacity) and build_service."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ PROGRESS_INTERVAL_S = 0.5
 _POLL_S = 0.05
 
 FileKey = tuple[int, int, int, int]
+# Files in one HashMany call.
+MAX_HASH_MANY = 1000
 
 
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
@@ -88,6 +90,31 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             for model, preview in found:
                 yield hasher_pb2.ListModelsResponse(identity=_identity(model), preview_path=str(preview or ""))
 
+    async def HashMany(self, request, context):
+        async with _statuses(context):
+            if len(request.files) > MAX_HASH_MANY:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    f"HashMany takes at most {MAX_HASH_MANY} files; got {len(request.files)}")
+            # One thread hop resolves them all: many shadow files are the reason this call exists.
+            resolved = await asyncio.to_thread(lambda: [_try(resolve_model_file, f.path, self._roots)
+                                                        for f in request.files])
+            results = await asyncio.gather(*(self._one_of_many(item, file)
+                                             for item, file in zip(request.files, resolved, strict=True)))
+            return hasher_pb2.HashManyResponse(results=results)
+
+    async def _one_of_many(self, item, file: ModelFile | Exception) -> hasher_pb2.HashManyResult:
+        try:
+            if isinstance(file, Exception):
+                raise file
+            if not (digest := self._shadow_answer(file, item.known_sha256)):
+                with self._reading(), self._join(file) as job:
+                    digest = _digest(file, await asyncio.shield(job.task))
+            return hasher_pb2.HashManyResult(path=item.path, digest=digest)
+        except Exception as exc:  # noqa: BLE001 - each file's failure is its own answer
+            code, message = status_for(exc) or _internal(exc)
+            error = hasher_pb2.FileError(code=code.value[0], message=message)
+            return hasher_pb2.HashManyResult(path=item.path, error=error)
+
     async def Capacity(self, request, context):
         return hasher_pb2.CapacityResponse(
             workers=self.workers, replica_id=self.replica_id, in_flight=self.reads_in_flight)
@@ -131,6 +158,18 @@ async def _ticks(job: HashJob) -> AsyncIterator[int]:
             yield done
 
 
+def _try(function, *args):
+    try:
+        return function(*args)
+    except Exception as exc:  # noqa: BLE001 - handed back as that file's answer
+        return exc
+
+
+def _internal(exc: Exception) -> tuple[grpc.StatusCode, str]:
+    log.error("unexpected error in the hasher", exc_info=exc)
+    return grpc.StatusCode.INTERNAL, "internal error in the hasher"
+
+
 @contextlib.asynccontextmanager
 async def _statuses(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
     """Every handler runs inside this: our exceptions become a status with a clear message, bugs INTERNAL."""
@@ -139,11 +178,7 @@ async def _statuses(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
     except grpc.aio.AbortError:
         raise
     except Exception as exc:
-        status = status_for(exc)
-        if status is None:
-            log.exception("unexpected error in the hasher")
-            status = (grpc.StatusCode.INTERNAL, "internal error in the hasher")
-        await context.abort(*status)
+        await context.abort(*(status_for(exc) or _internal(exc)))
 
 
 def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:

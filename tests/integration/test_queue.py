@@ -112,3 +112,29 @@ async def test_capacity_is_summed_over_the_replicas_a_channel_reaches(stack: Sta
             assert await HasherClient(channel, 10, 10).capacity() == 3
     finally:
         await second.stop(grace=0)
+
+
+async def test_dev_mode_shadow_files_are_answered_many_per_call_without_a_read(
+    stack: Stack, aiohttp_client, db: asyncpg.Connection
+) -> None:
+    hasher = build_hasher(stack.config(MODELVAULT_DEV="1"))
+    await hasher.start()
+    try:
+        target = f"127.0.0.1:{hasher.port}"
+        gateway = await aiohttp_client(stack.app(MODELVAULT_DEV="1", MODELVAULT_HASHER_TARGET=target))
+        (stack.model_root / "shadows").mkdir()
+        for index in range(150):
+            (stack.model_root / "shadows" / f"shadow_{index:03d}.safetensors").touch()
+        gone = stack.model_root / "shadows" / "shadow_gone.safetensors"
+        gone.touch()
+        assert (await (await gateway.post("/api/models/scan", json={})).json())["registered"] == 151
+        gone.unlink()
+
+        done = await _hash_job(gateway)
+        assert (done["state"], done["files_done"], done["errors"]) == ("done", 151, 1)
+        assert done["result"]["hashed_count"] == 150 and done["result"]["errors"][0]["code"] == "not_found"
+        assert await db.fetchval("SELECT count(*) FROM models") == 150
+        assert await db.fetchval("SELECT last_error FROM pending_models WHERE path = $1", str(gone))
+        assert hasher.servicer.pool.submissions == 0  # not one file was read
+    finally:
+        await hasher.stop(grace=0)

@@ -86,9 +86,9 @@ class JobRunner:
         except asyncio.CancelledError:
             # Ours to swallow: the task ends with its outcome, which the row records below.
             cancelled = ctx.job_id in self._cancelling
-            state = "cancelled" if cancelled else "interrupted"
-            message = "cancelled on request" if cancelled else "the gateway stopped while the job ran"
-            outcome = Outcome(state, error=ApiError(409, state, message))
+            error = (ApiError(409, "cancelled", "cancelled on request") if cancelled
+                     else ApiError(503, "interrupted", "the gateway stopped while the job ran"))
+            outcome = Outcome(error.code, error=error)
         except ApiError as exc:
             outcome = Outcome("failed", error=exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one job must not take the gateway down
@@ -114,7 +114,8 @@ class JobRunner:
         while True:
             try:
                 async with self._pool.acquire() as conn:
-                    for job_id in await jobs_db.beat(conn, self.owner):
+                    # Only jobs with a living task: a row whose task is gone goes stale like a dead gateway's.
+                    for job_id in await jobs_db.beat(conn, list(self._tasks)):
                         if job_id in self._tasks:
                             asyncio.create_task(self.cancel(job_id))
                     for job_id in await jobs_db.interrupt_stale(conn, self._stale_s):
