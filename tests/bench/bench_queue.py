@@ -15,7 +15,7 @@ from tests.stack_process import free_port, stack_env, start_stack, stop_stack
 
 MiB = 1024 * 1024
 FILES, FILE_SIZE = 8, 256 * MiB
-ROUNDS = 2
+ROUNDS = 3
 SHADOW_FILES = 10_000
 
 
@@ -58,20 +58,13 @@ async def _parallel(models: Path, base: str) -> dict[str, float]:
     for path in files:
         _write(path, FILE_SIZE)
     os.sync()  # writeback during the measurement would measure the disk
-    hashlib_s = float("inf")
-    for _ in range(ROUNDS):
-        total = 0.0
-        for path in files:
-            data = path.read_bytes()  # also warms the page cache
-            started = time.perf_counter()
-            hashlib.sha256(data).hexdigest()
-            total += time.perf_counter() - started
-        hashlib_s = min(hashlib_s, total)
+    # The hasher's workers, as `make run` configures them.
+    workers = int(os.environ.get("MODELVAULT_HASHER_WORKERS") or os.cpu_count() or 1)
+    hashlib_s = queue_s = float("inf")
     async with aiohttp.ClientSession() as session:
-        # The hasher's workers, as `make run` configures them.
-        workers = int(os.environ.get("MODELVAULT_HASHER_WORKERS") or os.cpu_count() or 1)
-        queue_s = float("inf")
+        # Interleaved, best of each: both sides see the same moments of a shared machine.
         for round_ in range(ROUNDS):
+            hashlib_s = min(hashlib_s, _hashlib_one_core(files))
             # New names each round: a path hashed once is active and no longer in the queue.
             files = [path.rename(models / f"r{round_ + 1}_{i}.safetensors") for i, path in enumerate(files)]
             for path in files:
@@ -87,6 +80,17 @@ async def _parallel(models: Path, base: str) -> dict[str, float]:
     }
 
 
+def _hashlib_one_core(files: list[Path]) -> float:
+    """Seconds hashlib takes on one core for the files' bytes, read from the page cache beforehand."""
+    total = 0.0
+    for path in files:
+        data = path.read_bytes()
+        started = time.perf_counter()
+        hashlib.sha256(data).hexdigest()
+        total += time.perf_counter() - started
+    return total
+
+
 async def _shadow(models: Path, base: str) -> dict[str, float]:
     """10,000 zero-byte shadow files, dev mode, through the hash job: files per second."""
     for index in range(SHADOW_FILES):
@@ -99,7 +103,7 @@ async def _shadow(models: Path, base: str) -> dict[str, float]:
         started = time.perf_counter()
         job = await _post(session, f"{base}/api/jobs", {"kind": "hash"})
         while job["state"] in ("queued", "running"):
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)
             async with session.get(f"{base}/api/jobs/{job['id']}") as reply:
                 job = await reply.json()
         elapsed = time.perf_counter() - started

@@ -136,3 +136,14 @@ async def test_events_stream_progress_then_the_whole_job_and_a_late_client_gets_
     late = await _events(gateway, started["id"])
     assert [name for name, _ in late] == ["progress", "done"]
     assert late[0][1] == late[1][1] == final == await job(gateway, started["id"])
+
+
+async def test_a_client_that_leaves_the_event_stream_leaves_the_job_running(stack: Stack, gateway: TestClient) -> None:
+    await register(gateway, [sparse_model(stack.model_root, f"big{i}.safetensors", 2048 * MiB) for i in range(3)])
+    started = await (await gateway.post("/api/jobs", json={"kind": "hash"})).json()
+    reply = await gateway.get(f"/api/jobs/{started['id']}/events")
+    first = await reply.content.readuntil(b"\n\n")
+    assert first.startswith(b"event: progress\ndata: ")
+    reply.close()
+    assert (await job(gateway, started["id"]))["state"] == "running"
+    assert (await (await gateway.post(f"/api/jobs/{started['id']}/cancel")).json())["state"] == "cancelled"

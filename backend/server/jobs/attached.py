@@ -26,9 +26,9 @@ async def run_attached(runner: JobRunner, name: str, params: dict[str, Any], rep
                 getter.cancel()
             elif report is not None:
                 await _relay(report, getter.result())
-    except asyncio.CancelledError:
-        # Nobody waits for the answer any more: stop the work.
-        await runner.cancel(row["id"])
+    except BaseException:
+        # Cancelled, or the client is gone: nobody waits for the answer any more, so stop the work.
+        await asyncio.shield(runner.cancel(row["id"]))
         raise
     while report is not None and not events.empty():
         await _relay(report, events.get_nowait())
