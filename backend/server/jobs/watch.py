@@ -69,10 +69,14 @@ class AutoScan:
             await asyncio.gather(watcher, return_exceptions=True)
 
     async def _watch(self) -> None:
-        async for changes in watchfiles.awatch(*self._roots, watch_filter=_ModelChanges(), debounce=DEBOUNCE_MS):
-            folders = affected_folders((path for _, path in changes), self._roots)
-            if folders:
-                await self.refresh(folders)
+        try:
+            async for changes in watchfiles.awatch(*self._roots, watch_filter=_ModelChanges(), debounce=DEBOUNCE_MS):
+                folders = affected_folders((path for _, path in changes), self._roots)
+                if folders:
+                    await self.refresh(folders)
+        except (OSError, RuntimeError) as exc:  # out of inotify watches, a root that went away
+            log.warning("cannot watch the model roots (%s); relying on the rescan every %.0f s",
+                        exc, self._interval_s)
 
     async def refresh(self, folders: list[str]) -> None:
         async with self._lock:
