@@ -76,12 +76,21 @@ class JobRunner:
         self._cancelling.add(job_id)
         task.cancel()
         await asyncio.wait({task})
+        await self._ended_unstarted(job_id, task, "cancelled")
+
+    async def _ended_unstarted(self, job_id: int, task: asyncio.Task[Outcome], state: str) -> None:
+        """A task cancelled before its first step never ran its own ending: write it here."""
+        self._cancelling.discard(job_id)
+        if task.cancelled():
+            async with self._pool.acquire() as conn:
+                await jobs_db.finish_job(conn, job_id, state=state, progress={}, error_code=state,
+                                         error="stopped before it began")
 
     async def _run(self, kind: JobKind, ctx: JobContext) -> Outcome:
-        async with self._pool.acquire() as conn:
-            await jobs_db.mark_running(conn, ctx.job_id)
         flusher = asyncio.create_task(ctx.flush_forever(self._pool))
         try:
+            async with self._pool.acquire() as conn:
+                await jobs_db.mark_running(conn, ctx.job_id)
             outcome = Outcome("done", await kind.run(ctx))
         except asyncio.CancelledError:
             # Ours to swallow: the task ends with its outcome, which the row records below.
@@ -126,8 +135,10 @@ class JobRunner:
 
     async def close(self) -> None:
         """The gateway stops: every running job ends as interrupted, with what it did, its leases given back."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
+        running = list(self._tasks.items())
+        for _, task in running:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+        for job_id, task in running:
+            await self._ended_unstarted(job_id, task, "interrupted")
