@@ -39,6 +39,8 @@ def make_config(model_roots: list[Path], data_dir: Path, **env: str) -> Config:
         "MODELVAULT_IMAGES_LISTEN": "127.0.0.1:0",
         "MODELVAULT_HASHER_WORKERS": "2",
         "MODELVAULT_IMAGES_WORKERS": "2",
+        # Tests drive scans and hashing themselves; the one test of the automatic scan turns it on.
+        "MODELVAULT_AUTO_SCAN": "0",
     }
     base.update(env)
     return load_config(base)

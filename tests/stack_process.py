@@ -31,6 +31,7 @@ def stack_env(model_root: Path, data_dir: Path, http_port: int, **extra: str) ->
         "MODELVAULT_MODEL_ROOTS": str(model_root),
         "MODELVAULT_DATA_DIR": str(data_dir),
         "MODELVAULT_HTTP_PORT": str(http_port),
+        "MODELVAULT_AUTO_SCAN": "0",
     })
     env.update(extra)
     return env

@@ -138,33 +138,6 @@ async def list_pending(conn: asyncpg.Connection, limit: int, offset: int) -> tup
     return rows, total
 
 
-async def claim_pending(conn: asyncpg.Connection, lease_s: float) -> Record | None:
-    """Lease the oldest pending row nobody holds; SKIP LOCKED lets concurrent workers take different rows."""
-    return await conn.fetchrow(
-        f"""UPDATE pending_models SET claimed_until = now() + make_interval(secs => $1)
-            WHERE id = (SELECT id FROM pending_models
-                        WHERE claimed_until IS NULL OR claimed_until < now()
-                        ORDER BY discovered_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-            RETURNING {_PENDING_COLUMNS}""",
-        lease_s,
-    )
-
-
-async def fail_pending(conn: asyncpg.Connection, path: str, error: str, retry_after_s: float) -> None:
-    """Keep a row whose hashing failed, with the reason, out of the queue for a while."""
-    await conn.execute(
-        """UPDATE pending_models SET last_error = $2, claimed_until = now() + make_interval(secs => $3)
-           WHERE path = $1""",
-        path, error, retry_after_s,
-    )
-
-
-async def count_claimable(conn: asyncpg.Connection) -> int:
-    return await conn.fetchval(
-        "SELECT count(*) FROM pending_models WHERE claimed_until IS NULL OR claimed_until < now()"
-    )
-
-
 async def catalogue_snapshot(conn: asyncpg.Connection) -> tuple[list[Record], set[str]]:
     """Every active row's path and identity, and every pending path: what a scan compares the disk with."""
     models = await conn.fetch("SELECT path, size, mtime_ns, inode, device FROM models")

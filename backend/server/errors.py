@@ -66,10 +66,14 @@ _OUTAGE_MESSAGES = {
 
 def from_rpc_error(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
     """A service's status as the client should see it; outages name the service that is down, nothing more."""
-    status, code = _GRPC_TO_HTTP.get(exc.code(), (502, "bad_gateway"))
-    message = exc.details() or exc.code().name
+    return from_status(exc.code(), exc.details(), service)
+
+
+def from_status(grpc_code: grpc.StatusCode, details: str | None, service: str) -> ApiError:
+    status, code = _GRPC_TO_HTTP.get(grpc_code, (502, "bad_gateway"))
+    message = details or grpc_code.name
     if status in _OUTAGE_MESSAGES:
-        log.warning("%s service: %s: %s", service, exc.code().name, message)
+        log.warning("%s service: %s: %s", service, grpc_code.name, message)
         message = _OUTAGE_MESSAGES[status].format(service=service)
     elif status >= 500:
         message = f"{service} service: {message}"

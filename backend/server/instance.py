@@ -15,6 +15,8 @@ from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
 from backend.server.errors import error_middleware
 from backend.server.guard import guard_middleware, token_middleware
+from backend.server.jobs.lifecycle import job_engine
+from backend.server.jobs.watch import auto_scan
 from backend.server.router import setup_routes
 from backend.server.sweep import sweep_orphan_previews
 from backend.util.config import Config
@@ -54,7 +56,8 @@ class Server:
         app[keys.CONFIG] = self.config
         # Reverse order on the way out: the catalogue's users go before the pool and channels they use.
         app.cleanup_ctx.extend(
-            [self._database, self._hasher_channel, self._images_channel, self._catalogue, self._sweep]
+            [self._database, self._hasher_channel, self._images_channel, self._catalogue, self._sweep,
+             job_engine, auto_scan]
         )
         setup_routes(app)
         return app

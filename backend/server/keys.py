@@ -1,4 +1,4 @@
-"""Typed keys for what the app holds: config, pool, channels, clients, the catalogue."""
+"""Typed keys for what the app holds: config, pool, channels, clients, the catalogue, the job engine."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from aiohttp import web
 
 from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient
+from backend.server.jobs.runner import JobRunner
 from backend.util.config import Config
 
 CONFIG = web.AppKey("config", Config)
@@ -17,3 +18,4 @@ IMAGES_CHANNEL = web.AppKey("images_channel", grpc.aio.Channel)
 HASHER = web.AppKey("hasher", HasherClient)
 IMAGES = web.AppKey("images", ImagesClient)
 CATALOGUE = web.AppKey("catalogue", Catalogue)
+JOBS = web.AppKey("jobs", JobRunner)

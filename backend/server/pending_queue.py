@@ -1,55 +1,222 @@
-"""Hash the pending queue: lease rows oldest first, hash and promote each; safe with several gateways at once."""
+"""Hash the pending queue with every hasher worker busy: lease rows in batches, hash in parallel, promote in batches.
+
+Safe with several gateways at once: rows are leased with SKIP LOCKED and the lease is renewed while
+its file is read, so the rows of a gateway that died return to the queue within one lease.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import PurePosixPath
 from typing import Any
 
 import asyncpg
+from asyncpg import Record
 
-from backend.database import db
-from backend.server.catalogue import Catalogue
+from backend.database import queue_db
+from backend.database.migration.reactive import HashedFile
+from backend.server.clients import FileFailed, HasherClient, ServiceDown
+from backend.server.disks import DiskReaders
 from backend.server.errors import ApiError
-from backend.server.scan import FileProgress
+from backend.server.promotions import Promotions
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0
+# Lists in the report stop here; the counts go on.
+REPORT_LIMIT = 1000
+# Dev mode answers shadow files without reading: they go in HashMany calls of this many, a few at once.
+LIGHT_BATCH = 64
+LIGHT_CALLS = 4
+PROMOTE_BATCH = 256
+SHADOW_PATTERN = "shadow_*.safetensors"
+
+Progress = Callable[..., None]
 
 
 @dataclass
 class QueueReport:
     hashed: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    hashed_count: int = 0
+    error_count: int = 0
+    # Rows waiting for a worker, and rows another job holds a lease on right now.
     remaining: int = 0
+    leased: int = 0
+
+
+@dataclass(frozen=True)
+class QueueServices:
+    pool: asyncpg.Pool
+    hasher: HasherClient
+    promotions: Promotions
+    disks: DiskReaders
+    lease_s: float
+    dev: bool
+
+
+def folder_prefix(folder: str) -> str:
+    return "" if not folder else folder.rstrip("/") + "/"
 
 
 async def hash_pending(
-    pool: asyncpg.Pool, catalogue: Catalogue, limit: int, lease_s: float, on_progress: FileProgress | None
+    services: QueueServices, job_id: int, limit: int, progress: Progress, folder: str = ""
 ) -> QueueReport:
-    """Hash up to `limit` pending models, oldest first, promoting each; safe with several gateways at once."""
-    report = QueueReport()
-    async with pool.acquire() as conn:
-        total = min(limit, await db.count_claimable(conn))
-    for done in range(1, total + 1):
-        async with pool.acquire() as conn:
-            claimed = await db.claim_pending(conn, lease_s)
-        if claimed is None:
-            break
-        path = claimed["path"]
+    """Hash and promote up to `limit` pending models under folder (all when empty), oldest first."""
+    run = _QueueRun(services, job_id, progress, folder_prefix(folder))
+    renewer = asyncio.create_task(run.renew_leases())
+    try:
+        await run.execute(limit)
+    except ExceptionGroup as group:
+        raise _first(group) from None
+    finally:
+        renewer.cancel()
+        await asyncio.gather(renewer, return_exceptions=True)
+    async with services.pool.acquire() as conn:
+        run.report.remaining, run.report.leased = await queue_db.count_queue(conn, run.prefix)
+    return run.report
+
+
+def _hashed(digest) -> HashedFile:
+    ident = digest.identity
+    return HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+class _QueueRun:
+    """One pass over the queue: a feeder that leases rows, a task per file in flight, one promoter."""
+
+    def __init__(self, services: QueueServices, job_id: int, progress: Progress, prefix: str) -> None:
+        self.s = services
+        self.job_id = job_id
+        self.prefix = prefix
+        self.report = QueueReport()
+        self._progress = progress
+        self._promotable: asyncio.Queue[tuple[Record, HashedFile] | None] = asyncio.Queue(PROMOTE_BATCH * 2)
+        self._heavy = asyncio.Semaphore(1)
+        self._bytes_finished = 0
+        self._bytes_reading: dict[str, int] = {}
+        self._bytes_total = 0
+
+    async def execute(self, limit: int) -> None:
+        workers = await self.s.hasher.capacity()
+        self._heavy = asyncio.Semaphore(workers)
+        in_flight = workers * 2 + (LIGHT_CALLS if self.s.dev else 0)
+        async with self.s.pool.acquire() as conn:
+            waiting, _ = await queue_db.count_queue(conn, self.prefix)
+        self._progress(files_total=min(limit, waiting), files_done=0, bytes_done=0, bytes_total=0, errors=0)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._promote_all())
+            async with asyncio.TaskGroup() as files:
+                await self._feed(files, limit, in_flight)
+            await self._promotable.put(None)
+
+    async def _feed(self, files: asyncio.TaskGroup, limit: int, in_flight: int) -> None:
+        """Lease rows a batch at a time and start them, never more than in_flight tasks at once."""
+        room = asyncio.Semaphore(in_flight)
+        batch = LIGHT_BATCH * LIGHT_CALLS if self.s.dev else in_flight
+        claimed = 0
+        while claimed < limit:
+            async with self.s.pool.acquire() as conn:
+                rows = await queue_db.claim_batch(
+                    conn, self.job_id, min(batch, limit - claimed), self.s.lease_s, self.prefix)
+            if not rows:
+                return
+            claimed += len(rows)
+            light = [row for row in rows if self._light(row["path"])]
+            for start in range(0, len(light), LIGHT_BATCH):
+                await room.acquire()
+                files.create_task(self._many(light[start:start + LIGHT_BATCH], room))
+            for row in rows:
+                if not self._light(row["path"]):
+                    await room.acquire()
+                    files.create_task(self._one(row, room))
+
+    def _light(self, path: str) -> bool:
+        """A dev-mode shadow file, which the hasher answers without reading it."""
+        return self.s.dev and fnmatchcase(PurePosixPath(path).name, SHADOW_PATTERN)
+
+    async def renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.s.lease_s / 3)
+            async with self.s.pool.acquire() as conn:
+                await queue_db.renew_leases(conn, self.job_id, self.s.lease_s)
+
+    async def _one(self, row: Record, room: asyncio.Semaphore) -> None:
         try:
-            outcome = await catalogue.sha256(path, pending_status="pending")
-            report.hashed.append({"path": path, "sha256": outcome.sha256, "cached": outcome.cached})
-        except ApiError as exc:
-            if exc.status >= 500:
-                # A service down is not the file's fault: give the row back and stop the batch.
-                async with pool.acquire() as conn:
-                    await db.fail_pending(conn, path, exc.message, retry_after_s=0)
-                raise
-            async with pool.acquire() as conn:
-                await db.fail_pending(conn, path, f"{exc.code}: {exc.message}", RETRY_AFTER_S)
-            report.errors.append({"path": path, "code": exc.code, "message": exc.message})
-        if on_progress is not None:
-            await on_progress(done, total, path)
-    async with pool.acquire() as conn:
-        report.remaining = await db.count_claimable(conn)
-    return report
+            file = await self._hash(row["path"])
+        except FileFailed as exc:
+            self._bytes_reading.pop(row["path"], None)
+            await self._set_aside(row["path"], exc)
+            return
+        finally:
+            room.release()
+        await self._promotable.put((row, file))
+
+    async def _many(self, rows: list[Record], room: asyncio.Semaphore) -> None:
+        try:
+            answers = await self.s.hasher.hash_many([row["path"] for row in rows])
+        finally:
+            room.release()
+        for row, answer in zip(rows, answers, strict=True):
+            if isinstance(answer, ServiceDown):
+                raise answer
+            if isinstance(answer, ApiError):
+                await self._set_aside(row["path"], answer)
+            else:
+                await self._promotable.put((row, _hashed(answer)))
+
+    async def _hash(self, path: str) -> HashedFile:
+        identity = await self.s.hasher.stat(path)
+        self._bytes_total += identity.size
+        async with self.s.disks.reading(identity.device), self._heavy:
+            self._progress(current=path)
+            digest = await self.s.hasher.hash(path, on_progress=self._reading(path))
+        self._bytes_reading.pop(path, None)
+        self._bytes_finished += identity.size
+        return _hashed(digest)
+
+    def _reading(self, path: str):
+        async def on_bytes(done: int, _total: int) -> None:
+            self._bytes_reading[path] = done
+            self._progress(bytes_done=self._bytes_finished + sum(self._bytes_reading.values()),
+                           bytes_total=self._bytes_total)
+        return on_bytes
+
+    async def _set_aside(self, path: str, exc: ApiError) -> None:
+        async with self.s.pool.acquire() as conn:
+            await queue_db.set_aside(conn, path, f"{exc.code}: {exc.message}", RETRY_AFTER_S)
+        self.report.error_count += 1
+        if len(self.report.errors) < REPORT_LIMIT:
+            self.report.errors.append({"path": path, "code": exc.code, "message": exc.message})
+        self._files_progress(path)
+
+    async def _promote_all(self) -> None:
+        ended = False
+        while not ended:
+            batch = [await self._promotable.get()]
+            while len(batch) < PROMOTE_BATCH and not self._promotable.empty():
+                batch.append(self._promotable.get_nowait())
+            ended = batch[-1] is None
+            items = [item for item in batch if item is not None]
+            if items:
+                await self._promote(items)
+
+    async def _promote(self, items: list[tuple[Record, HashedFile]]) -> None:
+        await self.s.promotions.promote(items)
+        for _, file in items:
+            self.report.hashed_count += 1
+            if len(self.report.hashed) < REPORT_LIMIT:
+                self.report.hashed.append({"path": file.path, "sha256": file.sha256, "cached": False})
+            self._files_progress(file.path)
+
+    def _files_progress(self, path: str) -> None:
+        done = self.report.hashed_count + self.report.error_count
+        self._progress(files_done=done, errors=self.report.error_count, current=path,
+                       bytes_done=self._bytes_finished, bytes_total=self._bytes_total)

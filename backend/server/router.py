@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.server import openapi, views
+from backend.server.jobs import events as job_events
+from backend.server.jobs import views as jobs
 
 
 def setup_routes(app: web.Application) -> None:
@@ -16,6 +18,11 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/models", views.list_models)
     # Not the POST-only names beside it: a GET there is a 405 (wrong method), not a malformed hash.
     app.router.add_get("/api/models/{sha256:(?!(?:sha256|scan)$)[^/]+}", views.models_by_hash)
+    app.router.add_post("/api/jobs", jobs.start_job)
+    app.router.add_get("/api/jobs", jobs.list_jobs)
+    app.router.add_get("/api/jobs/{id}", jobs.show_job)
+    app.router.add_get("/api/jobs/{id}/events", job_events.job_events)
+    app.router.add_post("/api/jobs/{id}/cancel", jobs.cancel_job)
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/api/openapi.json", openapi.document)
     app.router.add_get("/images/{key:.+}", views.image)

@@ -12,9 +12,11 @@ from aiohttp import web
 from asyncpg import Record
 
 from backend.database import db
-from backend.server import keys, pending_queue, scan
+from backend.server import keys
 from backend.server.clients import is_serving
 from backend.server.errors import ApiError
+from backend.server.jobs.attached import run_attached
+from backend.server.jobs.kinds import read_folder
 from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
 from backend.server.progress import Report, respond
 from backend.util.image_store import InvalidKeyError, resolve_key
@@ -69,30 +71,22 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
 
 async def scan_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
-    folder = optional_text(params, "folder") or ""
-    app = request.app
+    folder = read_folder({"folder": optional_text(params, "folder") or ""})
+    runner = request.app[keys.JOBS]
 
     async def work(report: Report | None) -> dict[str, Any]:
-        on_progress = None if report is None else (
-            lambda done, total, path: report(files_done=done, files_total=total, path=path))
-        result = await scan.scan(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], folder, on_progress)
-        return dataclasses.asdict(result)
+        return await run_attached(runner, "scan", {"folder": folder}, report)
 
     return await respond(request, flag(params, "progress"), work)
 
 
 async def hash_pending_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
-    limit = integer(params, "limit", 100, 1, 100_000)
-    app = request.app
-    # The lease outlives the longest hash the gateway waits for; a crashed gateway's rows return after it.
-    lease_s = app[keys.CONFIG].gateway.hash_timeout_s + 60
+    job = {"folder": "", "limit": integer(params, "limit", 100, 1, 100_000)}
+    runner = request.app[keys.JOBS]
 
     async def work(report: Report | None) -> dict[str, Any]:
-        on_progress = None if report is None else (
-            lambda done, total, path: report(files_done=done, files_total=total, path=path))
-        result = await pending_queue.hash_pending(app[keys.POOL], app[keys.CATALOGUE], limit, lease_s, on_progress)
-        return dataclasses.asdict(result)
+        return await run_attached(runner, "hash", job, report)
 
     return await respond(request, flag(params, "progress"), work)
 

@@ -48,6 +48,22 @@ class GatewayConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    # Scan the roots at start, hash what is new, and watch the roots; 0 leaves everything to the user.
+    auto_scan: bool
+    # The fallback for file systems that do not notify (some network mounts).
+    rescan_interval_s: float
+    # A pending row's lease; renewed while its file is hashed, so a dead gateway's rows return this soon.
+    lease_s: float
+    # A running job whose gateway has not beaten its heart for this long died with it.
+    stale_s: float
+    # Files read at once from one spinning disk; SSDs and page-cached data get every worker.
+    readers_per_disk: int
+    # auto: /sys/block/<dev>/queue/rotational decides; all / none override the detection.
+    rotational_devices: str
+
+
+@dataclass(frozen=True)
 class Config:
     model_roots: tuple[Path, ...]
     data_dir: Path
@@ -58,6 +74,7 @@ class Config:
     hasher: HasherConfig
     images: ImagesConfig
     gateway: GatewayConfig
+    jobs: JobsConfig
 
     @property
     def images_dir(self) -> Path:
@@ -101,8 +118,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
     if raw in ("", "0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
@@ -195,4 +214,19 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             max_source_pixels=_int(env, "MODELVAULT_IMAGE_MAX_SOURCE_PIXELS", 180_000_000, minimum=1),
         ),
         gateway=_gateway(env),
+        jobs=_jobs(env),
+    )
+
+
+def _jobs(env: Mapping[str, str]) -> JobsConfig:
+    rotational = env.get("MODELVAULT_ROTATIONAL_DEVICES", "auto").strip().lower() or "auto"
+    if rotational not in ("auto", "all", "none"):
+        raise ConfigError(f"MODELVAULT_ROTATIONAL_DEVICES must be auto, all or none, got {rotational!r}")
+    return JobsConfig(
+        auto_scan=_bool(env, "MODELVAULT_AUTO_SCAN", default=True),
+        rescan_interval_s=_float(env, "MODELVAULT_RESCAN_INTERVAL_S", 3600.0),
+        lease_s=_float(env, "MODELVAULT_LEASE_S", 60.0),
+        stale_s=_float(env, "MODELVAULT_JOB_STALE_S", 30.0),
+        readers_per_disk=_int(env, "MODELVAULT_READERS_PER_DISK", 1, minimum=1),
+        rotational_devices=rotational,
     )

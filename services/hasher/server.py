@@ -1,4 +1,4 @@
-"""The HasherService servicer (Stat, Hash, HashStream) and build_service, the one place it is wired."""
+"""The HasherService servicer (Stat, Hash, HashStream, HashMany, ListModels, Capacity) and build_service."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import grpc
 
 from backend.util.config import Config
 from backend.util.model_files import find_models
@@ -28,6 +31,8 @@ PROGRESS_INTERVAL_S = 0.5
 _POLL_S = 0.05
 
 FileKey = tuple[int, int, int, int]
+# Files in one HashMany call.
+MAX_HASH_MANY = 1000
 
 
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
@@ -38,8 +43,13 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         self._dev = config.dev
         self.pool = HashPool(config.hasher.workers)
         self.coalescer: Coalescer[FileKey, HashJob] = Coalescer()
-        # Host name (a container's id under compose) and process: tells replicas apart in every digest.
-        self.replica_id = f"{socket.gethostname()}:{os.getpid()}"
+        # Host name (a container's id under compose), process, and a random part for several servers in one
+        # process (tests): tells replicas apart in every digest and in Capacity.
+        self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.workers = config.hasher.workers
+        # Calls waiting on a real read now, and the most there ever were: what a client's queue sends us.
+        self.reads_in_flight = 0
+        self.reads_high_water = 0
 
     def close(self) -> None:
         self.pool.close()
@@ -54,7 +64,7 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             file = await self._resolve(request.path)
             if answer := self._shadow_answer(file, request.known_sha256):
                 return hasher_pb2.HashResponse(digest=answer)
-            with self._join(file) as job:
+            with self._reading(), self._join(file) as job:
                 sha256 = await asyncio.shield(job.task)
             return hasher_pb2.HashResponse(digest=_digest(file, sha256, self.replica_id))
 
@@ -64,7 +74,7 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             if answer := self._shadow_answer(file, request.known_sha256):
                 yield hasher_pb2.HashStreamResponse(digest=answer)
                 return
-            with self._join(file) as job:
+            with self._reading(), self._join(file) as job:
                 yield _progress(0, file.size)
                 async for done in _ticks(job):
                     yield _progress(done, file.size)
@@ -80,6 +90,44 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             found = await asyncio.to_thread(lambda: list(find_models(self._roots, folder)))
             for model, preview in found:
                 yield hasher_pb2.ListModelsResponse(identity=_identity(model), preview_path=str(preview or ""))
+
+    async def HashMany(self, request, context):
+        async with STATUSES.guard(context):
+            if len(request.files) > MAX_HASH_MANY:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    f"HashMany takes at most {MAX_HASH_MANY} files; got {len(request.files)}")
+            # One thread hop resolves them all: many shadow files are the reason this call exists.
+            resolved = await asyncio.to_thread(lambda: [_try(resolve_model_file, f.path, self._roots)
+                                                        for f in request.files])
+            results = await asyncio.gather(*(self._one_of_many(item, file)
+                                             for item, file in zip(request.files, resolved, strict=True)))
+            return hasher_pb2.HashManyResponse(results=results)
+
+    async def _one_of_many(self, item, file: ModelFile | Exception) -> hasher_pb2.HashManyResult:
+        try:
+            if isinstance(file, Exception):
+                raise file
+            if not (digest := self._shadow_answer(file, item.known_sha256)):
+                with self._reading(), self._join(file) as job:
+                    digest = _digest(file, await asyncio.shield(job.task), self.replica_id)
+            return hasher_pb2.HashManyResult(path=item.path, digest=digest)
+        except Exception as exc:  # noqa: BLE001 - each file's failure is its own answer
+            code, message = STATUSES.status_for(exc)
+            error = hasher_pb2.FileError(code=code.value[0], message=message)
+            return hasher_pb2.HashManyResult(path=item.path, error=error)
+
+    async def Capacity(self, request, context):
+        return hasher_pb2.CapacityResponse(
+            workers=self.workers, replica_id=self.replica_id, in_flight=self.reads_in_flight)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        self.reads_in_flight += 1
+        self.reads_high_water = max(self.reads_high_water, self.reads_in_flight)
+        try:
+            yield
+        finally:
+            self.reads_in_flight -= 1
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.
@@ -109,6 +157,13 @@ async def _ticks(job: HashJob) -> AsyncIterator[int]:
         if now - last_time + _POLL_S >= PROGRESS_INTERVAL_S or done - last_bytes >= PROGRESS_BYTES:
             last_time, last_bytes = now, done
             yield done
+
+
+def _try(function, *args):
+    try:
+        return function(*args)
+    except Exception as exc:  # noqa: BLE001 - handed back as that file's answer
+        return exc
 
 
 def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:

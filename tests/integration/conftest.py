@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from backend.database.embedded import EmbeddedPostgres
@@ -86,6 +87,10 @@ class Stack:
 
     def config(self, **env: str) -> Config:
         return make_config([self.model_root], self.data_dir, **{**self.env, **env})
+
+    def app(self, **env: str) -> web.Application:
+        """The gateway's app over this stack, with extra settings."""
+        return create_app(self.config(**env))
 
     async def restart_images(self) -> None:
         self.images = build_images(self.config(MODELVAULT_IMAGES_LISTEN=f"127.0.0.1:{self.images.port}"))

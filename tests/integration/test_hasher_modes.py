@@ -86,7 +86,7 @@ async def test_python_m_services_hasher_serves_and_stops_on_sigterm(spawn_servic
         )
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert reply.digest.sha256 == hashlib.sha256(b"weights").hexdigest()
-    assert reply.digest.replica_id == f"{socket.gethostname()}:{process.pid}"
+    assert reply.digest.replica_id.startswith(f"{socket.gethostname()}:{process.pid}:")
 
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), timeout=10) == 0

@@ -29,6 +29,15 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
     assert load_config({"MODELVAULT_MODEL_ROOTS": str(one)}).gateway.database_url is None
 
 
+def test_jobs_settings_are_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None:
+    jobs = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path)}).jobs
+    assert jobs.auto_scan is True and jobs.rotational_devices == "auto" and jobs.readers_per_disk == 1
+    assert (jobs.lease_s, jobs.stale_s) == (60.0, 30.0)
+    jobs = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path), "MODELVAULT_AUTO_SCAN": "0",
+                        "MODELVAULT_ROTATIONAL_DEVICES": "ALL", "MODELVAULT_READERS_PER_DISK": "2"}).jobs
+    assert (jobs.auto_scan, jobs.rotational_devices, jobs.readers_per_disk) == (False, "all", 2)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -39,6 +48,9 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ("MODELVAULT_MODEL_ROOTS", "/no/such/folder", "MODELVAULT_MODEL_ROOTS: '/no/such/folder' is not a directory"),
         ("MODELVAULT_MODEL_ROOTS", os.pathsep, "MODELVAULT_MODEL_ROOTS must name at least one directory"),
         ("MODELVAULT_HASHER_LISTEN", " ", "MODELVAULT_HASHER_LISTEN must not be empty"),
+        ("MODELVAULT_ROTATIONAL_DEVICES", "some", "MODELVAULT_ROTATIONAL_DEVICES must be auto, all or none"),
+        ("MODELVAULT_AUTO_SCAN", "sometimes", "MODELVAULT_AUTO_SCAN must be 1 or 0"),
+        ("MODELVAULT_LEASE_S", "0", "MODELVAULT_LEASE_S must be positive"),
     ],
 )
 def test_a_bad_value_is_named(tmp_path: Path, name: str, value: str, message: str) -> None:

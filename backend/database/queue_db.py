@@ -1,0 +1,101 @@
+"""The pending table as a work queue: leases taken and renewed in batches, promotions many rows per transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database.migration.reactive import HashedFile
+
+_CLAIMABLE = "(claimed_until IS NULL OR claimed_until < now())"
+
+
+def _in_folder(param: str) -> str:
+    """'' matches every path; otherwise the files under the folder (the prefix ends with a separator)."""
+    return f"({param} = '' OR starts_with(path, {param}))"
+
+
+async def claim_batch(
+    conn: asyncpg.Connection, job_id: int, count: int, lease_s: float, folder_prefix: str = ""
+) -> list[Record]:
+    """Lease up to `count` of the oldest rows nobody holds; SKIP LOCKED lets other workers take the next ones."""
+    return await conn.fetch(
+        f"""UPDATE pending_models SET claimed_until = now() + make_interval(secs => $3), claimed_by = $1
+            WHERE id IN (SELECT id FROM pending_models WHERE {_CLAIMABLE} AND {_in_folder('$2')}
+                         ORDER BY discovered_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+            RETURNING path, name, image_key""",
+        job_id, folder_prefix, lease_s, count,
+    )
+
+
+async def renew_leases(conn: asyncpg.Connection, job_id: int, lease_s: float) -> None:
+    await conn.execute(
+        "UPDATE pending_models SET claimed_until = now() + make_interval(secs => $2) WHERE claimed_by = $1",
+        job_id, lease_s,
+    )
+
+
+async def set_aside(conn: asyncpg.Connection, path: str, error: str, retry_after_s: float) -> None:
+    """A row whose file failed: kept with the reason, out of the queue for a while, held by nobody."""
+    await conn.execute(
+        """UPDATE pending_models SET last_error = $2, claimed_by = NULL,
+                  claimed_until = now() + make_interval(secs => $3)
+           WHERE path = $1""",
+        path, error, retry_after_s,
+    )
+
+
+async def count_queue(conn: asyncpg.Connection, folder_prefix: str = "") -> tuple[int, int]:
+    """(rows waiting for a worker, rows leased by a running job now); rows set aside after a failure are neither."""
+    row = await conn.fetchrow(
+        f"""SELECT count(*) FILTER (WHERE {_CLAIMABLE}) AS waiting,
+                   count(*) FILTER (WHERE claimed_by IS NOT NULL AND claimed_until >= now()) AS leased
+            FROM pending_models WHERE {_in_folder('$1')}""",
+        folder_prefix,
+    )
+    return row["waiting"], row["leased"]
+
+
+async def promote_batch(conn: asyncpg.Connection, files: Sequence[HashedFile], image_keys: Sequence[str | None]
+                        ) -> list[str]:
+    """Reactive migration's step 2 for many files in one transaction; returns the paths promoted.
+
+    As for one file: the pending rows are locked first, so a concurrent promotion of the same file waits;
+    a path whose pending row is gone and that is active already was promoted by someone else.
+    """
+    async with conn.transaction():
+        paths = [f.path for f in files]
+        pending = {r["path"] for r in await conn.fetch(
+            "SELECT path FROM pending_models WHERE path = ANY($1::text[]) ORDER BY path FOR UPDATE", paths)}
+        active = {r["path"] for r in await conn.fetch("SELECT path FROM models WHERE path = ANY($1::text[])", paths)}
+        chosen = [(f, key) for f, key in zip(files, image_keys, strict=True)
+                  if f.path in pending or f.path not in active]
+        await conn.execute(
+            """INSERT INTO models (path, sha256, size, mtime_ns, inode, device, image_key)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::numeric[],
+                                    $6::numeric[], $7::text[])
+               ON CONFLICT (path) DO UPDATE SET
+                   sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns,
+                   inode = EXCLUDED.inode, device = EXCLUDED.device,
+                   image_key = COALESCE(EXCLUDED.image_key, models.image_key), updated_at = now()""",
+            *_columns(chosen),
+        )
+        await conn.execute("DELETE FROM pending_models WHERE path = ANY($1::text[])", [f.path for f, _ in chosen])
+        # A preview is named by the content's hash: every file with that content shows it.
+        await conn.execute(
+            """UPDATE models SET image_key = shared.key
+               FROM unnest($1::text[], $2::text[]) AS shared(sha256, key)
+               WHERE models.sha256 = shared.sha256 AND models.image_key IS NULL""",
+            [f.sha256 for f, key in chosen if key], [key for _, key in chosen if key],
+        )
+    return [f.path for f, _ in chosen]
+
+
+def _columns(chosen: list[tuple[HashedFile, str | None]]) -> list[list]:
+    return [
+        [f.path for f, _ in chosen], [f.sha256 for f, _ in chosen], [f.size for f, _ in chosen],
+        [f.mtime_ns for f, _ in chosen], [f.inode for f, _ in chosen], [f.device for f, _ in chosen],
+        [key for _, key in chosen],
+    ]

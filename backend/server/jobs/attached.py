@@ -1,0 +1,43 @@
+"""The synchronous endpoints' way to run a job: start it, relay its progress as NDJSON, answer with its result."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from backend.server.jobs.runner import JobRunner
+from backend.server.progress import Report
+
+
+async def run_attached(runner: JobRunner, name: str, params: dict[str, Any], report: Report | None) -> dict[str, Any]:
+    """The job's result, or the error it failed with, as if the work ran in this request.
+
+    Not exclusive: several such calls (from several gateways) may share one queue, as they always could.
+    """
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    row = await runner.start(name, params, exclusive=False, listener=None if report is None else events.put_nowait)
+    task = runner.task(row["id"])
+    assert task is not None  # started just now, without an await in between
+    try:
+        while not task.done():
+            getter = asyncio.ensure_future(events.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+            elif report is not None:
+                await _relay(report, getter.result())
+    except BaseException:
+        # Cancelled, or the client is gone: nobody waits for the answer any more, so stop the work.
+        await asyncio.shield(runner.cancel(row["id"]))
+        raise
+    while report is not None and not events.empty():
+        await _relay(report, events.get_nowait())
+    outcome = task.result()
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.result or {}
+
+
+async def _relay(report: Report, fields: dict[str, Any]) -> None:
+    await report(files_done=fields.get("files_done", 0), files_total=fields.get("files_total", 0),
+                 path=fields.get("current"))

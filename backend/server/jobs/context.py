@@ -1,0 +1,50 @@
+"""What a job's code sees: its parameters and a cheap progress call, written to its row at most 4 times a second."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from backend.database import jobs_db
+
+# Progress reaches the row (and so every event stream) at most this often.
+FLUSH_INTERVAL_S = 0.25
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class JobContext:
+    """Handed to a job kind's run(ctx); progress() only records, a flusher task writes the row."""
+
+    def __init__(self, job_id: int, params: dict[str, Any], listener: Listener | None = None) -> None:
+        self.job_id = job_id
+        self.params = params
+        self.fields: dict[str, Any] = {}
+        self._listener = listener
+        self._dirty = asyncio.Event()
+
+    def progress(self, **fields: Any) -> None:
+        """Any of files_done, files_total, bytes_done, bytes_total, current (a path), errors; cheap and sync."""
+        unknown = set(fields) - set(jobs_db.PROGRESS_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown progress fields: {sorted(unknown)}")
+        self.fields.update(fields)
+        self._dirty.set()
+        # A waiting synchronous caller hears every file, as the NDJSON answers always did.
+        if self._listener is not None and "files_done" in fields:
+            self._listener(dict(self.fields))
+
+    async def flush_forever(self, pool: asyncpg.Pool) -> None:
+        """Write what changed, then rest: at most one write per FLUSH_INTERVAL_S."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self.flush(pool)
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+
+    async def flush(self, pool: asyncpg.Pool) -> None:
+        async with pool.acquire() as conn:
+            await jobs_db.record_progress(conn, self.job_id, self.fields)

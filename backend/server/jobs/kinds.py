@@ -1,0 +1,73 @@
+"""The job kinds this package runs, scan and hash, with the strict reading of their parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from typing import Any
+
+import asyncpg
+
+from backend.server import pending_queue, scan
+from backend.server.catalogue import Catalogue
+from backend.server.clients import HasherClient
+from backend.server.errors import ApiError
+from backend.server.jobs.context import JobContext
+from backend.server.jobs.runner import JobKind
+from backend.server.params import integer
+from backend.server.pending_queue import QueueServices
+
+# A hash job without a limit takes the whole queue.
+MAX_LIMIT = 10_000_000
+
+
+def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(400, "invalid_parameter",
+                       f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: kind, {', '.join(allowed)}")
+
+
+def read_folder(body: dict[str, Any]) -> str:
+    """'' for every root, else an absolute folder, normalised so that one folder is one key for the 409 rule."""
+    folder = body.get("folder", "")
+    if folder is None:
+        return ""
+    if not isinstance(folder, str):
+        raise ApiError(400, "invalid_parameter", f"'folder' must be a string; got {folder!r}")
+    if folder and not posixpath.isabs(folder):
+        raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
+    if "\x00" in folder:
+        raise ApiError(400, "invalid_parameter", "'folder' must not contain NUL")
+    return posixpath.normpath(folder) if folder else ""
+
+
+def validate_scan(body: dict[str, Any]) -> dict[str, Any]:
+    _only(body, ("folder",))
+    return {"folder": read_folder(body)}
+
+
+def validate_hash(body: dict[str, Any]) -> dict[str, Any]:
+    _only(body, ("folder", "limit"))
+    return {"folder": read_folder(body), "limit": integer(body, "limit", MAX_LIMIT, 1, MAX_LIMIT)}
+
+
+def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue) -> JobKind:
+    async def run(ctx: JobContext) -> dict[str, Any]:
+        async def on_progress(done: int, total: int, path: str) -> None:
+            ctx.progress(files_done=done, files_total=total, current=path)
+
+        report = await scan.scan(pool, hasher, catalogue, ctx.params["folder"], on_progress)
+        ctx.progress(errors=len(report.errors))
+        return dataclasses.asdict(report)
+
+    return JobKind(run=run, validate=validate_scan)
+
+
+def hash_kind(services: QueueServices) -> JobKind:
+    async def run(ctx: JobContext) -> dict[str, Any]:
+        report = await pending_queue.hash_pending(
+            services, ctx.job_id, ctx.params["limit"], ctx.progress, ctx.params["folder"])
+        return dataclasses.asdict(report)
+
+    return JobKind(run=run, validate=validate_hash)

@@ -1,0 +1,46 @@
+"""The job engine's life in the gateway: built, its dead predecessors' jobs interrupted, closed before the pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from backend.database import jobs_db
+from backend.server import keys
+from backend.server.disks import DiskReaders
+from backend.server.jobs.kinds import hash_kind, scan_kind
+from backend.server.jobs.runner import JobRunner
+from backend.server.pending_queue import QueueServices
+from backend.server.promotions import Promotions
+
+
+def queue_services(app: web.Application) -> QueueServices:
+    config = app[keys.CONFIG]
+    return QueueServices(
+        pool=app[keys.POOL],
+        hasher=app[keys.HASHER],
+        promotions=Promotions(app[keys.POOL], app[keys.IMAGES], config.images_dir),
+        disks=DiskReaders(config.jobs.rotational_devices, config.jobs.readers_per_disk),
+        lease_s=config.jobs.lease_s,
+        dev=config.dev,
+    )
+
+
+async def job_engine(app: web.Application) -> AsyncIterator[None]:
+    """A cleanup context: the runner and its heartbeat live exactly as long as the pool they write to."""
+    config = app[keys.CONFIG]
+    runner = JobRunner(app[keys.POOL], config.jobs.stale_s)
+    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE]))
+    runner.register("hash", hash_kind(queue_services(app)))
+    app[keys.JOBS] = runner
+    async with app[keys.POOL].acquire() as conn:
+        await jobs_db.interrupt_stale(conn, config.jobs.stale_s)
+    heartbeat = asyncio.create_task(runner.heartbeat_forever())
+    try:
+        yield
+    finally:
+        await runner.close()
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)

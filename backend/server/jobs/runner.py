@@ -1,0 +1,144 @@
+"""The job engine: one asyncio task per job, a heartbeat for the gateway's live jobs, and the search for dead ones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database import jobs_db
+from backend.server.errors import ApiError
+from backend.server.jobs.context import JobContext, Listener
+from backend.server.jobs.model import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """run(ctx) does the work and returns the job's result; validate(body) returns the job's params or raises 400."""
+
+    run: Callable[[JobContext], Awaitable[dict[str, Any]]]
+    validate: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class JobRunner:
+    """Starts, cancels and finishes this gateway's jobs; started and closed by a cleanup context."""
+
+    def __init__(self, pool: asyncpg.Pool, stale_s: float) -> None:
+        self.owner = uuid.uuid4().hex
+        self.kinds: dict[str, JobKind] = {}
+        self._pool = pool
+        self._stale_s = stale_s
+        self._tasks: dict[int, asyncio.Task[Outcome]] = {}
+        self._cancelling: set[int] = set()
+
+    def register(self, name: str, kind: JobKind) -> None:
+        self.kinds[name] = kind
+
+    def validate(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        name = body.get("kind")
+        if name not in self.kinds:
+            known = ", ".join(sorted(self.kinds))
+            raise ApiError(400, "invalid_parameter", f"'kind' must be one of {known}; got {name!r}")
+        return name, self.kinds[name].validate({k: v for k, v in body.items() if k != "kind"})
+
+    async def start(
+        self, name: str, params: dict[str, Any], *, exclusive: bool = True, listener: Listener | None = None
+    ) -> Record:
+        """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
+        key = f"{name}:{params.get('folder', '')}" if exclusive else None
+        async with self._pool.acquire() as conn:
+            row = await jobs_db.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner)
+        context = JobContext(row["id"], params, listener)
+        task = asyncio.create_task(self._run(self.kinds[name], context), name=f"job-{row['id']}")
+        self._tasks[row["id"]] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(row["id"], None))
+        return row
+
+    def task(self, job_id: int) -> asyncio.Task[Outcome] | None:
+        return self._tasks.get(job_id)
+
+    async def cancel(self, job_id: int) -> None:
+        """Stop a job: ours at once (its reads stop with its calls); another gateway's at its next heartbeat."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            async with self._pool.acquire() as conn:
+                await jobs_db.request_cancel(conn, job_id)
+            return
+        self._cancelling.add(job_id)
+        task.cancel()
+        await asyncio.wait({task})
+        await self._ended_unstarted(job_id, task, "cancelled")
+
+    async def _ended_unstarted(self, job_id: int, task: asyncio.Task[Outcome], state: str) -> None:
+        """A task cancelled before its first step never ran its own ending: write it here."""
+        self._cancelling.discard(job_id)
+        if task.cancelled():
+            async with self._pool.acquire() as conn:
+                await jobs_db.finish_job(conn, job_id, state=state, progress={}, error_code=state,
+                                         error="stopped before it began")
+
+    async def _run(self, kind: JobKind, ctx: JobContext) -> Outcome:
+        flusher = asyncio.create_task(ctx.flush_forever(self._pool))
+        try:
+            async with self._pool.acquire() as conn:
+                await jobs_db.mark_running(conn, ctx.job_id)
+            outcome = Outcome("done", await kind.run(ctx))
+        except asyncio.CancelledError:
+            # Ours to swallow: the task ends with its outcome, which the row records below.
+            cancelled = ctx.job_id in self._cancelling
+            error = (ApiError(409, "cancelled", "cancelled on request") if cancelled
+                     else ApiError(503, "interrupted", "the gateway stopped while the job ran"))
+            outcome = Outcome(error.code, error=error)
+        except ApiError as exc:
+            outcome = Outcome("failed", error=exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in one job must not take the gateway down
+            log.exception("job %d failed", ctx.job_id)
+            outcome = Outcome("failed", error=exc)
+        finally:
+            flusher.cancel()
+            self._cancelling.discard(ctx.job_id)
+        await asyncio.shield(self._finish(ctx, outcome))
+        return outcome
+
+    async def _finish(self, ctx: JobContext, outcome: Outcome) -> None:
+        error = outcome.error
+        code = error.code if isinstance(error, ApiError) else ("internal" if error is not None else None)
+        message = (error.message if isinstance(error, ApiError) else "internal error") if error else None
+        async with self._pool.acquire() as conn:
+            await jobs_db.finish_job(conn, ctx.job_id, state=outcome.state, progress=ctx.fields,
+                                     result=outcome.result, error_code=code, error=message)
+
+    async def heartbeat_forever(self) -> None:
+        """Keep our jobs alive in the table, stop those cancelled elsewhere, and interrupt other gateways' dead ones."""
+        interval = min(1.0, self._stale_s / 3)
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    # Only jobs with a living task: a row whose task is gone goes stale like a dead gateway's.
+                    for job_id in await jobs_db.beat(conn, list(self._tasks)):
+                        if job_id in self._tasks:
+                            asyncio.create_task(self.cancel(job_id))
+                    for job_id in await jobs_db.interrupt_stale(conn, self._stale_s):
+                        log.warning("job %d was interrupted: its gateway stopped beating", job_id)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("job heartbeat failed: %s", exc)
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        """The gateway stops: every running job ends as interrupted, with what it did, its leases given back."""
+        running = list(self._tasks.items())
+        for _, task in running:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*(task for _, task in running), return_exceptions=True)
+        for job_id, task in running:
+            await self._ended_unstarted(job_id, task, "interrupted")

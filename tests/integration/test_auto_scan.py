@@ -1,0 +1,32 @@
+"""On by default: the gateway catalogues what is in its roots at start, and what is copied in while it runs."""
+
+from __future__ import annotations
+
+import shutil
+
+from tests.integration.conftest import Stack
+from tests.integration.jobs_helpers import until
+from tests.integration.test_gateway import write_model
+
+
+async def test_models_present_at_start_and_copied_in_later_appear_in_the_catalogue(
+    stack: Stack, aiohttp_client, tmp_path
+) -> None:
+    present = write_model(stack.model_root, "present.safetensors", b"there before the gateway")
+    gateway = await aiohttp_client(stack.app(MODELVAULT_AUTO_SCAN="1"))
+
+    async def catalogued() -> set[str]:
+        body = await (await gateway.get("/api/models")).json()
+        return {item["path"] for item in body["items"]}
+
+    await until(lambda: _has(catalogued, str(present)), what="the start-up scan and hash")
+    outside = write_model(tmp_path, "download.safetensors", b"a model the user just downloaded")
+    (stack.model_root / "loras").mkdir()
+    copied = shutil.copy(outside, stack.model_root / "loras" / "download.safetensors")
+    await until(lambda: _has(catalogued, str(copied)), what="the copied model to be catalogued")
+    kinds = [job["kind"] for job in (await (await gateway.get("/api/jobs")).json())["items"]]
+    assert kinds[:2] == ["hash", "scan"] and len(kinds) >= 4  # start-up scan and hash, then again after the copy
+
+
+async def _has(catalogued, path: str) -> bool:
+    return path in await catalogued()

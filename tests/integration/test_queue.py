@@ -1,0 +1,140 @@
+"""The pending queue as a hash job: every worker busy, one reader per spinning disk, a bad file set aside."""
+
+from __future__ import annotations
+
+import os
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from backend.server.clients import HasherClient, open_channel
+from services.hasher.server import build_service as build_hasher
+from tests.integration.conftest import Stack
+from tests.integration.jobs_helpers import MiB, finished, register, sparse_model, until
+from tests.integration.test_gateway import write_model
+
+
+async def _hash_job(client: TestClient, **body) -> dict:
+    reply = await client.post("/api/jobs", json={"kind": "hash", **body})
+    assert reply.status == 202, await reply.text()
+    return await finished(client, (await reply.json())["id"])
+
+
+@pytest.mark.parametrize("rotational, most_at_once", [("none", 2), ("all", 1)])
+async def test_the_queue_fills_every_worker_but_reads_one_file_at_a_time_from_a_spinning_disk(
+    stack: Stack, aiohttp_client, rotational: str, most_at_once: int
+) -> None:
+    gateway = await aiohttp_client(stack.app(MODELVAULT_ROTATIONAL_DEVICES=rotational))
+    await register(gateway, [sparse_model(stack.model_root, f"m{i}.safetensors", 96 * MiB) for i in range(4)])
+    done = await _hash_job(gateway)
+    assert done["state"] == "done" and done["files_done"] == 4 and done["bytes_done"] == 4 * 96 * MiB
+    # Counted by the hasher: the calls that waited on a real read at the same moment (2 workers here).
+    assert stack.hasher.servicer.reads_high_water == most_at_once
+
+
+async def test_an_unreadable_or_missing_file_is_set_aside_and_the_batch_goes_on(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    gone = write_model(stack.model_root, "gone.safetensors", b"soon deleted")
+    locked = write_model(stack.model_root, "locked.safetensors", b"nobody may read this")
+    fine = [write_model(stack.model_root, f"fine{i}.safetensors", f"fine {i}".encode()) for i in range(3)]
+    await register(gateway, [gone, locked, *fine])
+    gone.unlink()
+    locked.chmod(0)
+
+    done = await _hash_job(gateway)
+    assert done["state"] == "done" and done["files_done"] == 5
+    hashed = {h["path"] for h in done["result"]["hashed"]}
+    assert {str(p) for p in fine} <= hashed
+    errors = {e["path"]: e["code"] for e in done["result"]["errors"]}
+    assert errors[str(gone)] == "not_found"
+    last_error = await db.fetchval("SELECT last_error FROM pending_models WHERE path = $1", str(gone))
+    assert last_error.startswith("not_found:")
+    if os.geteuid() == 0:
+        # root reads a file whatever its mode: the permission case cannot happen here, so it is hashed.
+        assert str(locked) in hashed
+    else:
+        assert errors[str(locked)] == "permission_denied" and done["errors"] == 2
+        assert await db.fetchval("SELECT last_error FROM pending_models WHERE path = $1", str(locked))
+
+
+async def test_a_service_down_stops_the_job_which_says_which_and_nothing_is_lost(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    models = [write_model(stack.model_root, f"m{i}.safetensors", f"m {i}".encode()) for i in range(3)]
+    await register(gateway, models)
+    await stack.hasher.stop(grace=0)
+    done = await _hash_job(gateway)
+    assert done["state"] == "failed" and done["error"]["code"] == "unavailable"
+    assert done["error"]["message"].startswith("the hasher service")
+    rows = await db.fetch("SELECT claimed_by, claimed_until, last_error FROM pending_models")
+    assert len(rows) == 3 and all(tuple(r) == (None, None, None) for r in rows)
+
+
+async def test_remaining_counts_waiting_rows_and_leased_ones_apart(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    models = [write_model(stack.model_root, f"m{i}.safetensors", f"m {i}".encode()) for i in range(4)]
+    await register(gateway, models)
+    # Another gateway's job holds one row.
+    await db.execute("UPDATE pending_models SET claimed_by = 424242, claimed_until = now() + interval '1 minute'"
+                     " WHERE path = $1", str(models[0]))
+    answer = await (await gateway.post("/api/models/pending/hash", json={"limit": 2})).json()
+    assert len(answer["hashed"]) == 2 and (answer["remaining"], answer["leased"]) == (1, 1)
+
+
+async def test_leases_are_renewed_while_a_file_is_read(
+    stack: Stack, aiohttp_client, db: asyncpg.Connection
+) -> None:
+    gateway = await aiohttp_client(stack.app(MODELVAULT_LEASE_S="1"))
+    big = sparse_model(stack.model_root, "huge.safetensors", 16 * 1024 * MiB)
+    await register(gateway, [big])
+    started = await (await gateway.post("/api/jobs", json={"kind": "hash"})).json()
+
+    async def three_leases_in() -> bool:
+        return await db.fetchval("SELECT now() - started_at > interval '3 seconds' FROM jobs WHERE id = $1",
+                                 started["id"])
+    await until(three_leases_in, what="three lease periods")
+    assert stack.hasher.servicer.reads_in_flight == 1, "the file was read faster than the test assumes"
+    assert await db.fetchval("SELECT claimed_until > now() FROM pending_models WHERE path = $1", str(big))
+    await gateway.post(f"/api/jobs/{started['id']}/cancel")
+
+
+async def test_capacity_is_summed_over_the_replicas_a_channel_reaches(stack: Stack) -> None:
+    second = build_hasher(stack.config(MODELVAULT_HASHER_WORKERS="3", MODELVAULT_HASHER_LISTEN="127.0.0.1:0"))
+    await second.start()
+    try:
+        target = f"ipv4:127.0.0.1:{stack.hasher.port},127.0.0.1:{second.port}"
+        async with open_channel(target) as channel:
+            assert await HasherClient(channel, 10, 10).capacity() == 2 + 3
+        async with open_channel(f"127.0.0.1:{second.port}") as channel:
+            assert await HasherClient(channel, 10, 10).capacity() == 3
+    finally:
+        await second.stop(grace=0)
+
+
+async def test_dev_mode_shadow_files_are_answered_many_per_call_without_a_read(
+    stack: Stack, aiohttp_client, db: asyncpg.Connection
+) -> None:
+    hasher = build_hasher(stack.config(MODELVAULT_DEV="1"))
+    await hasher.start()
+    try:
+        target = f"127.0.0.1:{hasher.port}"
+        gateway = await aiohttp_client(stack.app(MODELVAULT_DEV="1", MODELVAULT_HASHER_TARGET=target))
+        (stack.model_root / "shadows").mkdir()
+        for index in range(150):
+            (stack.model_root / "shadows" / f"shadow_{index:03d}.safetensors").touch()
+        gone = stack.model_root / "shadows" / "shadow_gone.safetensors"
+        gone.touch()
+        assert (await (await gateway.post("/api/models/scan", json={})).json())["registered"] == 151
+        gone.unlink()
+
+        done = await _hash_job(gateway)
+        assert (done["state"], done["files_done"], done["errors"]) == ("done", 151, 1)
+        assert done["result"]["hashed_count"] == 150 and done["result"]["errors"][0]["code"] == "not_found"
+        assert await db.fetchval("SELECT count(*) FROM models") == 150
+        assert await db.fetchval("SELECT last_error FROM pending_models WHERE path = $1", str(gone))
+        assert hasher.servicer.pool.submissions == 0  # not one file was read
+    finally:
+        await hasher.stop(grace=0)
