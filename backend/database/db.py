@@ -169,12 +169,5 @@ async def count_claimable(conn: asyncpg.Connection) -> int:
     )
 
 
-async def catalogue_snapshot(conn: asyncpg.Connection) -> tuple[list[Record], set[str]]:
-    """Every active row's path and identity, and every pending path: what a scan compares the disk with."""
-    models = await conn.fetch("SELECT path, size, mtime_ns, inode, device FROM models")
-    pending = {r["path"] for r in await conn.fetch("SELECT path FROM pending_models")}
-    return models, pending
-
-
 async def pending_image_keys(conn: asyncpg.Connection) -> set[str]:
     return {r["image_key"] for r in await conn.fetch("SELECT image_key FROM pending_models")}

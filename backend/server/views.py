@@ -70,12 +70,14 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
 async def scan_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
     folder = optional_text(params, "folder") or ""
+    prune = flag(params, "prune")
     app = request.app
 
     async def work(report: Report | None) -> dict[str, Any]:
         on_progress = None if report is None else (
             lambda done, total, path: report(files_done=done, files_total=total, path=path))
-        result = await scan.scan(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], folder, on_progress)
+        result = await scan.scan(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], folder, on_progress,
+                                 prune=prune)
         return dataclasses.asdict(result)
 
     return await respond(request, flag(params, "progress"), work)

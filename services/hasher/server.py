@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from backend.util.config import Config
-from backend.util.model_files import find_models
+from backend.util.model_files import Unlisted, find_models
 from backend.util.model_paths import ModelFile, resolve_model_file, resolve_model_folder
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
@@ -31,6 +32,8 @@ PROGRESS_INTERVAL_S = 0.5
 _POLL_S = 0.05
 
 FileKey = tuple[int, int, int, int]
+# Files per ListModels message, as the proto documents.
+LIST_BATCH = 500
 
 
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
@@ -77,10 +80,16 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             folder = None
             if request.folder:
                 folder = await asyncio.to_thread(resolve_model_folder, request.folder, self._roots)
-            # One thread walks the whole tree (70,000 files list in seconds); the loop only streams.
-            found = await asyncio.to_thread(lambda: list(find_models(self._roots, folder)))
-            for model, preview in found:
-                yield hasher_pb2.ListModelsResponse(identity=_identity(model), preview_path=str(preview or ""))
+            scope = [str(folder)] if folder is not None else [str(root) for root in self._roots]
+            # A thread walks the tree a batch at a time (100,000 files list in seconds); the loop only streams,
+            # and gRPC's flow control keeps a slow reader from making us hold the whole tree.
+            walk = find_models(self._roots, folder)
+            while True:
+                batch = await asyncio.to_thread(lambda: list(itertools.islice(walk, LIST_BATCH)))
+                yield _listed(batch, scope)
+                scope = []
+                if len(batch) < LIST_BATCH:
+                    return
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.
@@ -137,6 +146,17 @@ def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:
         relative_path=file.relative_path,
         model_root=str(file.model_root),
     )
+
+
+def _listed(batch: list, scope: list[str]) -> hasher_pb2.ListModelsResponse:
+    reply = hasher_pb2.ListModelsResponse(scope=scope)
+    for item in batch:
+        if isinstance(item, Unlisted):
+            reply.unlisted.add(path=item.path, reason=item.reason)
+        else:
+            model, preview = item
+            reply.models.add(identity=_identity(model), preview_path=str(preview or ""))
+    return reply
 
 
 def _digest(file: ModelFile, sha256: str, shadow: bool = False) -> hasher_pb2.FileDigest:
