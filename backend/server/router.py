@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.server import views
+from backend.server import library_views, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -13,7 +13,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/models/pending/hash", views.hash_pending_models)
     app.router.add_post("/api/models/scan", views.scan_models)
     app.router.add_get("/api/models/pending", views.list_pending)
-    app.router.add_get("/api/models", views.list_models)
+    app.router.add_get("/api/models", library_views.list_models)
+    # Before /api/models/{sha256}, which would take "duplicates" for a (malformed) hash.
+    app.router.add_get("/api/models/duplicates", library_views.duplicates)
     app.router.add_get("/api/models/{sha256}", views.models_by_hash)
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/images/{key:.+}", views.image)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aiohttp import web
@@ -28,8 +28,11 @@ def _image_url(key: str | None) -> str | None:
 
 
 def model_json(row: Record) -> dict[str, Any]:
+    path = PurePosixPath(row["path"])
     return {
         "path": row["path"],
+        "name": path.stem,
+        "folder": str(path.parent),
         "sha256": row["sha256"],
         "size": row["size"],
         "mtime_ns": row["mtime_ns"],
@@ -37,6 +40,7 @@ def model_json(row: Record) -> dict[str, Any]:
         "image_url": _image_url(row["image_key"]),
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
+        "metadata": {},
     }
 
 
@@ -105,13 +109,6 @@ async def register_pending(request: web.Request) -> web.Response:
         required_text(params, "path"), optional_text(params, "preview_path")
     )
     return web.json_response(pending_json(row, request.app[keys.CONFIG].images_dir), status=201 if created else 200)
-
-
-async def list_models(request: web.Request) -> web.Response:
-    limit, offset = page(request)
-    async with request.app[keys.POOL].acquire() as conn:
-        rows, total = await db.list_models(conn, limit, offset)
-    return web.json_response({"items": [model_json(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
 
 async def models_by_hash(request: web.Request) -> web.Response:

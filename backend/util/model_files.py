@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import stat
@@ -9,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.util.model_paths import ModelFile, ModelPathError, resolve_model_file
+from backend.util.model_paths import ModelPathError, resolve_model_file
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,22 @@ class Unlisted:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class FoundModel:
+    """A model file the walk found: plain strings, as 100,000 of them pass through (pathlib is slow at that)."""
+
+    path: str
+    model_root: str
+    relative_path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+    preview: str | None
+
+
 def is_model_file(name: str) -> bool:
-    return Path(name).suffix.lower() in MODEL_SUFFIXES
+    return os.path.splitext(name)[1].lower() in MODEL_SUFFIXES
 
 
 def printable_path(path: str) -> str:
@@ -75,10 +90,7 @@ def previews_of(model: Path, siblings: Iterable[Path]) -> list[Path]:
     return [by_name[name] for name in PreviewIndex(by_name).previews(model.stem)]
 
 
-Found = tuple[ModelFile, "Path | None"]
-
-
-def find_models(roots: Sequence[Path], folder: Path | None = None) -> Iterator[Found | Unlisted]:
+def find_models(roots: Sequence[Path], folder: Path | None = None) -> Iterator[FoundModel | Unlisted]:
     """Every model file under folder (default: every root), with its best preview, in path order.
 
     Symlinked folders are not followed (no loops, no escapes); a symlinked file counts if it resolves
@@ -88,7 +100,7 @@ def find_models(roots: Sequence[Path], folder: Path | None = None) -> Iterator[F
     linked: set[Path] = set()
     tops = [top.resolve() for top in ([folder] if folder is not None else roots)]
     for top in tops:
-        root = next(r for r in roots if top == r or top.is_relative_to(r))
+        root = str(next(r for r in roots if top == r or top.is_relative_to(r)))
         pending = [str(top)]
         while pending:
             directory = pending.pop()
@@ -110,8 +122,8 @@ def find_models(roots: Sequence[Path], folder: Path | None = None) -> Iterator[F
 
 
 def _models_in(
-    entries: list[os.DirEntry], roots: Sequence[Path], root: Path, tops: list[Path], linked: set[Path]
-) -> Iterator[Found | Unlisted]:
+    entries: list[os.DirEntry], roots: Sequence[Path], root: str, tops: list[Path], linked: set[Path]
+) -> Iterator[FoundModel | Unlisted]:
     index = PreviewIndex(entry.name for entry in entries)
     for entry in entries:
         if not is_model_file(entry.name):
@@ -128,23 +140,25 @@ def _models_in(
             continue
         if model is None:
             continue
-        if not is_utf8(str(model.resolved_path)):
-            yield Unlisted(printable_path(str(model.resolved_path)), "the file's real path is not valid UTF-8")
+        if not is_utf8(model.path):
+            yield Unlisted(printable_path(model.path), "the file's real path is not valid UTF-8")
             continue
         previews = index.previews(os.path.splitext(entry.name)[0])
-        yield model, Path(os.path.dirname(entry.path), previews[0]) if previews else None
+        if previews:
+            model = dataclasses.replace(model, preview=os.path.join(os.path.dirname(entry.path), previews[0]))
+        yield model
 
 
-def _plain_model(entry: os.DirEntry, root: Path) -> ModelFile | None:
+def _plain_model(entry: os.DirEntry, root: str) -> FoundModel | None:
     """A file in a folder the walk reached without symlinks: its path is already its resolved path."""
     st = entry.stat(follow_symlinks=False)
     if not stat.S_ISREG(st.st_mode):
         return None  # a FIFO or socket named like a model
-    path = Path(entry.path)
-    return ModelFile(path, root, path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    relative = entry.path[len(root) + 1:]
+    return FoundModel(entry.path, root, relative, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, None)
 
 
-def _linked_model(entry: os.DirEntry, roots: Sequence[Path], tops: list[Path], linked: set[Path]) -> ModelFile | None:
+def _linked_model(entry: os.DirEntry, roots: Sequence[Path], tops: list[Path], linked: set[Path]) -> FoundModel | None:
     """A symlinked model once, under its resolved path; None when the walk finds (or found) its target itself."""
     model = resolve_model_file(entry.path, roots)
     target = model.resolved_path
@@ -154,4 +168,5 @@ def _linked_model(entry: os.DirEntry, roots: Sequence[Path], tops: list[Path], l
     if walked or target in linked:
         return None
     linked.add(target)
-    return model
+    return FoundModel(str(target), str(model.model_root), model.relative_path, model.size, model.mtime_ns,
+                      model.inode, model.device, None)

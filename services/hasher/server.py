@@ -154,8 +154,10 @@ def _listed(batch: list, scope: list[str]) -> hasher_pb2.ListModelsResponse:
         if isinstance(item, Unlisted):
             reply.unlisted.add(path=item.path, reason=item.reason)
         else:
-            model, preview = item
-            reply.models.add(identity=_identity(model), preview_path=str(preview or ""))
+            identity = hasher_pb2.FileIdentity(
+                resolved_path=item.path, size=item.size, mtime_ns=item.mtime_ns, inode=item.inode,
+                device=item.device, relative_path=item.relative_path, model_root=item.model_root)
+            reply.models.add(identity=identity, preview_path=item.preview or "")
     return reply
 
 

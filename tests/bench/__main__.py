@@ -1,4 +1,7 @@
-"""`make bench`: every benchmark in one run, side by side on this machine; the last line is one JSON object."""
+"""`make bench`: every benchmark in one run, side by side on this machine; the last line is one JSON object.
+
+`python -m tests.bench library` (or `make bench BENCH=library`) runs only the named ones.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import bench_gateway, bench_hasher, bench_images
+from tests.bench import bench_gateway, bench_hasher, bench_images, bench_library
 
 # Goals from the issues; each figure is printed next to its goal so a reader sees both.
 GOALS = {
@@ -20,14 +23,25 @@ GOALS = {
     "hash_vs_baseline": ">= 0.85 x P",
     "rest_single_ratio": ">= 0.85",
     "loop_p99_ms_while_hashing": "< 50",
+    "scan_100k_s": "<= 30",
+    "rescan_100k_s": "<= 5",
+    "list_p99_ms_100k": "<= 20",
+    "gateway_rss_mb_delta_100k": "<= 150",
 }
+BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "library": bench_library}
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="modelvault-bench-", dir=os.environ.get("MODELVAULT_BENCH_DIR")))
     figures: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     try:
-        for name, module in (("hasher", bench_hasher), ("images", bench_images), ("gateway", bench_gateway)):
+        for name, module in BENCHMARKS.items():
+            if names and name not in names:
+                continue
             print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             figures.update(module.run(workdir))
@@ -40,4 +54,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
