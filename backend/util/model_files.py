@@ -140,7 +140,8 @@ def _models_in(
             continue
         if model is None:
             continue
-        if not is_utf8(model.path):
+        # A plain file's path is its folder's and its own name, both checked; a link's target is not.
+        if entry.is_symlink() and not is_utf8(model.path):
             yield Unlisted(printable_path(model.path), "the file's real path is not valid UTF-8")
             continue
         previews = index.previews(os.path.splitext(entry.name)[0])
