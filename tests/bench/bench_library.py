@@ -20,7 +20,7 @@ from backend.database.migration.synthetic_tree import build_synthetic_tree
 from tests.stack_process import free_port, stack_env, start_stack, stop_stack
 
 FILES = 100_000
-PAGE = 200
+PAGE = 100
 SCAN_TIMEOUT_S = 600
 
 
