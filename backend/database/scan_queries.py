@@ -34,23 +34,28 @@ async def end(conn: asyncpg.Connection) -> None:
 
 async def classify(conn: asyncpg.Connection, files: Sequence[FoundFile]) -> list[str]:
     """What each file is to the catalogue, in order: unchanged, changed, pending, recognised (its unchanged
-    inode has a record under another path) or new. Also remembers the paths as seen by this scan."""
+    inode has a record under another path) or new. Also remembers the paths as seen by this scan.
+
+    Runs inside the caller's transaction.
+    """
+    # Statistics lag a table that a scan has just filled: without this, a rescan's plan may read all of
+    # pending_models for each of its files instead of probing the index.
+    await conn.execute("SET LOCAL enable_seqscan = off")
     rows = await conn.fetch(
         """WITH batch AS (
                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[])
                    WITH ORDINALITY AS b(path, size, mtime_ns, inode, device, i)),
            seen AS (INSERT INTO scan_seen SELECT path FROM batch)
            SELECT CASE
-               WHEN m.path IS NOT NULL THEN
-                   CASE WHEN (m.size, m.mtime_ns, m.inode, m.device) = (b.size, b.mtime_ns, b.inode, b.device)
-                        THEN 'unchanged' ELSE 'changed' END
-               WHEN p.path IS NOT NULL THEN 'pending'
+               WHEN EXISTS (SELECT 1 FROM models m WHERE m.path = b.path
+                            AND (m.size, m.mtime_ns, m.inode, m.device) = (b.size, b.mtime_ns, b.inode, b.device))
+                   THEN 'unchanged'
+               WHEN EXISTS (SELECT 1 FROM models m WHERE m.path = b.path) THEN 'changed'
+               WHEN EXISTS (SELECT 1 FROM pending_models p WHERE p.path = b.path) THEN 'pending'
                WHEN EXISTS (SELECT 1 FROM models t WHERE t.inode = b.inode AND t.device = b.device
                             AND t.size = b.size AND t.mtime_ns = b.mtime_ns) THEN 'recognised'
                ELSE 'new' END AS kind
            FROM batch b
-           LEFT JOIN models m ON m.path = b.path
-           LEFT JOIN pending_models p ON p.path = b.path
            ORDER BY b.i""",
         [f.path for f in files], [f.size for f in files], [f.mtime_ns for f in files],
         [f.inode for f in files], [f.device for f in files],

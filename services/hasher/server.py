@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import grpc
 
 from backend.util.config import Config
-from backend.util.model_files import Unlisted, find_models
 from backend.util.model_paths import ModelFile, resolve_model_file, resolve_model_folder
+from backend.util.model_walk import Unlisted, find_models
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
 from services.hasher import shadow

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from backend.database.migration import shadow
 from backend.database.migration.synthetic_tree import build_synthetic_tree
-from backend.util.model_files import FoundModel, PreviewIndex, Unlisted, find_models
+from backend.util.model_files import PreviewIndex
+from backend.util.model_walk import FoundModel, Unlisted, find_models
 
 
 def test_the_preview_of_a_model_is_its_best_side_car_image() -> None:
