@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 import statistics
 import threading
@@ -33,7 +34,9 @@ def run(workdir: Path) -> dict[str, float]:
     env = stack_env(models, data, port, DATABASE_URL=database.dsn, MODELVAULT_AUTO_SCAN="0")
     process = start_stack(env)
     try:
-        return asyncio.run(_measure(f"http://127.0.0.1:{port}", database.dsn, _gateway_of(process)))
+        parts = {"gateway": _child(process, "backend.server"), "hasher": _child(process, "services.hasher"),
+                 "postgres": _postmaster(database)}
+        return asyncio.run(_measure(f"http://127.0.0.1:{port}", database.dsn, parts))
     finally:
         stop_stack(process)
         database.stop()
@@ -41,10 +44,30 @@ def run(workdir: Path) -> dict[str, float]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _gateway_of(stack: object) -> psutil.Process:
-    """The gateway is the stack's child running backend.server."""
+def _child(stack: object, module: str) -> psutil.Process:
+    """The stack's child process running module."""
     children = psutil.Process(stack.pid).children(recursive=True)
-    return next(child for child in children if "backend.server" in child.cmdline())
+    return next(child for child in children if module in child.cmdline())
+
+
+def _postmaster(database: EmbeddedPostgres) -> psutil.Process:
+    return psutil.Process(int((database.pgdata / "postmaster.pid").read_text().split()[0]))
+
+
+def _cpu_s(parts: dict[str, psutil.Process]) -> dict[str, float]:
+    """CPU seconds each part has used so far (PostgreSQL with its backends): figures that the load of
+    other work on the machine does not inflate, unlike wall-clock time."""
+    def used(process: psutil.Process, with_children: bool) -> float:
+        family = [process, *process.children(recursive=True)] if with_children else [process]
+        total = 0.0
+        for member in family:
+            try:
+                times = member.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+    return {name: used(process, name == "postgres") for name, process in parts.items()}
 
 
 class _PeakRss:
@@ -77,21 +100,26 @@ async def _scan(session: aiohttp.ClientSession, base: str) -> tuple[float, dict]
     return time.perf_counter() - started, report
 
 
-async def _measure(base: str, dsn: str, gateway: psutil.Process) -> dict[str, float]:
+async def _measure(base: str, dsn: str, parts: dict[str, psutil.Process]) -> dict[str, object]:
     timeout = aiohttp.ClientTimeout(total=SCAN_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        before = gateway.memory_info().rss
-        with _PeakRss(gateway) as rss:
+        before = parts["gateway"].memory_info().rss
+        with _PeakRss(parts["gateway"]) as rss:
             scan_s, first = await _scan(session, base)
+        cpu_before = _cpu_s(parts)
         rescan_s, again = await _scan(session, base)
+        cpu_after = _cpu_s(parts)
         assert first["registered"] == FILES and again["already_pending"] == FILES, (first, again)
         await _insert_active_rows(dsn, FILES)
         latencies = await _page_everywhere(session, base)
     return {
         "scan_100k_s": round(scan_s, 2),
         "rescan_100k_s": round(rescan_s, 2),
+        "rescan_100k_cpu_s": {name: round(cpu_after[name] - cpu_before[name], 2) for name in parts},
         "gateway_rss_mb_delta_100k": round((rss.peak - before) / 2**20, 1),
         "list_p99_ms_100k": round(statistics.quantiles(latencies, n=100)[98], 2),
+        "list_p50_ms_100k": round(statistics.median(latencies), 2),
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
 
 
