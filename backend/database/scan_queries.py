@@ -7,19 +7,20 @@ so that the gateway never holds the library in memory and the missing are found 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import asyncpg
 from asyncpg import Record
 
 
-@dataclass(frozen=True)
-class FoundFile:
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int
-    device: int
+class FileColumns(NamedTuple):
+    """A batch of files found on disk, as parallel lists: the i-th entry of each is the i-th file."""
+
+    paths: list[str]
+    sizes: list[int]
+    mtimes_ns: list[int]
+    inodes: list[int]
+    devices: list[int]
 
 
 async def begin(conn: asyncpg.Connection) -> None:
@@ -32,7 +33,7 @@ async def end(conn: asyncpg.Connection) -> None:
     await conn.execute("DROP TABLE IF EXISTS scan_seen, scan_missing")
 
 
-async def classify(conn: asyncpg.Connection, files: Sequence[FoundFile]) -> list[str]:
+async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
     """What each file is to the catalogue, in order: unchanged, changed, pending, recognised (its unchanged
     inode has a record under another path) or new. Also remembers the paths as seen by this scan.
 
@@ -57,8 +58,7 @@ async def classify(conn: asyncpg.Connection, files: Sequence[FoundFile]) -> list
                ELSE 'new' END AS kind
            FROM batch b
            ORDER BY b.i""",
-        [f.path for f in files], [f.size for f in files], [f.mtime_ns for f in files],
-        [f.inode for f in files], [f.device for f in files],
+        *files,
     )
     return [row["kind"] for row in rows]
 

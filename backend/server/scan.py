@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 import asyncpg
 
 from backend.database import scan_queries
-from backend.database.scan_queries import FoundFile
+from backend.database.scan_queries import FileColumns
 from backend.server.bounded import Bounded
 from backend.server.catalogue import Catalogue, pending_image_key
 from backend.server.clients import HasherClient
@@ -97,27 +97,26 @@ async def _walk(
         scope = scope or list(reply.scope)
         for unlisted in reply.unlisted:
             report.add_error(unlisted.path, "invalid_file_name", unlisted.reason)
-        if not reply.models:
+        if not reply.models.resolved_path:
             continue
         await _take_batch(conn, catalogue, reply.models, report, follow_up)
         if on_progress is not None:
-            await on_progress(report.found, 0, reply.models[-1].identity.resolved_path)
+            await on_progress(report.found, 0, reply.models.resolved_path[-1])
     return scope
 
 
 async def _take_batch(
-    conn: asyncpg.Connection, catalogue: Catalogue, models: list[hasher_pb2.FoundModel], report: ScanReport,
+    conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
     follow_up: Bounded,
 ) -> None:
-    files = [FoundFile(m.identity.resolved_path, m.identity.size, m.identity.mtime_ns, m.identity.inode,
-                       m.identity.device) for m in models]
+    files = FileColumns(list(models.resolved_path), list(models.size), list(models.mtime_ns), list(models.inode),
+                        list(models.device))
     async with conn.transaction():
         kinds = await scan_queries.classify(conn, files)
-        new = [f.path for f, kind in zip(files, kinds, strict=True) if kind == "new"]
+        new = [path for path, kind in zip(files.paths, kinds, strict=True) if kind == "new"]
         inserted = await _insert_new(conn, new, report) if new else {}
-    report.found += len(models)
-    for model, kind in zip(models, kinds, strict=True):
-        path = model.identity.resolved_path
+    report.found += len(kinds)
+    for path, kind, preview in zip(files.paths, kinds, models.preview_path, strict=True):
         if kind == "unchanged":
             report.unchanged += 1
         elif kind == "changed":
@@ -126,8 +125,8 @@ async def _take_batch(
             report.already_pending += 1
         elif kind == "recognised":
             await follow_up.submit(_recognise, catalogue, path, report)
-        elif path in inserted and model.preview_path:
-            await follow_up.submit(_compress_preview, catalogue, model.preview_path, inserted[path], report)
+        elif path in inserted and preview:
+            await follow_up.submit(_compress_preview, catalogue, preview, inserted[path], report)
 
 
 def _image_key(path: str, *, suffixed: bool = False) -> str:

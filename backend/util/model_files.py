@@ -36,7 +36,8 @@ class PreviewIndex:
         self._by_stem.setdefault(stem, []).append(rank)
 
     def previews(self, stem: str) -> list[str]:
-        return [rank[-1] for rank in sorted(self._by_stem.get(stem, ()))]
+        ranks = self._by_stem.get(stem)
+        return [rank[-1] for rank in sorted(ranks)] if ranks else []
 
 
 def previews_of(model: Path, siblings: Iterable[Path]) -> list[Path]:

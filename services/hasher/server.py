@@ -13,7 +13,7 @@ import grpc
 
 from backend.util.config import Config
 from backend.util.model_paths import ModelFile, resolve_model_file, resolve_model_folder
-from backend.util.model_walk import Unlisted, find_models
+from backend.util.model_walk import FoundModel, Unlisted, find_models
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
 from services.hasher import shadow
@@ -148,17 +148,17 @@ def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:
     )
 
 
-def _listed(batch: list, scope: list[str]) -> hasher_pb2.ListModelsResponse:
-    reply = hasher_pb2.ListModelsResponse(scope=scope)
-    for item in batch:
-        if isinstance(item, Unlisted):
-            reply.unlisted.add(path=item.path, reason=item.reason)
-        else:
-            identity = hasher_pb2.FileIdentity(
-                resolved_path=item.path, size=item.size, mtime_ns=item.mtime_ns, inode=item.inode,
-                device=item.device, relative_path=item.relative_path, model_root=item.model_root)
-            reply.models.add(identity=identity, preview_path=item.preview or "")
-    return reply
+def _listed(batch: list[FoundModel | Unlisted], scope: list[str]) -> hasher_pb2.ListModelsResponse:
+    found = [item for item in batch if isinstance(item, FoundModel)]
+    unlisted = [hasher_pb2.UnlistedFile(path=item.path, reason=item.reason)
+                for item in batch if isinstance(item, Unlisted)]
+    columns = hasher_pb2.FoundModels()
+    if found:
+        paths, roots, relative, sizes, mtimes, inodes, devices, previews = zip(*found, strict=True)
+        columns = hasher_pb2.FoundModels(
+            resolved_path=paths, size=sizes, mtime_ns=mtimes, inode=inodes, device=devices,
+            relative_path=relative, model_root=roots, preview_path=[preview or "" for preview in previews])
+    return hasher_pb2.ListModelsResponse(models=columns, unlisted=unlisted, scope=scope)
 
 
 def _digest(file: ModelFile, sha256: str, shadow: bool = False) -> hasher_pb2.FileDigest:
