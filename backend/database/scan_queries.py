@@ -24,43 +24,39 @@ class FileColumns(NamedTuple):
 
 
 async def begin(conn: asyncpg.Connection) -> None:
-    await conn.execute("CREATE TEMP TABLE IF NOT EXISTS scan_seen (path text NOT NULL)")
-    await conn.execute("TRUNCATE scan_seen")
+    # Statistics lag a table that a scan has just filled: without index probes forced, a rescan's plan may
+    # read all of pending_models for each batch of files.
+    await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS scan_seen (path text NOT NULL);
+                          TRUNCATE scan_seen;
+                          SET enable_seqscan = off""")
 
 
 async def end(conn: asyncpg.Connection) -> None:
     # The connection goes back to the pool: leave nothing of this scan on it.
-    await conn.execute("DROP TABLE IF EXISTS scan_seen, scan_missing")
+    await conn.execute("DROP TABLE IF EXISTS scan_seen, scan_missing; RESET enable_seqscan")
 
 
 async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
     """What each file is to the catalogue, in order: unchanged, changed, pending, recognised (its unchanged
     inode has a record under another path) or new. Also remembers the paths as seen by this scan.
-
-    Runs inside the caller's transaction.
     """
-    # Statistics lag a table that a scan has just filled: without this, a rescan's plan may read all of
-    # pending_models for each of its files instead of probing the index.
-    await conn.execute("SET LOCAL enable_seqscan = off")
-    rows = await conn.fetch(
+    kinds = await conn.fetchval(
         """WITH batch AS (
                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[])
                    WITH ORDINALITY AS b(path, size, mtime_ns, inode, device, i)),
            seen AS (INSERT INTO scan_seen SELECT path FROM batch)
-           SELECT CASE
-               WHEN EXISTS (SELECT 1 FROM models m WHERE m.path = b.path
-                            AND (m.size, m.mtime_ns, m.inode, m.device) = (b.size, b.mtime_ns, b.inode, b.device))
-                   THEN 'unchanged'
-               WHEN EXISTS (SELECT 1 FROM models m WHERE m.path = b.path) THEN 'changed'
+           SELECT array_agg(CASE
+               WHEN m.path IS NOT NULL THEN
+                   CASE WHEN (m.size, m.mtime_ns, m.inode, m.device) = (b.size, b.mtime_ns, b.inode, b.device)
+                        THEN 'unchanged' ELSE 'changed' END
                WHEN EXISTS (SELECT 1 FROM pending_models p WHERE p.path = b.path) THEN 'pending'
                WHEN EXISTS (SELECT 1 FROM models t WHERE t.inode = b.inode AND t.device = b.device
                             AND t.size = b.size AND t.mtime_ns = b.mtime_ns) THEN 'recognised'
-               ELSE 'new' END AS kind
-           FROM batch b
-           ORDER BY b.i""",
+               ELSE 'new' END ORDER BY b.i)
+           FROM batch b LEFT JOIN models m ON m.path = b.path""",
         *files,
     )
-    return [row["kind"] for row in rows]
+    return list(kinds)
 
 
 async def insert_pending(
@@ -83,8 +79,8 @@ async def pending_paths(conn: asyncpg.Connection, paths: Sequence[str]) -> set[s
 
 async def collect_unseen(conn: asyncpg.Connection, scope: Sequence[str]) -> int:
     """Put every record under the scope's folders that this scan did not see into scan_missing; the count."""
-    await conn.execute("ANALYZE scan_seen")  # a temporary table has no statistics: the planner needs them
-    await conn.execute("DROP TABLE IF EXISTS scan_missing")
+    # A temporary table has no statistics, and this anti-join wants to read both tables whole.
+    await conn.execute("ANALYZE scan_seen; DROP TABLE IF EXISTS scan_missing; RESET enable_seqscan")
     prefixes = [folder.rstrip("/") + "/" for folder in scope]
     status = await conn.execute(
         """CREATE TEMP TABLE scan_missing AS

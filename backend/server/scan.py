@@ -81,10 +81,18 @@ async def scan(
                 scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress)
             await find_missing(conn, hasher, catalogue.images, scope, report, prune=prune)
         finally:
-            await scan_queries.end(conn)
+            await _end(conn)
     if on_progress is not None:
         await on_progress(report.found, report.found, "")
     return report
+
+
+async def _end(conn: asyncpg.Connection) -> None:
+    """Leave the connection clean; after a cancelled query it may refuse, and the pool then discards it."""
+    try:
+        await scan_queries.end(conn)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("could not drop the scan's temporary tables: %s", exc)
 
 
 async def _walk(
@@ -111,10 +119,12 @@ async def _take_batch(
 ) -> None:
     files = FileColumns(list(models.resolved_path), list(models.size), list(models.mtime_ns), list(models.inode),
                         list(models.device))
-    async with conn.transaction():
-        kinds = await scan_queries.classify(conn, files)
-        new = [path for path, kind in zip(files.paths, kinds, strict=True) if kind == "new"]
-        inserted = await _insert_new(conn, new, report) if new else {}
+    kinds = await scan_queries.classify(conn, files)
+    new = [path for path, kind in zip(files.paths, kinds, strict=True) if kind == "new"]
+    inserted = {}
+    if new:
+        async with conn.transaction():  # the batch's new rows: one transaction
+            inserted = await _insert_new(conn, new, report)
     report.found += len(kinds)
     for path, kind, preview in zip(files.paths, kinds, models.preview_path, strict=True):
         if kind == "unchanged":
