@@ -111,7 +111,9 @@ async def _measure(base: str, dsn: str, parts: dict[str, psutil.Process]) -> dic
         cpu_after = _cpu_s(parts)
         assert first["registered"] == FILES and again["already_pending"] == FILES, (first, again)
         await _insert_active_rows(dsn, FILES)
+        list_before = _cpu_s(parts)
         latencies = await _page_everywhere(session, base)
+        list_after = _cpu_s(parts)
     return {
         "scan_100k_s": round(scan_s, 2),
         "rescan_100k_s": round(rescan_s, 2),
@@ -119,6 +121,8 @@ async def _measure(base: str, dsn: str, parts: dict[str, psutil.Process]) -> dic
         "gateway_rss_mb_delta_100k": round((rss.peak - before) / 2**20, 1),
         "list_p99_ms_100k": round(statistics.quantiles(latencies, n=100)[98], 2),
         "list_p50_ms_100k": round(statistics.median(latencies), 2),
+        "list_cpu_ms_per_page": {name: round((list_after[name] - list_before[name]) * 1000 / len(latencies), 2)
+                                 for name in ("gateway", "postgres")},
         "load_average_1m": round(os.getloadavg()[0], 1),
     }
 
