@@ -97,14 +97,6 @@ async def share_image(conn: asyncpg.Connection, sha256: str, image_key: str) -> 
     await conn.execute("UPDATE models SET image_key = $2 WHERE sha256 = $1 AND image_key IS NULL", sha256, image_key)
 
 
-async def list_models(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list[Record], int]:
-    rows = await conn.fetch(
-        f"SELECT {_MODEL_COLUMNS} FROM models ORDER BY path LIMIT $1 OFFSET $2", limit, offset
-    )
-    total = await conn.fetchval("SELECT count(*) FROM models")
-    return rows, total
-
-
 async def models_with_hash(conn: asyncpg.Connection, sha256: str) -> list[Record]:
     return await conn.fetch(f"SELECT {_MODEL_COLUMNS} FROM models WHERE sha256 = $1 ORDER BY path", sha256)
 
@@ -138,11 +130,6 @@ async def list_pending(conn: asyncpg.Connection, limit: int, offset: int) -> tup
     return rows, total
 
 
-async def catalogue_snapshot(conn: asyncpg.Connection) -> tuple[list[Record], set[str]]:
-    """Every active row's path and identity, and every pending path: what a scan compares the disk with."""
-    models = await conn.fetch("SELECT path, size, mtime_ns, inode, device FROM models")
-    pending = {r["path"] for r in await conn.fetch("SELECT path FROM pending_models")}
-    return models, pending
 
 
 async def pending_image_keys(conn: asyncpg.Connection) -> set[str]:

@@ -59,6 +59,10 @@ class Catalogue:
         self._images = images
         self._dev = dev
 
+    @property
+    def images(self) -> ImagesClient:
+        return self._images
+
     async def sha256(
         self, path: str, *, pending_status: str, force: bool = False, on_progress: ProgressCallback | None = None
     ) -> HashOutcome:

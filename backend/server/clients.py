@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import grpc
@@ -123,13 +123,19 @@ class HasherClient:
         raise ApiError(502, "bad_gateway", "hasher service: the hash stream ended without a digest")
 
 
-    async def list_models(self, folder: str = "") -> list[hasher_pb2.ListModelsResponse]:
-        """Every model file under folder (every root when empty), as the hasher sees them."""
+    async def list_models(self, folder: str = "") -> AsyncIterator[hasher_pb2.ListModelsResponse]:
+        """The model files under folder (every root when empty) as the hasher sends them, a batch at a time.
+
+        The first batch names the folders walked (its scope); no more than one batch is held here at once.
+        """
         call = self._stub.ListModels(hasher_pb2.ListModelsRequest(folder=folder), timeout=self._hash_timeout_s)
         try:
-            return [reply async for reply in call]
+            async for reply in call:
+                yield reply
         except grpc.aio.AioRpcError as exc:
             raise failure(exc, "hasher") from None
+        finally:
+            call.cancel()  # a no-op once it ended; stops the walk if our caller gave up
 
     async def hash_many(self, paths: list[str]) -> list[hasher_pb2.FileDigest | ApiError]:
         """Each file's digest, or its failure (FileFailed; ServiceDown when its worker was lost), in one call."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.server import openapi, views
+from backend.server import library_views, openapi, views
 from backend.server.jobs import events as job_events
 from backend.server.jobs import views as jobs
 
@@ -15,7 +15,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/models/pending/hash", views.hash_pending_models)
     app.router.add_post("/api/models/scan", views.scan_models)
     app.router.add_get("/api/models/pending", views.list_pending)
-    app.router.add_get("/api/models", views.list_models)
+    app.router.add_get("/api/models", library_views.list_models)
+    # Before /api/models/{sha256}, which would take "duplicates" for a (malformed) hash.
+    app.router.add_get("/api/models/duplicates", library_views.duplicates)
     # Not the POST-only names beside it: a GET there is a 405 (wrong method), not a malformed hash.
     app.router.add_get("/api/models/{sha256:(?!(?:sha256|scan)$)[^/]+}", views.models_by_hash)
     app.router.add_post("/api/jobs", jobs.start_job)

@@ -1,24 +1,34 @@
-"""Scan the model roots into the catalogue: unknown model files become pending; known files are not read."""
+"""Scan the model roots into the catalogue: unknown model files become pending; known files are not read.
+
+The hasher streams what it finds a batch at a time; each batch is compared with the catalogue and its new
+files inserted in one transaction, and only then are side-car previews compressed, a few at a time. The
+gateway holds one batch, never the library: a 100,000-file scan is a few hundred transactions.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 import asyncpg
 
-from backend.database import db
-from backend.server.catalogue import Catalogue, unchanged
+from backend.database import scan_queries
+from backend.database.scan_queries import FileColumns
+from backend.server.bounded import Bounded
+from backend.server.catalogue import Catalogue, pending_image_key
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
+from backend.server.scan_missing import find_missing
+from modelvault.hasher.v1 import hasher_pb2
 
 log = logging.getLogger(__name__)
 
 FileProgress = Callable[[int, int, str], Awaitable[None]]
-# Registrations at once: each may compress a preview, and the image service has one worker per core.
-SCAN_CONCURRENCY = 8
+# Previews compressed (and moved files recognised) at once: the image service has one worker per core,
+# and it does not say how many it has, so this covers a machine of a few cores without flooding it.
+FOLLOW_UP_CONCURRENCY = 4
 # Lists in reports stop here: a library of 70,000 files must not give a 70,000-line answer.
 REPORT_LIMIT = 100
 
@@ -32,74 +42,145 @@ class ScanReport:
     recognised: int = 0
     changed: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    # Records under the scanned folders whose file is gone; `missing_paths` lists the first of them.
+    missing: int = 0
+    missing_paths: list[str] = field(default_factory=list)
+    # Records removed because their file is gone (only when asked to prune).
+    pruned: int = 0
 
-    def add_error(self, path: str, exc: ApiError) -> None:
+    def add_error(self, path: str, code: str, message: str) -> None:
         if len(self.errors) < REPORT_LIMIT:
-            self.errors.append({"path": path, "code": exc.code, "message": exc.message})
+            self.errors.append({"path": path, "code": code, "message": message})
+
+    def add_changed(self, path: str) -> None:
+        if len(self.changed) < REPORT_LIMIT:
+            self.changed.append(path)
+
+    def add_missing(self, path: str) -> None:
+        self.missing += 1
+        if len(self.missing_paths) < REPORT_LIMIT:
+            self.missing_paths.append(path)
 
 
 async def scan(
-    pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, folder: str, on_progress: FileProgress | None
+    pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, folder: str, on_progress: FileProgress | None,
+    *, prune: bool = False,
 ) -> ScanReport:
     """Register every model file the catalogue does not know as pending, with its side-car preview.
 
     Known files are not read: unchanged ones are counted, changed ones listed (hash them to refresh),
     and a file whose inode the catalogue knows under another path (a move, a hard link) is recorded
-    at once from that record.
+    at once from that record. Records under the scanned folders whose file is gone are reported as
+    missing, and with prune removed (with their previews, unless another file shows the same one).
     """
-    found = await hasher.list_models(folder)
+    report = ScanReport()
     async with pool.acquire() as conn:
-        models, pending = await db.catalogue_snapshot(conn)
-    by_path = {row["path"]: row for row in models}
-    by_inode = {(int(row["device"]), int(row["inode"]), row["size"], row["mtime_ns"]) for row in models}
-    report = ScanReport(found=len(found))
-    todo = []
-    for entry in found:
-        ident = entry.identity
-        path = ident.resolved_path
-        row = by_path.get(path)
-        if row is not None:
-            if unchanged(row, ident):
-                report.unchanged += 1
-            elif len(report.changed) < REPORT_LIMIT:
-                report.changed.append(path)
-        elif path in pending:
-            report.already_pending += 1
-        else:
-            todo.append((entry, (ident.device, ident.inode, ident.size, ident.mtime_ns) in by_inode))
-
-    done = 0
-    limit = asyncio.Semaphore(SCAN_CONCURRENCY)
-
-    async def add(entry, known_inode: bool) -> None:
-        nonlocal done
-        path = entry.identity.resolved_path
-        async with limit:
-            try:
-                if known_inode:
-                    await catalogue.sha256(path, pending_status="pending")  # no read: the record follows
-                    report.recognised += 1
-                else:
-                    await _register(catalogue, path, entry.preview_path or None, report)
-            except ApiError as exc:
-                report.add_error(path, exc)
-        done += 1
-        if on_progress is not None:
-            await on_progress(done, len(todo), path)
-
-    await asyncio.gather(*(add(entry, known) for entry, known in todo))
+        await scan_queries.begin(conn)
+        try:
+            async with Bounded(FOLLOW_UP_CONCURRENCY) as follow_up:
+                scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress)
+            await find_missing(conn, hasher, catalogue.images, scope, report, prune=prune)
+        finally:
+            await _end(conn)
+    if on_progress is not None:
+        await on_progress(report.found, report.found, "")
     return report
 
 
-async def _register(catalogue: Catalogue, path: str, preview: str | None, report: ScanReport) -> None:
+async def _end(conn: asyncpg.Connection) -> None:
+    """Leave the connection clean; after a cancelled query it may refuse, and the pool then discards it."""
     try:
-        await catalogue.register_pending(path, preview)
+        await scan_queries.end(conn)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("could not drop the scan's temporary tables: %s", exc)
+
+
+async def _walk(
+    conn: asyncpg.Connection, hasher: HasherClient, catalogue: Catalogue, folder: str, report: ScanReport,
+    follow_up: Bounded, on_progress: FileProgress | None,
+) -> list[str]:
+    """Take in what the hasher finds, batch by batch; returns the folders it walked."""
+    scope: list[str] = []
+    async for reply in hasher.list_models(folder):
+        scope = scope or list(reply.scope)
+        for unlisted in reply.unlisted:
+            report.add_error(unlisted.path, "invalid_file_name", unlisted.reason)
+        if not reply.models.resolved_path:
+            continue
+        await _take_batch(conn, catalogue, reply.models, report, follow_up)
+        if on_progress is not None:
+            await on_progress(report.found, 0, reply.models.resolved_path[-1])
+    return scope
+
+
+async def _take_batch(
+    conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
+    follow_up: Bounded,
+) -> None:
+    files = FileColumns(list(models.resolved_path), list(models.size), list(models.mtime_ns), list(models.inode),
+                        list(models.device))
+    kinds = await scan_queries.classify(conn, files)
+    new = [path for path, kind in zip(files.paths, kinds, strict=True) if kind == "new"]
+    inserted = {}
+    if new:
+        async with conn.transaction():  # the batch's new rows: one transaction
+            inserted = await _insert_new(conn, new, report)
+    report.found += len(kinds)
+    for path, kind, preview in zip(files.paths, kinds, models.preview_path, strict=True):
+        if kind == "unchanged":
+            report.unchanged += 1
+        elif kind == "changed":
+            report.add_changed(path)
+        elif kind == "pending":
+            report.already_pending += 1
+        elif kind == "recognised":
+            await follow_up.submit(_recognise, catalogue, path, report)
+        elif path in inserted and preview:
+            await follow_up.submit(_compress_preview, catalogue, preview, inserted[path], report)
+
+
+def _image_key(path: str, *, suffixed: bool = False) -> str:
+    return pending_image_key(PurePosixPath(path).stem, path, suffixed=suffixed)
+
+
+async def _insert_new(conn: asyncpg.Connection, paths: list[str], report: ScanReport) -> dict[str, str]:
+    """Insert pending rows for new paths; returns path -> preview key of the rows inserted.
+
+    A name whose preview key is taken (the same file name in two folders) gets a suffixed key.
+    """
+    keys = {path: _image_key(path) for path in paths}
+    inserted = await _insert(conn, keys)
+    left = [path for path in paths if path not in inserted]
+    if left:
+        already = await scan_queries.pending_paths(conn, left)  # registered by a request a moment ago
+        report.already_pending += len(already)
+        retry = {path: _image_key(path, suffixed=True) for path in left if path not in already}
+        suffixed = await _insert(conn, retry)
+        for path in retry.keys() - suffixed:
+            report.add_error(path, "conflict", f"no free preview name for {path!r}")
+        inserted |= suffixed
+        keys.update(retry)
+    report.registered += len(inserted)
+    return {path: keys[path] for path in inserted}
+
+
+async def _insert(conn: asyncpg.Connection, keys: dict[str, str]) -> set[str]:
+    paths = list(keys)
+    return await scan_queries.insert_pending(conn, paths, [PurePosixPath(p).stem for p in paths], list(keys.values()))
+
+
+async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> None:
+    try:
+        await catalogue.sha256(path, pending_status="pending")  # no read: the record follows its inode
     except ApiError as exc:
-        if preview is None or exc.status >= 500:
-            raise
-        # A broken side-car image must not keep its model out of the catalogue.
-        report.add_error(preview, exc)
-        await catalogue.register_pending(path, None)
-    report.registered += 1
+        report.add_error(path, exc.code, exc.message)
+        return
+    report.recognised += 1
 
 
+async def _compress_preview(catalogue: Catalogue, preview: str, image_key: str, report: ScanReport) -> None:
+    """After the row exists: a broken side-car image is reported and never keeps its model out."""
+    try:
+        await catalogue.images.compress_file(preview, image_key)
+    except ApiError as exc:
+        report.add_error(preview, exc.code, exc.message)

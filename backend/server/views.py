@@ -30,8 +30,13 @@ def _image_url(key: str | None) -> str | None:
 
 
 def model_json(row: Record) -> dict[str, Any]:
+    # String operations, not PurePosixPath: a page of the library shapes a hundred of these per request.
+    folder, _, file_name = row["path"].rpartition("/")
+    dot = file_name.rfind(".")
     return {
         "path": row["path"],
+        "name": file_name[:dot] if dot > 0 else file_name,
+        "folder": folder or "/",
         "sha256": row["sha256"],
         "size": row["size"],
         "mtime_ns": row["mtime_ns"],
@@ -39,6 +44,7 @@ def model_json(row: Record) -> dict[str, Any]:
         "image_url": _image_url(row["image_key"]),
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
+        "metadata": {},
     }
 
 
@@ -72,10 +78,11 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
 async def scan_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
     folder = read_folder({"folder": optional_text(params, "folder") or ""})
+    prune = flag(params, "prune")
     runner = request.app[keys.JOBS]
 
     async def work(report: Report | None) -> dict[str, Any]:
-        return await run_attached(runner, "scan", {"folder": folder}, report)
+        return await run_attached(runner, "scan", {"folder": folder, "prune": prune}, report)
 
     return await respond(request, flag(params, "progress"), work)
 
@@ -97,13 +104,6 @@ async def register_pending(request: web.Request) -> web.Response:
         required_text(params, "path"), optional_text(params, "preview_path")
     )
     return web.json_response(pending_json(row, request.app[keys.CONFIG].images_dir), status=201 if created else 200)
-
-
-async def list_models(request: web.Request) -> web.Response:
-    limit, offset = page(request)
-    async with request.app[keys.POOL].acquire() as conn:
-        rows, total = await db.list_models(conn, limit, offset)
-    return web.json_response({"items": [model_json(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
 
 async def models_by_hash(request: web.Request) -> web.Response:

@@ -1,59 +1,47 @@
-"""What counts as a model file and as its side-car preview, and the walk that finds them under the roots."""
+"""What counts as a model file and as its side-car preview."""
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-
-from backend.util.model_paths import ModelFile, ModelPathError, resolve_model_file
-
-log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = frozenset({".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf"})
 PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 
 def is_model_file(name: str) -> bool:
-    return Path(name).suffix.lower() in MODEL_SUFFIXES
+    return os.path.splitext(name)[1].lower() in MODEL_SUFFIXES
+
+
+class PreviewIndex:
+    """The side-car previews of one folder by the model stem they belong to, best first: <stem>.preview.png
+    (the common convention of model managers), then <stem>.png, .jpg, ... and other <stem>.<tag>.<image>."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._by_stem: dict[str, list[tuple[bool, bool, int, str]]] = {}
+        for name in names:
+            suffix = os.path.splitext(name)[1].lower()
+            if suffix not in PREVIEW_SUFFIXES:
+                continue
+            base = name[: -len(suffix)]
+            # <stem>.png, or <stem>.<tag>.png with a tag free of dots (not <stem>.v2.old.png).
+            self._add(base, "", suffix, name)
+            if "." in base:
+                stem, tag = base.rsplit(".", 1)
+                self._add(stem, tag, suffix, name)
+
+    def _add(self, stem: str, tag: str, suffix: str, name: str) -> None:
+        rank = (tag != "preview", tag != "", PREVIEW_SUFFIXES.index(suffix), name)
+        self._by_stem.setdefault(stem, []).append(rank)
+
+    def previews(self, stem: str) -> list[str]:
+        ranks = self._by_stem.get(stem)
+        return [rank[-1] for rank in sorted(ranks)] if ranks else []
 
 
 def previews_of(model: Path, siblings: Iterable[Path]) -> list[Path]:
-    """Side-car previews of model among its siblings, best first: <stem>.preview.png (the common
-    convention of model managers), then <stem>.png, .jpg, ... and other <stem>.<tag>.<image> files."""
-    stem = model.stem
-    found = []
-    for path in siblings:
-        suffix = path.suffix.lower()
-        if suffix not in PREVIEW_SUFFIXES or not path.name.startswith(stem + "."):
-            continue
-        middle = path.name[len(stem) + 1 : -len(suffix)]
-        if "." not in middle:  # <stem>.png or <stem>.<tag>.png, not <stem>.v2.old.png
-            found.append((middle != "preview", middle != "", PREVIEW_SUFFIXES.index(suffix), path.name, path))
-    return [entry[-1] for entry in sorted(found)]
-
-
-def find_models(roots: Sequence[Path], folder: Path | None = None) -> Iterator[tuple[ModelFile, Path | None]]:
-    """Every model file under folder (default: every root), checked like any request, with its best preview.
-
-    Symlinked folders are not followed (no loops, no escapes); a symlinked file counts if it resolves
-    inside the roots, once, under its resolved path. Hidden folders (.git, .cache) are skipped.
-    """
-    seen: set[Path] = set()
-    for top in [folder] if folder is not None else roots:
-        for directory, subdirs, names in os.walk(top, onerror=lambda exc: log.warning("cannot list %s", exc)):
-            subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-            files = [Path(directory, name) for name in sorted(names)]
-            for path in files:
-                if not is_model_file(path.name):
-                    continue
-                try:
-                    model = resolve_model_file(str(path), roots)
-                except ModelPathError:
-                    continue  # a broken or escaping symlink, a FIFO named like a model: not a model
-                if model.resolved_path in seen:
-                    continue
-                seen.add(model.resolved_path)
-                previews = previews_of(path, files)
-                yield model, previews[0] if previews else None
+    """Side-car previews of model among its siblings, best first (see PreviewIndex)."""
+    siblings = list(siblings)
+    by_name = {path.name: path for path in siblings}
+    return [by_name[name] for name in PreviewIndex(by_name).previews(model.stem)]

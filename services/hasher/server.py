@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import time
@@ -13,8 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 import grpc
 
 from backend.util.config import Config
-from backend.util.model_files import find_models
 from backend.util.model_paths import ModelFile, resolve_model_file, resolve_model_folder
+from backend.util.model_walk import FoundModel, Unlisted, find_models
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
 from services.hasher import shadow
@@ -33,6 +34,8 @@ _POLL_S = 0.05
 FileKey = tuple[int, int, int, int]
 # Files in one HashMany call.
 MAX_HASH_MANY = 1000
+# Files per ListModels message, as the proto documents.
+LIST_BATCH = 500
 
 
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
@@ -86,10 +89,16 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             folder = None
             if request.folder:
                 folder = await asyncio.to_thread(resolve_model_folder, request.folder, self._roots)
-            # One thread walks the whole tree (70,000 files list in seconds); the loop only streams.
-            found = await asyncio.to_thread(lambda: list(find_models(self._roots, folder)))
-            for model, preview in found:
-                yield hasher_pb2.ListModelsResponse(identity=_identity(model), preview_path=str(preview or ""))
+            scope = [str(folder)] if folder is not None else [str(root) for root in self._roots]
+            # A thread walks the tree a batch at a time (100,000 files list in seconds); the loop only streams,
+            # and gRPC's flow control keeps a slow reader from making us hold the whole tree.
+            walk = find_models(self._roots, folder)
+            while True:
+                batch = await asyncio.to_thread(lambda: list(itertools.islice(walk, LIST_BATCH)))
+                yield _listed(batch, scope)
+                scope = []
+                if len(batch) < LIST_BATCH:
+                    return
 
     async def HashMany(self, request, context):
         async with STATUSES.guard(context):
@@ -176,6 +185,19 @@ def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:
         relative_path=file.relative_path,
         model_root=str(file.model_root),
     )
+
+
+def _listed(batch: list[FoundModel | Unlisted], scope: list[str]) -> hasher_pb2.ListModelsResponse:
+    found = [item for item in batch if isinstance(item, FoundModel)]
+    unlisted = [hasher_pb2.UnlistedFile(path=item.path, reason=item.reason)
+                for item in batch if isinstance(item, Unlisted)]
+    columns = hasher_pb2.FoundModels()
+    if found:
+        paths, roots, relative, sizes, mtimes, inodes, devices, previews = zip(*found, strict=True)
+        columns = hasher_pb2.FoundModels(
+            resolved_path=paths, size=sizes, mtime_ns=mtimes, inode=inodes, device=devices,
+            relative_path=relative, model_root=roots, preview_path=[preview or "" for preview in previews])
+    return hasher_pb2.ListModelsResponse(models=columns, unlisted=unlisted, scope=scope)
 
 
 def _digest(file: ModelFile, sha256: str, replica_id: str, shadow: bool = False) -> hasher_pb2.FileDigest:

@@ -82,7 +82,9 @@ async def test_scan_of_one_folder_with_progress(stack: Stack, gateway: TestClien
     _library(stack)
     reply = await gateway.post("/api/models/scan", json={"folder": str(stack.model_root / "loras"), "progress": True})
     lines = [json.loads(line) for line in (await reply.text()).splitlines()]
-    assert [line["progress"]["files_done"] for line in lines[:-1]] == [1, 2]
+    # Progress comes per batch of files found, then once more with the total known.
+    progress = [(line["progress"]["files_done"], line["progress"]["files_total"]) for line in lines[:-1]]
+    assert progress == [(2, 0), (2, 2)]
     assert lines[-1]["found"] == 2 and lines[-1]["registered"] == 2
     assert await error_of(await gateway.post("/api/models/scan", json={"folder": "/etc"})) == (403, "permission_denied")
 

@@ -153,16 +153,21 @@ async def test_list_models_finds_model_files_and_their_previews(start_hasher, mo
     os.mkfifo(model_root / "pipe.safetensors")
     hasher = await start_hasher()
 
+    replies = [reply async for reply in hasher.stub.ListModels(hasher_pb2.ListModelsRequest())]
     found = {
-        reply.identity.relative_path: Path(reply.preview_path).name if reply.preview_path else None
-        async for reply in hasher.stub.ListModels(hasher_pb2.ListModelsRequest())
-        if reply.identity.model_root == str(model_root)  # the fixture's second root holds other tests' files
+        relative: Path(preview).name if preview else None
+        for reply in replies
+        for relative, root, preview in zip(reply.models.relative_path, reply.models.model_root,
+                                           reply.models.preview_path, strict=True)
+        if root == str(model_root)  # the fixture's second root holds other tests' files
     }
     assert found == {"ckpt.ckpt": "ckpt.jpg", "loras/style/ink.safetensors": "ink.preview.png", "vae.gguf": None}
+    assert str(model_root) in replies[0].scope
 
-    inside = [r.identity.relative_path async for r in hasher.stub.ListModels(
+    inside = [reply async for reply in hasher.stub.ListModels(
         hasher_pb2.ListModelsRequest(folder=str(model_root / "loras")))]
-    assert inside == ["loras/style/ink.safetensors"]
+    assert [path for reply in inside for path in reply.models.relative_path] == ["loras/style/ink.safetensors"]
+    assert list(inside[0].scope) == [str(model_root / "loras")]
     for folder, code in ((str(tmp_path), grpc.StatusCode.PERMISSION_DENIED),
                          (str(model_root / "nope"), grpc.StatusCode.NOT_FOUND),
                          (str(model_root / "vae.gguf"), grpc.StatusCode.INVALID_ARGUMENT),

@@ -1,9 +1,11 @@
 """Shadow file system for dev mode: mirror a real model tree with zero-byte stand-ins and real previews.
 
-`python -m backend.database.migration.shadow SOURCE_ROOT [--dest debug_models]`
+`python -m backend.database.migration.shadow SOURCE_ROOT [--dest debug_models]`, or
+`python -m backend.database.migration.shadow --synthetic N [--previews PERCENT] [--dest debug_models]`.
 Each model file becomes `shadow_<name>.safetensors` (zero bytes) in the same relative folder; its side-car
 previews (`<name>.png`, `<name>.preview.jpg`, ...) are copied beside it as `shadow_<name>...`, so the whole
-register → hash → migrate flow runs on a laptop without the hundreds of GB behind it.
+register → hash → migrate flow runs on a laptop without the hundreds of GB behind it. --synthetic makes a
+library of N such files from nothing (folders of about a thousand), to try ModelVault at scale.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend.database.migration.synthetic_tree import build_synthetic_tree
 from backend.util.config import PROJECT_ROOT
 from backend.util.model_files import is_model_file, previews_of
 
@@ -65,10 +68,20 @@ def build_shadow_tree(source: Path, dest: Path) -> ShadowReport:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="the real model tree to mirror")
+    parser.add_argument("source", type=Path, nargs="?", help="the real model tree to mirror")
     parser.add_argument("--dest", type=Path, default=PROJECT_ROOT / "debug_models", help="default: debug_models/")
+    parser.add_argument("--synthetic", type=int, metavar="N", help="make N synthetic shadow files instead")
+    parser.add_argument("--previews", type=float, default=0.0, metavar="PERCENT",
+                        help="with --synthetic: the share of files with a side-car preview (default 0)")
     args = parser.parse_args(argv)
-    if not args.source.is_dir():
+    if args.synthetic is not None:
+        if args.source is not None or args.synthetic < 0 or not 0 <= args.previews <= 100:
+            parser.error("--synthetic takes no SOURCE, N >= 0 and --previews between 0 and 100")
+        made = build_synthetic_tree(args.dest, args.synthetic, preview_percent=args.previews)
+        print(f"{made.models} synthetic shadow models and {made.previews} previews in {made.folders} folders "
+              f"under {args.dest}")
+        return 0
+    if args.source is None or not args.source.is_dir():
         parser.error(f"{args.source} is not a directory")
     try:
         report = build_shadow_tree(args.source, args.dest)

@@ -43,8 +43,11 @@ def read_folder(body: dict[str, Any]) -> str:
 
 
 def validate_scan(body: dict[str, Any]) -> dict[str, Any]:
-    _only(body, ("folder",))
-    return {"folder": read_folder(body)}
+    _only(body, ("folder", "prune"))
+    prune = body.get("prune", False)
+    if not isinstance(prune, bool):
+        raise ApiError(400, "invalid_parameter", f"'prune' must be true or false; got {prune!r}")
+    return {"folder": read_folder(body), "prune": prune}
 
 
 def validate_hash(body: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +60,8 @@ def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue) ->
         async def on_progress(done: int, total: int, path: str) -> None:
             ctx.progress(files_done=done, files_total=total, current=path)
 
-        report = await scan.scan(pool, hasher, catalogue, ctx.params["folder"], on_progress)
+        report = await scan.scan(pool, hasher, catalogue, ctx.params["folder"], on_progress,
+                                 prune=ctx.params.get("prune", False))
         ctx.progress(errors=len(report.errors))
         return dataclasses.asdict(report)
 

@@ -1,0 +1,120 @@
+"""The scan's queries: compare a batch of found files with the catalogue, add the new ones, find and prune the missing.
+
+A scan holds one connection for its whole run: the paths it has seen go into a temporary table on it,
+so that the gateway never holds the library in memory and the missing are found by one anti-join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import asyncpg
+from asyncpg import Record
+
+
+class FileColumns(NamedTuple):
+    """A batch of files found on disk, as parallel lists: the i-th entry of each is the i-th file."""
+
+    paths: list[str]
+    sizes: list[int]
+    mtimes_ns: list[int]
+    inodes: list[int]
+    devices: list[int]
+
+
+async def begin(conn: asyncpg.Connection) -> None:
+    # Statistics lag a table that a scan has just filled: without index probes forced, a rescan's plan may
+    # read all of pending_models for each batch of files.
+    await conn.execute("""CREATE TEMP TABLE IF NOT EXISTS scan_seen (path text NOT NULL);
+                          TRUNCATE scan_seen;
+                          SET enable_seqscan = off""")
+
+
+async def end(conn: asyncpg.Connection) -> None:
+    # The connection goes back to the pool: leave nothing of this scan on it.
+    await conn.execute("DROP TABLE IF EXISTS scan_seen, scan_missing; RESET enable_seqscan")
+
+
+async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
+    """What each file is to the catalogue, in order: unchanged, changed, pending, recognised (its unchanged
+    inode has a record under another path) or new. Also remembers the paths as seen by this scan.
+    """
+    kinds = await conn.fetchval(
+        """WITH batch AS (
+               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[])
+                   WITH ORDINALITY AS b(path, size, mtime_ns, inode, device, i)),
+           seen AS (INSERT INTO scan_seen SELECT path FROM batch)
+           SELECT array_agg(CASE
+               WHEN m.path IS NOT NULL THEN
+                   CASE WHEN (m.size, m.mtime_ns, m.inode, m.device) = (b.size, b.mtime_ns, b.inode, b.device)
+                        THEN 'unchanged' ELSE 'changed' END
+               WHEN EXISTS (SELECT 1 FROM pending_models p WHERE p.path = b.path) THEN 'pending'
+               WHEN EXISTS (SELECT 1 FROM models t WHERE t.inode = b.inode AND t.device = b.device
+                            AND t.size = b.size AND t.mtime_ns = b.mtime_ns) THEN 'recognised'
+               ELSE 'new' END ORDER BY b.i)
+           FROM batch b LEFT JOIN models m ON m.path = b.path""",
+        *files,
+    )
+    return list(kinds)
+
+
+async def insert_pending(
+    conn: asyncpg.Connection, paths: Sequence[str], names: Sequence[str], image_keys: Sequence[str]
+) -> set[str]:
+    """Insert pending rows in one statement; returns the paths inserted (a taken path or key is skipped)."""
+    rows = await conn.fetch(
+        """INSERT INTO pending_models (path, name, image_key)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+           ON CONFLICT DO NOTHING RETURNING path""",
+        list(paths), list(names), list(image_keys),
+    )
+    return {row["path"] for row in rows}
+
+
+async def pending_paths(conn: asyncpg.Connection, paths: Sequence[str]) -> set[str]:
+    rows = await conn.fetch("SELECT path FROM pending_models WHERE path = ANY($1::text[])", list(paths))
+    return {row["path"] for row in rows}
+
+
+async def collect_unseen(conn: asyncpg.Connection, scope: Sequence[str]) -> int:
+    """Put every record under the scope's folders that this scan did not see into scan_missing; the count."""
+    # A temporary table has no statistics, and this anti-join wants to read both tables whole.
+    await conn.execute("ANALYZE scan_seen; DROP TABLE IF EXISTS scan_missing; RESET enable_seqscan")
+    prefixes = [folder.rstrip("/") + "/" for folder in scope]
+    status = await conn.execute(
+        """CREATE TEMP TABLE scan_missing AS
+           SELECT path, pending FROM (
+               SELECT path, false AS pending FROM models
+               UNION ALL SELECT path, true FROM pending_models) r
+           WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) AS s(prefix) WHERE starts_with(r.path, s.prefix))
+             AND NOT EXISTS (SELECT 1 FROM scan_seen x WHERE x.path = r.path)""",
+        prefixes,
+    )
+    return int(status.split()[-1])
+
+
+async def unseen_page(conn: asyncpg.Connection, after: str, limit: int) -> list[Record]:
+    return await conn.fetch(
+        "SELECT path, pending FROM scan_missing WHERE path > $1 ORDER BY path LIMIT $2", after, limit
+    )
+
+
+async def prune(conn: asyncpg.Connection, active: Sequence[str], pending: Sequence[str]) -> tuple[int, list[str]]:
+    """Delete the records of vanished files; returns how many and the preview keys no remaining record uses.
+
+    An active preview is named by its content's hash: it stays while another file of that content remains.
+    """
+    gone = await conn.fetch(
+        """WITH gone AS (DELETE FROM models WHERE path = ANY($1::text[]) RETURNING sha256, image_key)
+           SELECT g.image_key, NOT EXISTS (
+               SELECT 1 FROM models m WHERE m.sha256 = g.sha256 AND m.path <> ALL($1::text[])) AS orphan
+           FROM gone g""",
+        list(active),
+    )
+    pending_keys = await conn.fetch(
+        "DELETE FROM pending_models WHERE path = ANY($1::text[]) RETURNING image_key", list(pending)
+    )
+    keys = {row["image_key"] for row in gone if row["orphan"] and row["image_key"]}
+    keys.update(row["image_key"] for row in pending_keys)
+    return len(gone) + len(pending_keys), sorted(keys)

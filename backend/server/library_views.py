@@ -1,0 +1,110 @@
+"""The library's read side over HTTP: the model list (filters, orders, cursor paging) and duplicate files."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from backend.database import listing
+from backend.database.listing import ModelQuery
+from backend.server import keys
+from backend.server.errors import ApiError
+from backend.server.params import MAX_PAGE, choice, integer, optional_text, page
+from backend.server.views import model_json
+from backend.util.model_files import MODEL_SUFFIXES
+
+_TYPES = tuple(sorted(suffix.lstrip(".") for suffix in MODEL_SUFFIXES))
+_MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts, and what the first page counted: pages after it are not counted again."""
+
+    sort_key: Any
+    path: str
+    total: int
+
+
+def _filter_id(request: web.Request) -> str:
+    """Ties a cursor to its filters and order: continuing another listing with it would skip rows."""
+    fields = [request.query.get(name, "") for name in ("sort", "order", "q", "folder", "type")]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:12]
+
+
+def encode_cursor(request: web.Request, cursor: Cursor) -> str:
+    raw = json.dumps([_filter_id(request), cursor.sort_key, cursor.path, cursor.total], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(request: web.Request, text: str, sort: str) -> Cursor:
+    """400 when it is not one of ours or was made for another order or other filters."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        made_for, sort_key, path, total = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise ApiError(400, "invalid_parameter", "'cursor' is not a cursor this server gave out") from None
+    if made_for != _filter_id(request):
+        raise ApiError(400, "invalid_parameter",
+                       "'cursor' belongs to another listing: ask with the sort, order and filters it was made for")
+    key_type = int if sort in ("size", "date") else str
+    if not (isinstance(sort_key, key_type) and isinstance(path, str) and isinstance(total, int)):
+        raise ApiError(400, "invalid_parameter", "'cursor' is not a cursor this server gave out")
+    return Cursor(sort_key, path, total)
+
+
+def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
+    params = request.query
+    limit, offset = page(request)
+    sort = choice(params, "sort", tuple(listing.SORT_KEYS), "path")
+    order = choice(params, "order", ("asc", "desc"), "asc")
+    cursor = optional_text(params, "cursor")
+    if cursor is not None and offset:
+        raise ApiError(400, "invalid_parameter", "give either 'cursor' or 'offset', not both")
+    q = optional_text(params, "q")
+    if q is not None and len(q) > _MAX_QUERY:
+        raise ApiError(400, "invalid_parameter", f"'q' is at most {_MAX_QUERY} characters")
+    folder = optional_text(params, "folder")
+    if folder is not None and not folder.startswith("/"):
+        raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
+    ext = optional_text(params, "type")
+    if ext is not None:
+        ext = choice({"type": ext.lower().lstrip(".")}, "type", _TYPES, "")
+    after = decode_cursor(request, cursor, sort) if cursor is not None else None
+    keyset = (after.sort_key, after.path) if after is not None else None
+    return ModelQuery(limit, offset, sort, order == "desc", keyset, q, folder, ext), after
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """A page of active models. `total` is counted for a page asked for without a cursor; a page reached by
+    cursor repeats what the first page counted, so paging deep into the library never counts it again."""
+    query, after = _model_query(request)
+    async with request.app[keys.POOL].acquire() as conn:
+        total = after.total if after is not None else await listing.count_models(conn, query)
+        # One more row than asked tells whether a next page exists.
+        rows = await listing.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
+    more, rows = len(rows) > query.limit, rows[: query.limit]
+    next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if more else None
+    return web.json_response({"items": [model_json(r) for r in rows], "total": total, "limit": query.limit,
+                              "offset": query.offset, "next_cursor": next_cursor})
+
+
+async def duplicates(request: web.Request) -> web.Response:
+    limit = integer(request.query, "limit", 50, 1, MAX_PAGE)
+    offset = integer(request.query, "offset", 0, 0, None)
+    async with request.app[keys.POOL].acquire() as conn:
+        groups, total_groups, wasted = await listing.duplicate_groups(conn, limit, offset)
+        files = await listing.files_with_hashes(conn, [g["sha256"] for g in groups])
+    by_hash: dict[str, list[dict[str, Any]]] = {}
+    for row in files:
+        by_hash.setdefault(row["sha256"], []).append(model_json(row))
+    body = [{"sha256": g["sha256"], "size": g["size"], "count": g["count"], "files": by_hash.get(g["sha256"], []),
+             "wasted_bytes": g["wasted_bytes"]} for g in groups]
+    return web.json_response({"groups": body, "total_groups": total_groups, "wasted_bytes": wasted})
