@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from aiohttp import web
-from hypothesis import HealthCheck, assume, settings
+from hypothesis import HealthCheck, settings
 
 from backend.server.instance import create_app
 from backend.server.openapi import DOCUMENT
@@ -66,16 +66,8 @@ def live_gateway() -> Iterator[str]:
 schema = schemathesis.openapi.from_path(Path(DOCUMENT))
 
 
-def _known_server_error(case) -> bool:
-    """Inputs that get a 500 today, each pinned by a strict xfail in test_gateway_known_500s.py: skipped here
-    so that the fuzzer keeps looking for new ones. Drop a line when its xfail starts passing."""
-    content_type = {k.lower(): v for k, v in (case.headers or {}).items()}.get("content-type", "")
-    return content_type.startswith("multipart/form-data") and "boundary=" not in content_type
-
-
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_generated_request_gets_a_server_error(case, live_gateway: str) -> None:
-    assume(not _known_server_error(case))
     response = case.call(base_url=live_gateway, timeout=30)
     assert response.status_code < 500, (case.as_curl_command(), response.status_code, response.text[:500])

@@ -45,7 +45,6 @@ def test_every_integer_in_bounds_is_accepted(value: int) -> None:
     assert integer({"n": value}, "n", 0, 0, None) == integer({"n": str(value)}, "n", 0, 0, None) == value
 
 
-@pytest.mark.xfail(strict=True, reason="an unbounded integer (offset) over 64 bits is accepted; PostgreSQL fails")
 @SETTINGS
 @given(value=st.integers(min_value=LARGEST_BIGINT + 1))
 def test_an_unbounded_integer_beyond_what_the_database_takes_is_refused(value: int) -> None:
