@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.server import views
+from backend.server import legacy_views, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -12,6 +12,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/models/pending", views.register_pending)
     app.router.add_post("/api/models/pending/hash", views.hash_pending_models)
     app.router.add_post("/api/models/scan", views.scan_models)
+    app.router.add_post("/api/models/import", legacy_views.import_models)
     app.router.add_get("/api/models/pending", views.list_pending)
     app.router.add_get("/api/models", views.list_models)
     app.router.add_get("/api/models/{sha256}", views.models_by_hash)

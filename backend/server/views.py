@@ -12,7 +12,7 @@ from aiohttp import web
 from asyncpg import Record
 
 from backend.database import db
-from backend.server import keys, pending_queue, scan
+from backend.server import keys, legacy_views, pending_queue, scan
 from backend.server.clients import is_serving
 from backend.server.errors import ApiError
 from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
@@ -109,7 +109,9 @@ async def list_models(request: web.Request) -> web.Response:
     limit, offset = page(request)
     async with request.app[keys.POOL].acquire() as conn:
         rows, total = await db.list_models(conn, limit, offset)
-    return web.json_response({"items": [model_json(r) for r in rows], "total": total, "limit": limit, "offset": offset})
+        metadata = await legacy_views.flat_metadata(conn, [r["sha256"] for r in rows])
+    items = [{**model_json(r), "metadata": metadata.get(r["sha256"], {})} for r in rows]
+    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 async def models_by_hash(request: web.Request) -> web.Response:
@@ -119,9 +121,10 @@ async def models_by_hash(request: web.Request) -> web.Response:
     sha256 = sha256.lower()
     async with request.app[keys.POOL].acquire() as conn:
         rows = await db.models_with_hash(conn, sha256)
+        metadata = await legacy_views.sourced_metadata(conn, sha256)
     if not rows:
         raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
-    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows]})
+    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows], "metadata": metadata})
 
 
 async def list_pending(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from backend.util.model_files import find_models
 from backend.util.model_paths import ModelFile, resolve_model_file, resolve_model_folder
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
-from services.hasher import shadow
+from services.hasher import legacy, shadow
 from services.hasher.coalesce import Coalescer
 from services.hasher.pool import HashJob, HashPool
 from services.hasher.status import status_for
@@ -31,6 +31,7 @@ PROGRESS_INTERVAL_S = 0.5
 _POLL_S = 0.05
 
 FileKey = tuple[int, int, int, int]
+_SIDECAR_BATCH = 256
 
 
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
@@ -38,6 +39,9 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
 
     def __init__(self, config: Config) -> None:
         self._roots = config.model_roots
+        # cache.json may also lie in an import root (a web UI's own folder, beside its model folders).
+        self._legacy_roots = (*config.model_roots, *config.import_roots,
+                              *(root.resolve() for root in config.import_roots))
         self._dev = config.dev
         self.pool = HashPool(config.hasher.workers)
         self.coalescer: Coalescer[FileKey, HashJob] = Coalescer()
@@ -81,6 +85,28 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             found = await asyncio.to_thread(lambda: list(find_models(self._roots, folder)))
             for model, preview in found:
                 yield hasher_pb2.ListModelsResponse(identity=_identity(model), preview_path=str(preview or ""))
+
+    async def ReadSidecars(self, request, context):
+        async with _statuses(context):
+            for path in request.paths:
+                yield await asyncio.to_thread(legacy.path_reply, path, self._roots, _identity)
+            if request.paths:
+                return
+            folder = None
+            if request.folder:
+                folder = await asyncio.to_thread(resolve_model_folder, request.folder, self._roots)
+            found = await asyncio.to_thread(lambda: list(find_models(self._roots, folder)))
+            # Side-cars are read in a thread, a batch at a time, so that the loop streams while the disk works.
+            for start in range(0, len(found), _SIDECAR_BATCH):
+                replies = await asyncio.to_thread(lambda batch=found[start:start + _SIDECAR_BATCH]: [
+                    legacy.found_reply(model, preview, folder, self._roots, _identity) for model, preview in batch])
+                for reply in replies:
+                    yield reply
+
+    async def ReadLegacyCache(self, request, context):
+        async with _statuses(context):
+            content = await asyncio.to_thread(legacy.read_legacy_cache, request.path, self._legacy_roots)
+            return hasher_pb2.ReadLegacyCacheResponse(content=content)
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from backend.util.sidecar_files import SidecarError, SidecarMissingError, SidecarOutsideError
 from services.grpc_runtime import MODEL_PATH_STATUS
 from services.hasher.errors import (
     BadKnownHashError,
@@ -17,6 +18,9 @@ from services.hasher.errors import (
 _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     *MODEL_PATH_STATUS,
     (BadKnownHashError, grpc.StatusCode.INVALID_ARGUMENT),
+    (SidecarMissingError, grpc.StatusCode.NOT_FOUND),
+    (SidecarOutsideError, grpc.StatusCode.PERMISSION_DENIED),
+    (SidecarError, grpc.StatusCode.INVALID_ARGUMENT),
     (UnreadableError, grpc.StatusCode.PERMISSION_DENIED),
     (FileChangedError, grpc.StatusCode.ABORTED),
     (WorkerLostError, grpc.StatusCode.UNAVAILABLE),
