@@ -71,16 +71,22 @@ async def _add_a1111(hasher: HasherClient, root: str, files: dict[str, LegacyFil
         report.skip(cache_path, a1111.SOURCE, exc.message)
         return
     found: dict[str, hasher_pb2.ReadSidecarsResponse] = {}
-    for relative in dict.fromkeys(f for folders in a1111.KIND_FOLDERS.values() for f in folders):
-        try:
-            listing = await hasher.read_sidecars(posixpath.join(root, relative))
-        except ApiError as exc:
-            if exc.status >= 500:
-                raise
-            if exc.status != 404:  # a web UI without LyCORIS or hypernetworks is normal
-                report.skip(posixpath.join(root, relative), a1111.SOURCE, exc.message)
-            continue
-        found.update({f"{relative}/{entry.folder_relative_path}": entry for entry in listing})
+    for kind in sorted({entry.kind for entry in entries}):
+        refusals = []
+        for relative in a1111.KIND_FOLDERS[kind]:
+            try:
+                listing = await hasher.read_sidecars(posixpath.join(root, relative))
+            except ApiError as exc:
+                if exc.status >= 500:
+                    raise
+                refusals.append((posixpath.join(root, relative), exc))
+                continue
+            found.update({f"{relative}/{entry.folder_relative_path}": entry for entry in listing})
+        # A web UI without LyCORIS is normal: only a kind with no readable folder at all is worth a word.
+        if len(refusals) == len(a1111.KIND_FOLDERS[kind]):
+            for folder, exc in refusals:
+                if exc.status != 404:
+                    report.skip(folder, a1111.SOURCE, exc.message)
     claims, unmatched = a1111.match_files(entries, found)
     for key, reason in problems + unmatched:
         report.skip(cache_path, a1111.SOURCE, f"{key}: {reason}")
