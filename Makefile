@@ -17,7 +17,7 @@ test: deps proto
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps proto
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(BENCH)
 
 shadow: deps
 	$(PY) -m backend.database.migration.shadow $(SOURCE)

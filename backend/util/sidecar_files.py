@@ -40,18 +40,31 @@ class SidecarFile:
 
 
 def sidecars_of(model: Path, roots: Sequence[Path]) -> list[SidecarFile]:
-    """The side-car JSON files beside model that exist, each read or with the reason it was not."""
+    """The side-car JSON files beside model (a resolved path) that exist, each read or with the reason it was not."""
     stem = model.name.rsplit(".", 1)[0]
     found = []
     for suffix in SIDECAR_SUFFIXES:
         path = model.parent / (stem + suffix)
         try:
-            found.append(SidecarFile(str(path), read_small_file(path, roots, MAX_SIDECAR_BYTES)))
+            found.append(SidecarFile(str(path), _read_beside(path, roots)))
         except SidecarMissingError:
             continue
         except SidecarError as exc:
             found.append(SidecarFile(str(path), error=str(exc)))
     return found
+
+
+def _read_beside(path: Path, roots: Sequence[Path]) -> bytes:
+    """In a resolved folder, a name that is not a symlink is inside the roots: open it at once (one syscall
+    instead of a stat and a resolve per name, which a 70,000-file library notices); a symlink is checked."""
+    try:
+        return _read_open(os.open(path, _OPEN_FLAGS), MAX_SIDECAR_BYTES)
+    except (FileNotFoundError, NotADirectoryError):
+        raise SidecarMissingError(f"no such file: {str(path)!r}") from None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise SidecarError(f"cannot open: {exc.strerror}") from None
+    return read_small_file(path, roots, MAX_SIDECAR_BYTES)
 
 
 def read_small_file(path: Path, roots: Sequence[Path], limit: int) -> bytes:
@@ -75,6 +88,11 @@ def read_small_file(path: Path, roots: Sequence[Path], limit: int) -> bytes:
         fd = os.open(resolved, _OPEN_FLAGS)
     except OSError as exc:
         raise SidecarError(f"cannot open: {exc.strerror}") from None
+    return _read_open(fd, limit)
+
+
+def _read_open(fd: int, limit: int) -> bytes:
+    """Read and close fd: a regular file of at most limit bytes, refused by its size before reading."""
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import bench_gateway, bench_hasher, bench_images
+from tests.bench import bench_gateway, bench_hasher, bench_images, bench_legacy
 
 # Goals from the issues; each figure is printed next to its goal so a reader sees both.
 GOALS = {
@@ -21,13 +21,21 @@ GOALS = {
     "rest_single_ratio": ">= 0.85",
     "loop_p99_ms_while_hashing": "< 50",
 }
+BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "legacy": bench_legacy}
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    """Every benchmark, or only those named on the command line (e.g. `python -m tests.bench legacy`)."""
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="modelvault-bench-", dir=os.environ.get("MODELVAULT_BENCH_DIR")))
     figures: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     try:
-        for name, module in (("hasher", bench_hasher), ("images", bench_images), ("gateway", bench_gateway)):
+        for name, module in BENCHMARKS.items():
+            if names and name not in names:
+                continue
             print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             figures.update(module.run(workdir))
@@ -40,4 +48,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
