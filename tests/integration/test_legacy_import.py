@@ -241,3 +241,22 @@ async def test_a1111_root_outside_the_model_roots_needs_an_import_root(
     finally:
         await hasher.stop(grace=0)
     assert (report["trusted"], report["skipped"]) == (1, []), report
+
+
+async def test_import_for_paths_catalogues_what_a_scan_found_without_reading_it(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    from backend.server import keys
+    from backend.server.legacy import LegacyServices, import_for_paths
+
+    model, digest = civitai_model(stack.model_root, "new/copied.safetensors", b"copied in", preview=True)
+    plain = write_model(stack.model_root, "new/plain.safetensors", b"no side-car")
+    assert (await (await gateway.post("/api/models/scan", json={})).json())["registered"] == 2
+    app = gateway.server.app
+    services = LegacyServices(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], app[keys.CATALOGUE])
+    report = await import_for_paths(services, [str(model), str(plain), str(stack.model_root / "gone.pt")])
+    assert (report.trusted, report.pending, report.already_known) == (1, 0, 0)
+    assert [s["path"] for s in report.skipped] == [str(stack.model_root / "gone.pt")]
+    assert await db.fetchval("SELECT path FROM pending_models") == str(plain)
+    assert files_under(stack.data_dir / "images") == [f"{digest}.webp"]
+    assert stack.hasher.servicer.pool.bytes_read == 0

@@ -45,3 +45,12 @@ def test_a_bad_value_is_named(tmp_path: Path, name: str, value: str, message: st
     env = {"MODELVAULT_MODEL_ROOTS": str(tmp_path), name: value}
     with pytest.raises(ConfigError, match=message):
         load_config(env)
+
+
+def test_import_roots_are_absolute_folders_that_need_not_be_mounted_here(tmp_path: Path) -> None:
+    env = {"MODELVAULT_MODEL_ROOTS": str(tmp_path)}
+    assert load_config(env).import_roots == ()
+    config = load_config({**env, "MODELVAULT_IMPORT_ROOTS": f"/srv/webui/{os.pathsep}/mnt/forge/../sdnext"})
+    assert config.import_roots == (Path("/srv/webui"), Path("/mnt/sdnext"))
+    with pytest.raises(ConfigError, match="MODELVAULT_IMPORT_ROOTS"):
+        load_config({**env, "MODELVAULT_IMPORT_ROOTS": "relative/webui"})
