@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.util.model_files import is_model_file
+
 # The side-car suffixes of Civitai Helper, ComfyUI-Lora-Manager and Stability Matrix.
 SIDECAR_SUFFIXES = (".civitai.info", ".metadata.json", ".cm-info.json")
 LEGACY_CACHE_NAME = "cache.json"
@@ -84,6 +86,8 @@ def read_small_file(path: Path, roots: Sequence[Path], limit: int) -> bytes:
         raise SidecarError(reason) from None
     if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
         raise SidecarOutsideError("resolves outside the allowed folders")
+    if is_model_file(resolved.name):
+        raise SidecarError("a link to a model file, which is never read this way")
     try:
         fd = os.open(resolved, _OPEN_FLAGS)
     except OSError as exc:

@@ -59,8 +59,13 @@ async def test_read_sidecars_by_path_reports_each_bad_path_alone(
     model.write_bytes(b"weights")
     model.with_suffix(".cm-info.json").write_bytes(b"{}")
     (model_root / "a.png").write_bytes(b"picture")
+    (model_root / "b.safetensors").write_bytes(b"small model")
+    (model_root / "b.civitai.info").symlink_to(model_root / "b.safetensors")
     request = hasher_pb2.ReadSidecarsRequest(paths=[str(model), "/etc/passwd", str(model_root / "gone.pt")])
     replies = [reply async for reply in stub.ReadSidecars(request)]
     assert [bool(r.error) for r in replies] == [False, True, True]
     assert replies[0].identity.resolved_path == str(model) and replies[0].preview_path == str(model_root / "a.png")
     assert [(s.path, s.content) for s in replies[0].sidecars] == [(str(model.with_suffix(".cm-info.json")), b"{}")]
+    request = hasher_pb2.ReadSidecarsRequest(paths=[str(model_root / "b.safetensors")])
+    linked = [reply async for reply in stub.ReadSidecars(request)]
+    assert [(s.content, "model file" in s.error) for s in linked[0].sidecars] == [(b"", True)]
