@@ -36,12 +36,20 @@ def metadata_changes(rows: Iterable[tuple[str, str, Any, str]], existing: dict[t
 
 
 async def write_metadata(conn: asyncpg.Connection, changes: Sequence[tuple[str, str, str, str]]) -> None:
-    await conn.executemany(
-        """INSERT INTO model_metadata (sha256, field, value, source) VALUES ($1, $2, $3::jsonb, $4)
+    """Write (sha256, field, value as JSON, source) rows: COPY into a staging table, then one upsert.
+
+    Inside the caller's transaction (the staging table lives until its commit).
+    """
+    if not changes:
+        return
+    await conn.execute("""CREATE TEMP TABLE metadata_in (sha256 text, field text, value text, source text)
+                          ON COMMIT DROP""")
+    await conn.copy_records_to_table("metadata_in", records=changes)
+    await conn.execute(
+        """INSERT INTO model_metadata (sha256, field, value, source)
+           SELECT sha256, field, value::jsonb, source FROM metadata_in
            ON CONFLICT (sha256, field) DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source,
-               updated_at = now()""",
-        changes,
-    )
+               updated_at = now()""")
 
 
 async def metadata_for(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[str, dict[str, tuple[Any, str]]]:
