@@ -260,3 +260,15 @@ async def test_import_for_paths_catalogues_what_a_scan_found_without_reading_it(
     assert await db.fetchval("SELECT path FROM pending_models") == str(plain)
     assert files_under(stack.data_dir / "images") == [f"{digest}.webp"]
     assert stack.hasher.servicer.pool.bytes_read == 0
+
+
+async def test_the_image_service_down_stops_the_import_with_503(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    for index in range(12):
+        civitai_model(stack.model_root, f"p{index}.safetensors", f"model {index}".encode(), preview=True)
+    await stack.images.stop(grace=0)
+    reply = await gateway.post("/api/models/import", json={})
+    assert reply.status == 503
+    assert "images" in (await reply.json())["error"]["message"]
+    assert await db.fetchval("SELECT count(*) FROM models") == 0

@@ -40,7 +40,13 @@ async def apply(services: LegacyServices, steps: Sequence[Step], report: ImportR
             if on_progress is not None:
                 await on_progress(done, len(steps), step.file.path)
 
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    # A TaskGroup, so that a service going down stops every worker, not just the one that saw it.
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(CONCURRENCY):
+                group.create_task(worker())
+    except* ApiError as failed:
+        raise failed.exceptions[0] from None
     for start in range(0, len(bulk), BATCH):
         batch = bulk[start:start + BATCH]
         async with services.pool.acquire() as conn, conn.transaction():
