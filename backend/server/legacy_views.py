@@ -24,7 +24,7 @@ async def import_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
     app = request.app
     folder = optional_text(params, "folder") or ""
-    a1111_roots = _a1111_roots(params.get("a1111_root"), app[keys.CONFIG])
+    a1111_roots = a1111_roots_param(params.get("a1111_root"), app[keys.CONFIG])
     dry_run, verify = flag(params, "dry_run"), flag(params, "verify")
     services = LegacyServices(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], app[keys.CATALOGUE])
 
@@ -37,7 +37,7 @@ async def import_models(request: web.Request) -> web.StreamResponse:
     return await respond(request, flag(params, "progress"), work)
 
 
-def _a1111_roots(value: Any, config: Config) -> list[str]:
+def a1111_roots_param(value: Any, config: Config) -> list[str]:
     """Web UI folders, each inside the model roots or MODELVAULT_IMPORT_ROOTS (the hasher checks again)."""
     if value is None or value == "":
         return []

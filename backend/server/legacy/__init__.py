@@ -29,7 +29,7 @@ async def import_legacy(services: LegacyServices, *, folder: str = "", a1111_roo
     await _import(services, files, report, dry_run, on_progress)
     body = dataclasses.asdict(report)
     if verify and not dry_run:
-        body["verify"] = dataclasses.asdict(await verify_imported(services, folder or None))
+        body["verify"] = dataclasses.asdict(await verify_imported(services, folder or None, on_progress))
     return body
 
 
