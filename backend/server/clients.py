@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import grpc
@@ -92,6 +92,14 @@ async def _call(service: str, call: Awaitable[T]) -> T:
         raise failure(exc, service) from None
 
 
+async def _collect(call) -> list:
+    """Every message of a hasher stream, its failure mapped like any call's."""
+    try:
+        return [reply async for reply in call]
+    except grpc.aio.AioRpcError as exc:
+        raise failure(exc, "hasher") from None
+
+
 class HasherClient:
     def __init__(self, channel: grpc.aio.Channel, rpc_timeout_s: float, hash_timeout_s: float) -> None:
         self._stub = hasher_pb2_grpc.HasherServiceStub(channel)
@@ -159,6 +167,18 @@ class HasherClient:
                 raise failure(exc, "hasher") from None
             workers[reply.replica_id] = max(1, reply.workers)
         return sum(workers.values())
+
+    async def read_sidecars(self, folder: str = "", paths: Sequence[str] = ()
+                            ) -> list[hasher_pb2.ReadSidecarsResponse]:
+        """Every model file under folder (or the given files) with its side-car JSON files' bytes."""
+        request = hasher_pb2.ReadSidecarsRequest(folder=folder, paths=list(paths))
+        return await _collect(self._stub.ReadSidecars(request, timeout=self._hash_timeout_s))
+
+    async def read_legacy_cache(self, path: str) -> bytes:
+        """A web UI's cache.json, read by the hasher (the gateway may not see the model folders)."""
+        request = hasher_pb2.ReadLegacyCacheRequest(path=path)
+        reply = await _call("hasher", self._stub.ReadLegacyCache(request, timeout=self._rpc_timeout_s))
+        return reply.content
 
 
 class ImagesClient:

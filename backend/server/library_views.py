@@ -14,7 +14,7 @@ from aiohttp import web
 
 from backend.database import listing
 from backend.database.listing import ModelQuery
-from backend.server import keys
+from backend.server import keys, legacy_views
 from backend.server.errors import ApiError
 from backend.server.params import MAX_PAGE, choice, integer, optional_text, page
 from backend.server.views import model_json
@@ -90,9 +90,11 @@ async def list_models(request: web.Request) -> web.Response:
         total = after.total if after is not None else await listing.count_models(conn, query)
         # One more row than asked tells whether a next page exists.
         rows = await listing.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
+        metadata = await legacy_views.flat_metadata(conn, [r["sha256"] for r in rows[: query.limit]])
     more, rows = len(rows) > query.limit, rows[: query.limit]
     next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if more else None
-    return web.json_response({"items": [model_json(r) for r in rows], "total": total, "limit": query.limit,
+    items = [{**model_json(r), "metadata": metadata.get(r["sha256"], {})} for r in rows]
+    return web.json_response({"items": items, "total": total, "limit": query.limit,
                               "offset": query.offset, "next_cursor": next_cursor})
 
 

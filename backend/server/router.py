@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.server import library_views, openapi, views
+from backend.server import legacy_views, library_views, openapi, views
 from backend.server.jobs import events as job_events
 from backend.server.jobs import views as jobs
 
@@ -14,6 +14,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/models/pending", views.register_pending)
     app.router.add_post("/api/models/pending/hash", views.hash_pending_models)
     app.router.add_post("/api/models/scan", views.scan_models)
+    app.router.add_post("/api/models/import", legacy_views.import_models)
     app.router.add_get("/api/models/pending", views.list_pending)
     app.router.add_get("/api/models", library_views.list_models)
     # Before /api/models/{sha256}, which would take "duplicates" for a (malformed) hash.

@@ -12,7 +12,7 @@ from aiohttp import web
 from asyncpg import Record
 
 from backend.database import db
-from backend.server import keys
+from backend.server import keys, legacy_views
 from backend.server.clients import is_serving
 from backend.server.errors import ApiError
 from backend.server.jobs.attached import run_attached
@@ -113,9 +113,10 @@ async def models_by_hash(request: web.Request) -> web.Response:
     sha256 = sha256.lower()
     async with request.app[keys.POOL].acquire() as conn:
         rows = await db.models_with_hash(conn, sha256)
+        metadata = await legacy_views.sourced_metadata(conn, sha256)
     if not rows:
         raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
-    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows]})
+    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows], "metadata": metadata})
 
 
 async def list_pending(request: web.Request) -> web.Response:

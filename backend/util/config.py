@@ -75,6 +75,8 @@ class Config:
     images: ImagesConfig
     gateway: GatewayConfig
     jobs: JobsConfig
+    # Folders outside the model roots whose legacy data (a web UI's cache.json) may be imported.
+    import_roots: tuple[Path, ...] = ()
 
     @property
     def images_dir(self) -> Path:
@@ -192,6 +194,18 @@ def _gateway(env: Mapping[str, str]) -> GatewayConfig:
     )
 
 
+def _import_roots(env: Mapping[str, str]) -> tuple[Path, ...]:
+    # Not checked on disk: the gateway may not see the folder (in compose only the hasher mounts it).
+    roots = []
+    for part in env.get("MODELVAULT_IMPORT_ROOTS", "").split(os.pathsep):
+        if part.strip():
+            root = Path(part.strip()).expanduser()
+            if not root.is_absolute():
+                raise ConfigError(f"MODELVAULT_IMPORT_ROOTS: {part!r} is not an absolute path")
+            roots.append(Path(os.path.normpath(root)))
+    return tuple(roots)
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the whole configuration, failing fast on the first bad variable."""
     env = os.environ if environ is None else environ
@@ -204,6 +218,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         data_dir=data_dir.resolve(),
         dev=_bool(env, "MODELVAULT_DEV"),
         grpc_max_connection_age_s=_float(env, "MODELVAULT_GRPC_MAX_CONNECTION_AGE_S", 30.0),
+        import_roots=_import_roots(env),
         hasher=HasherConfig(
             listen=_text(env, "MODELVAULT_HASHER_LISTEN", "127.0.0.1:50051"),
             workers=_int(env, "MODELVAULT_HASHER_WORKERS", cpus, minimum=1),

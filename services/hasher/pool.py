@@ -19,6 +19,7 @@ class HashJob:
     """One file being hashed: a task that ends with the hex digest, and how far the worker has got."""
 
     def __init__(self, pool: HashPool, path: str, identity: tuple[int, int, int, int]) -> None:
+        self._pool = pool
         self._slots = pool.slots
         self.slot: int | None = None
         self._final_bytes = 0
@@ -32,6 +33,7 @@ class HashJob:
     def finished(self, slot: int) -> None:
         """Called once the worker has let go of the slot: keep its last count, then give the slot back."""
         self._final_bytes = self._slots.bytes_done(slot)
+        self._pool.bytes_read += self._final_bytes
         self.slot = None
         self._slots.release(slot)
 
@@ -48,6 +50,8 @@ class HashPool:
         # Observable counters: how often the pool really started or abandoned a file.
         self.submissions = 0
         self.cancellations = 0
+        # Bytes of model files the workers really read (finished or abandoned), for tests and operators.
+        self.bytes_read = 0
 
     def warm_up(self) -> None:
         self._pool.warm_up()

@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import grpc
 
@@ -18,7 +19,7 @@ from backend.util.model_paths import ModelFile, resolve_model_file, resolve_mode
 from backend.util.model_walk import FoundModel, Unlisted, find_models
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
-from services.hasher import shadow
+from services.hasher import legacy, shadow
 from services.hasher.coalesce import Coalescer
 from services.hasher.pool import HashJob, HashPool
 from services.hasher.status import STATUSES
@@ -36,6 +37,7 @@ FileKey = tuple[int, int, int, int]
 MAX_HASH_MANY = 1000
 # Files per ListModels message, as the proto documents.
 LIST_BATCH = 500
+_SIDECAR_BATCH = 256
 
 
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
@@ -43,6 +45,9 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
 
     def __init__(self, config: Config) -> None:
         self._roots = config.model_roots
+        # cache.json may also lie in an import root (a web UI's own folder, beside its model folders).
+        self._legacy_roots = (*config.model_roots, *config.import_roots,
+                              *(root.resolve() for root in config.import_roots))
         self._dev = config.dev
         self.pool = HashPool(config.hasher.workers)
         self.coalescer: Coalescer[FileKey, HashJob] = Coalescer()
@@ -138,6 +143,32 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         finally:
             self.reads_in_flight -= 1
 
+    async def ReadSidecars(self, request, context):
+        async with STATUSES.guard(context):
+            for path in request.paths:
+                yield await asyncio.to_thread(legacy.path_reply, path, self._roots, _identity)
+            if request.paths:
+                return
+            folder = None
+            if request.folder:
+                folder = await asyncio.to_thread(resolve_model_folder, request.folder, self._roots)
+            walk = find_models(self._roots, folder)
+            # Side-cars are read in a thread, a batch at a time, so that the loop streams while the disk works.
+            while True:
+                batch = await asyncio.to_thread(lambda: list(itertools.islice(walk, _SIDECAR_BATCH)))
+                replies = await asyncio.to_thread(lambda batch=batch: [
+                    legacy.found_reply(_model_file(item), item.preview, folder, self._roots, _identity)
+                    for item in batch if isinstance(item, FoundModel)])
+                for reply in replies:
+                    yield reply
+                if len(batch) < _SIDECAR_BATCH:
+                    return
+
+    async def ReadLegacyCache(self, request, context):
+        async with STATUSES.guard(context):
+            content = await asyncio.to_thread(legacy.read_legacy_cache, request.path, self._legacy_roots)
+            return hasher_pb2.ReadLegacyCacheResponse(content=content)
+
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.
         return await asyncio.to_thread(resolve_model_file, path, self._roots)
@@ -173,6 +204,11 @@ def _try(function, *args):
         return function(*args)
     except Exception as exc:  # noqa: BLE001 - handed back as that file's answer
         return exc
+
+
+def _model_file(found: FoundModel) -> ModelFile:
+    return ModelFile(Path(found.path), Path(found.model_root), found.relative_path, found.size, found.mtime_ns,
+                     found.inode, found.device)
 
 
 def _identity(file: ModelFile) -> hasher_pb2.FileIdentity:

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import bench_gateway, bench_hasher, bench_images, bench_library, bench_queue
+from tests.bench import bench_gateway, bench_hasher, bench_images, bench_legacy, bench_library, bench_queue
 
 # Goals from the issues; each figure is printed next to its goal so a reader sees both.
 GOALS = {
@@ -31,7 +31,7 @@ GOALS = {
     "gateway_rss_mb_delta_100k": "<= 150",
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
-              "library": bench_library}
+              "library": bench_library, "legacy": bench_legacy}
 
 
 def main(names: list[str]) -> int:

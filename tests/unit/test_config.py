@@ -74,3 +74,12 @@ def test_beyond_loopback_the_token_is_required(tmp_path: Path) -> None:
 def test_allowed_hosts_add_to_the_loopback_names(tmp_path: Path) -> None:
     config = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path), "MODELVAULT_ALLOWED_HOSTS": " Vault.lan, nas "})
     assert config.gateway.allowed_hosts == ("localhost", "127.0.0.1", "[::1]", "vault.lan", "nas")
+
+
+def test_import_roots_are_absolute_folders_that_need_not_be_mounted_here(tmp_path: Path) -> None:
+    env = {"MODELVAULT_MODEL_ROOTS": str(tmp_path)}
+    assert load_config(env).import_roots == ()
+    config = load_config({**env, "MODELVAULT_IMPORT_ROOTS": f"/srv/webui/{os.pathsep}/mnt/forge/../sdnext"})
+    assert config.import_roots == (Path("/srv/webui"), Path("/mnt/sdnext"))
+    with pytest.raises(ConfigError, match="MODELVAULT_IMPORT_ROOTS"):
+        load_config({**env, "MODELVAULT_IMPORT_ROOTS": "relative/webui"})

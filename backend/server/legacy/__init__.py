@@ -1,0 +1,60 @@
+"""Legacy migration's use cases: import other tools' hashes and metadata, and verify them later.
+
+The scan can call import_for_paths with the files it found, so that a model copied in with its
+`.civitai.info` is catalogued without being read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from backend.database import legacy_queries
+from backend.server.legacy.apply import apply
+from backend.server.legacy.gather import LegacyFile, gather
+from backend.server.legacy.plan import count, metadata_rows, plan
+from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices, VerifyReport
+from backend.server.legacy.verify import verify_imported
+
+__all__ = ["ImportReport", "LegacyServices", "VerifyReport", "import_for_paths", "import_legacy", "verify_imported"]
+
+
+async def import_legacy(services: LegacyServices, *, folder: str = "", a1111_roots: Sequence[str] = (),
+                        dry_run: bool = False, verify: bool = False,
+                        on_progress: FileProgress | None = None) -> dict[str, Any]:
+    """Import the legacy data under folder (every root when empty) and in the web UIs at a1111_roots."""
+    report = ImportReport()
+    files = await gather(services.hasher, report, folder=folder, a1111_roots=a1111_roots)
+    await _import(services, files, report, dry_run, on_progress)
+    body = dataclasses.asdict(report)
+    if verify and not dry_run:
+        body["verify"] = dataclasses.asdict(await verify_imported(services, folder or None, on_progress))
+    return body
+
+
+async def import_for_paths(services: LegacyServices, paths: Sequence[str],
+                           on_progress: FileProgress | None = None) -> ImportReport:
+    """Import the side-car data of these model files only (the new files a scan found)."""
+    report = ImportReport()
+    if paths:
+        files = await gather(services.hasher, report, paths=paths)
+        await _import(services, files, report, False, on_progress)
+    return report
+
+
+async def _import(services: LegacyServices, files: list[LegacyFile], report: ImportReport, dry_run: bool,
+                  on_progress: FileProgress | None) -> None:
+    async with services.pool.acquire() as conn:
+        models, pending = await legacy_queries.catalogue_rows(conn, [f.path for f in files])
+    steps = plan(files, models, pending, report)
+    count(steps, report)
+    rows = metadata_rows(files)
+    async with services.pool.acquire() as conn, conn.transaction():
+        existing = await legacy_queries.existing_metadata(conn, sorted({row[0] for row in rows}))
+        changes = legacy_queries.metadata_changes(rows, existing)
+        if not dry_run:
+            await legacy_queries.write_metadata(conn, changes)
+    report.metadata = len(changes)
+    if not dry_run:
+        await apply(services, steps, report, on_progress)

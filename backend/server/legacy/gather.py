@@ -1,0 +1,96 @@
+"""Collect what the legacy sources say about each model file, through the hasher (the gateway may see no disk)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from backend.database.migration.legacy import a1111
+from backend.database.migration.legacy.claims import Claim, LegacyFormatError
+from backend.database.migration.legacy.sidecars import read_sidecars, source_of
+from backend.server.clients import HasherClient
+from backend.server.errors import ApiError
+from backend.server.legacy.report import ImportReport
+from modelvault.hasher.v1 import hasher_pb2
+
+
+@dataclass
+class LegacyFile:
+    """A model file as the hasher saw it, and every source's claim about it."""
+
+    entry: hasher_pb2.ReadSidecarsResponse
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.entry.identity.resolved_path
+
+
+async def gather(hasher: HasherClient, report: ImportReport, *, folder: str = "", paths: Sequence[str] = (),
+                 a1111_roots: Sequence[str] = ()) -> list[LegacyFile]:
+    """The model files that some source has a claim about, by path; every unusable item is reported."""
+    files: dict[str, LegacyFile] = {}
+    for entry in await hasher.read_sidecars(folder, paths):
+        add_entry(files, entry, report)
+    for root in a1111_roots:
+        await _add_a1111(hasher, root, files, report)
+    return sorted((f for f in files.values() if f.claims), key=lambda f: f.path)
+
+
+def add_entry(files: dict[str, LegacyFile], entry: hasher_pb2.ReadSidecarsResponse,
+              report: ImportReport) -> LegacyFile | None:
+    """The file of entry, its side-cars read once however many listings found it."""
+    if entry.error:
+        report.skip(entry.requested_path, "import", entry.error)
+        return None
+    path = entry.identity.resolved_path
+    if path in files:
+        return files[path]
+    for sidecar in entry.sidecars:
+        if sidecar.error:
+            report.skip(sidecar.path, source_of(sidecar.path), sidecar.error)
+    readable = [(s.path, s.content) for s in entry.sidecars if not s.error]
+    claims, problems = read_sidecars(posixpath.basename(path), readable)
+    for problem in problems:
+        report.skip(*problem)
+    files[path] = LegacyFile(entry, claims)
+    return files[path]
+
+
+async def _add_a1111(hasher: HasherClient, root: str, files: dict[str, LegacyFile], report: ImportReport) -> None:
+    cache_path = posixpath.join(root, a1111.CACHE_FILE)
+    try:
+        entries, problems = a1111.read_cache(await hasher.read_legacy_cache(cache_path))
+    except LegacyFormatError as exc:
+        report.skip(cache_path, a1111.SOURCE, str(exc))
+        return
+    except ApiError as exc:
+        if exc.status >= 500:
+            raise
+        report.skip(cache_path, a1111.SOURCE, exc.message)
+        return
+    found: dict[str, hasher_pb2.ReadSidecarsResponse] = {}
+    for kind in sorted({entry.kind for entry in entries}):
+        refusals = []
+        for relative in a1111.KIND_FOLDERS[kind]:
+            try:
+                listing = await hasher.read_sidecars(posixpath.join(root, relative))
+            except ApiError as exc:
+                if exc.status >= 500:
+                    raise
+                refusals.append((posixpath.join(root, relative), exc))
+                continue
+            found.update({f"{relative}/{entry.folder_relative_path}": entry for entry in listing})
+        # A web UI without LyCORIS is normal: only a kind with no readable folder at all is worth a word.
+        if len(refusals) == len(a1111.KIND_FOLDERS[kind]):
+            for folder, exc in refusals:
+                if exc.status != 404:
+                    report.skip(folder, a1111.SOURCE, exc.message)
+    claims, unmatched = a1111.match_files(entries, found)
+    for key, reason in problems + unmatched:
+        report.skip(cache_path, a1111.SOURCE, f"{key}: {reason}")
+    for relative, claim in claims.items():
+        file = add_entry(files, found[relative], report)
+        if file is not None:
+            file.claims.append(claim)
