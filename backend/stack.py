@@ -20,7 +20,8 @@ from backend.util.startup import start_process
 
 log = logging.getLogger("modelvault")
 
-_START_TIMEOUT_S = 60.0
+# A busy 2-core machine may take a minute to start PostgreSQL and both worker pools.
+_START_TIMEOUT_S = 120.0
 # Unix socket paths are capped at 107 bytes; "/hasher.sock" takes 12 of them.
 _MAX_SOCKET_DIR = 90
 
