@@ -20,6 +20,7 @@ from backend.server.bounded import Bounded
 from backend.server.catalogue import Catalogue, pending_image_key
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
+from backend.server.legacy import LegacyServices, import_for_paths
 from backend.server.scan_missing import find_missing
 from modelvault.hasher.v1 import hasher_pb2
 
@@ -47,6 +48,8 @@ class ScanReport:
     missing_paths: list[str] = field(default_factory=list)
     # Records removed because their file is gone (only when asked to prune).
     pruned: int = 0
+    # New files catalogued from another tool's side-car hash, without being read (see legacy migration).
+    imported: int = 0
 
     def add_error(self, path: str, code: str, message: str) -> None:
         if len(self.errors) < REPORT_LIMIT:
@@ -74,14 +77,16 @@ async def scan(
     missing, and with prune removed (with their previews, unless another file shows the same one).
     """
     report = ScanReport()
+    with_sidecars: list[str] = []  # new files beside another tool's side-car, imported after the walk
     async with pool.acquire() as conn:
         await scan_queries.begin(conn)
         try:
             async with Bounded(FOLLOW_UP_CONCURRENCY) as follow_up:
-                scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress)
+                scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress, with_sidecars)
             await find_missing(conn, hasher, catalogue.images, scope, report, prune=prune)
         finally:
             await _end(conn)
+    await _import_sidecars(pool, hasher, catalogue, with_sidecars, report)
     if on_progress is not None:
         await on_progress(report.found, report.found, "")
     return report
@@ -97,7 +102,7 @@ async def _end(conn: asyncpg.Connection) -> None:
 
 async def _walk(
     conn: asyncpg.Connection, hasher: HasherClient, catalogue: Catalogue, folder: str, report: ScanReport,
-    follow_up: Bounded, on_progress: FileProgress | None,
+    follow_up: Bounded, on_progress: FileProgress | None, with_sidecars: list[str],
 ) -> list[str]:
     """Take in what the hasher finds, batch by batch; returns the folders it walked."""
     scope: list[str] = []
@@ -107,7 +112,7 @@ async def _walk(
             report.add_error(unlisted.path, "invalid_file_name", unlisted.reason)
         if not reply.models.resolved_path:
             continue
-        await _take_batch(conn, catalogue, reply.models, report, follow_up)
+        await _take_batch(conn, catalogue, reply.models, report, follow_up, with_sidecars)
         if on_progress is not None:
             await on_progress(report.found, 0, reply.models.resolved_path[-1])
     return scope
@@ -115,7 +120,7 @@ async def _walk(
 
 async def _take_batch(
     conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
-    follow_up: Bounded,
+    follow_up: Bounded, with_sidecars: list[str],
 ) -> None:
     files = FileColumns(list(models.resolved_path), list(models.size), list(models.mtime_ns), list(models.inode),
                         list(models.device))
@@ -137,6 +142,22 @@ async def _take_batch(
             await follow_up.submit(_recognise, catalogue, path, report)
         elif path in inserted and preview:
             await follow_up.submit(_compress_preview, catalogue, preview, inserted[path], report)
+    with_sidecars += [path for path, has in zip(files.paths, models.has_sidecar, strict=True)
+                             if has and path in inserted]
+
+
+async def _import_sidecars(
+    pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, paths: list[str], report: ScanReport
+) -> None:
+    """New files that came with another tool's side-car: its hash, when the disk confirms it, promotes them
+    at once (after their previews exist, which the promotion renames); the others stay pending."""
+    if not paths:
+        return
+    services = LegacyServices(pool, hasher, catalogue.images, catalogue)
+    imported = await import_for_paths(services, paths)
+    report.imported = imported.trusted
+    for skipped in imported.skipped[:REPORT_LIMIT - len(report.errors)]:
+        report.add_error(skipped["path"], "legacy_" + skipped["source"], skipped["reason"])
 
 
 def _image_key(path: str, *, suffixed: bool = False) -> str:

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from backend.util.model_files import MODEL_SUFFIXES, PREVIEW_SUFFIXES, PreviewIndex, is_model_file
 from backend.util.model_paths import ModelPathError, resolve_model_file
+from backend.util.sidecar_files import SIDECAR_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ class FoundModel(NamedTuple):
     inode: int
     device: int
     preview: str | None
+    # A side-car JSON of another tool (.civitai.info, ...) lies beside it: legacy data to import.
+    has_sidecar: bool = False
 
 
 class Unlisted(NamedTuple):
@@ -84,7 +87,7 @@ def _models_in(
     entries: list[os.DirEntry], roots: Sequence[Path], root: str, tops: list[Path], linked: set[Path]
 ) -> Iterator[FoundModel | Unlisted]:
     # One look at each name's suffix; this loop runs once per file of the library, so it stays plain.
-    models, images = [], []
+    models, images, sidecar_stems = [], [], set()
     for entry in entries:
         name = entry.name
         suffix = name[name.rfind("."):].lower() if name.rfind(".") > 0 else ""
@@ -92,6 +95,8 @@ def _models_in(
             models.append(entry)
         elif suffix in PREVIEW_SUFFIXES:
             images.append(name)
+        elif suffix in (".info", ".json"):
+            sidecar_stems.update(name[: -len(s)] for s in SIDECAR_SUFFIXES if name.endswith(s))
     index = PreviewIndex(images) if images else None
     for entry in models:
         if not is_utf8(entry.name):
@@ -111,6 +116,8 @@ def _models_in(
             continue
         if index is not None and (previews := index.previews(entry.name[: entry.name.rfind(".")])):
             model = model._replace(preview=os.path.join(os.path.dirname(entry.path), previews[0]))
+        if sidecar_stems and entry.name[: entry.name.rfind(".")] in sidecar_stems:
+            model = model._replace(has_sidecar=True)
         yield model
 
 

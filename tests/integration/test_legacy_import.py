@@ -243,23 +243,28 @@ async def test_a1111_root_outside_the_model_roots_needs_an_import_root(
     assert (report["trusted"], report["skipped"]) == (1, []), report
 
 
-async def test_import_for_paths_catalogues_what_a_scan_found_without_reading_it(
+async def test_a_scan_catalogues_a_new_model_from_its_side_car_without_reading_it(
     stack: Stack, gateway: TestClient, db: asyncpg.Connection
 ) -> None:
+    model, digest = civitai_model(stack.model_root, "new/copied.safetensors", b"copied in", preview=True)
+    plain = write_model(stack.model_root, "new/plain.safetensors", b"no side-car")
+    report = await (await gateway.post("/api/models/scan", json={})).json()
+    assert (report["registered"], report["imported"]) == (2, 1), report
+    assert await db.fetchval("SELECT path FROM pending_models") == str(plain)
+    assert await db.fetchval("SELECT sha256 FROM models WHERE path = $1", str(model)) == digest
+    assert f"{digest}.webp" in files_under(stack.data_dir / "images")
+    assert stack.hasher.servicer.pool.bytes_read == 0
+
+
+async def test_import_for_paths_reports_a_file_that_is_gone(stack: Stack, gateway: TestClient) -> None:
     from backend.server import keys
     from backend.server.legacy import LegacyServices, import_for_paths
 
-    model, digest = civitai_model(stack.model_root, "new/copied.safetensors", b"copied in", preview=True)
-    plain = write_model(stack.model_root, "new/plain.safetensors", b"no side-car")
-    assert (await (await gateway.post("/api/models/scan", json={})).json())["registered"] == 2
     app = gateway.server.app
     services = LegacyServices(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], app[keys.CATALOGUE])
-    report = await import_for_paths(services, [str(model), str(plain), str(stack.model_root / "gone.pt")])
-    assert (report.trusted, report.pending, report.already_known) == (1, 0, 0)
+    report = await import_for_paths(services, [str(stack.model_root / "gone.pt")])
+    assert (report.trusted, report.pending, report.already_known) == (0, 0, 0)
     assert [s["path"] for s in report.skipped] == [str(stack.model_root / "gone.pt")]
-    assert await db.fetchval("SELECT path FROM pending_models") == str(plain)
-    assert files_under(stack.data_dir / "images") == [f"{digest}.webp"]
-    assert stack.hasher.servicer.pool.bytes_read == 0
 
 
 async def test_the_image_service_down_stops_the_import_with_503(
