@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import files_under, write_model, write_preview
 from tests.legacy_formats import a1111_cache, civitai_version, lora_manager, sha, stability_matrix, write_json
@@ -277,3 +278,22 @@ async def test_the_image_service_down_stops_the_import_with_503(
     assert reply.status == 503
     assert "images" in (await reply.json())["error"]["message"]
     assert await db.fetchval("SELECT count(*) FROM models") == 0
+
+
+async def test_import_runs_as_a_job_with_progress(stack: Stack, gateway: TestClient, db: asyncpg.Connection) -> None:
+    digests = [civitai_model(stack.model_root, f"job/m{index}.safetensors", f"job {index}".encode())[1]
+               for index in range(5)]
+    reply = await gateway.post("/api/jobs", json={"kind": "import", "dry_run": False})
+    assert reply.status == 202, await reply.text()
+    job_id = (await reply.json())["id"]
+
+    async def finished() -> dict | None:
+        body = await (await gateway.get(f"/api/jobs/{job_id}")).json()
+        return body if body["state"] not in ("queued", "running") else None
+
+    done = await eventually(finished, timeout=60, what="the import job to end")
+    assert (done["state"], done["result"]["trusted"], done["files_done"]) == ("done", 5, 5), done
+    assert sorted(await db.fetchval("SELECT array_agg(sha256) FROM models")) == sorted(digests)
+    assert stack.hasher.servicer.pool.bytes_read == 0
+    bad = await gateway.post("/api/jobs", json={"kind": "import", "a1111_root": "relative/webui"})
+    assert bad.status == 400 and "a1111_root" in (await bad.json())["error"]["message"]

@@ -21,7 +21,7 @@ from backend.server.pending_queue import QueueServices
 MAX_LIMIT = 10_000_000
 
 
-def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise ApiError(400, "invalid_parameter",
@@ -43,7 +43,7 @@ def read_folder(body: dict[str, Any]) -> str:
 
 
 def validate_scan(body: dict[str, Any]) -> dict[str, Any]:
-    _only(body, ("folder", "prune"))
+    only_fields(body, ("folder", "prune"))
     prune = body.get("prune", False)
     if not isinstance(prune, bool):
         raise ApiError(400, "invalid_parameter", f"'prune' must be true or false; got {prune!r}")
@@ -51,7 +51,7 @@ def validate_scan(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_hash(body: dict[str, Any]) -> dict[str, Any]:
-    _only(body, ("folder", "limit"))
+    only_fields(body, ("folder", "limit"))
     return {"folder": read_folder(body), "limit": integer(body, "limit", MAX_LIMIT, 1, MAX_LIMIT)}
 
 
