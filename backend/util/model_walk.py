@@ -90,7 +90,7 @@ def _models_in(
         suffix = name[name.rfind("."):].lower() if name.rfind(".") > 0 else ""
         if suffix in MODEL_SUFFIXES:
             models.append(entry)
-        elif suffix in PREVIEW_SUFFIXES:
+        elif suffix in PREVIEW_SUFFIXES and is_utf8(name):  # a preview's path must cross gRPC too
             images.append(name)
     index = PreviewIndex(images) if images else None
     for entry in models:
