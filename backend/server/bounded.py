@@ -45,7 +45,7 @@ class Bounded:
                 task.cancel()
         try:
             while self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=exc is not None)
+                await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
             for task in self._tasks:
                 task.cancel()

@@ -93,7 +93,7 @@ def _models_in(
         suffix = name[name.rfind("."):].lower() if name.rfind(".") > 0 else ""
         if suffix in MODEL_SUFFIXES:
             models.append(entry)
-        elif suffix in PREVIEW_SUFFIXES:
+        elif suffix in PREVIEW_SUFFIXES and is_utf8(name):  # a preview's path must cross gRPC too
             images.append(name)
         elif suffix in (".info", ".json"):
             sidecar_stems.update(name[: -len(s)] for s in SIDECAR_SUFFIXES if name.endswith(s))

@@ -25,8 +25,10 @@ def test_the_walk_reports_names_that_are_not_utf8_and_goes_on(tmp_path: Path) ->
     (root / "ok.safetensors").write_bytes(b"")
     raw = os.fsencode(root)
     open(raw + b"/caf\xe9.safetensors", "wb").close()
+    open(raw + b"/ok.\xe9.png", "wb").close()  # a side-car whose name cannot cross gRPC is not offered
     found = list(find_models([root]))
-    assert [item.path for item in found if isinstance(item, FoundModel)] == [str(root / "ok.safetensors")]
+    assert [(item.path, item.preview) for item in found if isinstance(item, FoundModel)] == [
+        (str(root / "ok.safetensors"), None)]
     assert [item.path for item in found if isinstance(item, Unlisted)] == [f"{root}/caf\\xe9.safetensors"]
 
 
