@@ -36,7 +36,7 @@ class RunningStack:
         return psutil.Process(self.process.pid).children(recursive=True)
 
 
-def _poll(condition: Callable[[], object], timeout_s: float, what: str) -> object:
+def _poll(condition: Callable[[], object], timeout_s: float, what: str, log: Path | None = None) -> object:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -46,7 +46,9 @@ def _poll(condition: Callable[[], object], timeout_s: float, what: str) -> objec
         if result:
             return result
         time.sleep(0.2)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
+    said = "" if log is None else "\n" + "\n".join(
+        line for line in log.read_text().splitlines() if "aiohttp.access" not in line)[-4000:]
+    raise AssertionError(f"not within {timeout_s} s: {what}{said}")
 
 
 def _gone(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
@@ -83,15 +85,15 @@ def test_a_dead_service_and_a_dead_database_come_back(running: RunningStack, mod
     model.write_bytes(b"a model")
     hasher = running.child("services.hasher")
     hasher.kill()
-    _poll(lambda: running.child("services.hasher").pid != hasher.pid, 30, "a new hasher")
+    _poll(lambda: running.child("services.hasher").pid != hasher.pid, 60, "a new hasher", running.log)
     _poll(lambda: request_json(f"{running.base}/api/models/sha256", {"path": str(model)})[0] == 200, 60,
-          "hashing works again")
+          "hashing works again", running.log)
 
     server = EmbeddedPostgres(running.data_dir / "postgres")
     postmaster = int((server.pgdata / "postmaster.pid").read_text().split()[0])
     os.kill(postmaster, signal.SIGKILL)
-    _poll(lambda: request_json(f"{running.base}/api/health")[0] == 503, 30, "the gateway sees the database gone")
-    _poll(lambda: request_json(f"{running.base}/api/health")[0] == 200, 90, "the database is back")
+    _poll(lambda: not psutil.pid_exists(postmaster), 30, "the postmaster is gone")
+    _poll(lambda: request_json(f"{running.base}/api/health")[0] == 200, 90, "the database is back", running.log)
     status, body = request_json(f"{running.base}/api/models")
     assert status == 200 and [item["path"] for item in body["items"]] == [str(model)]
     assert "restarting it" in running.log.read_text() and "is gone; starting it again" in running.log.read_text()
