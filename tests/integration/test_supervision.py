@@ -125,7 +125,8 @@ def test_two_signals_in_a_row_stop_it_at_once(running: RunningStack) -> None:
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(30) == 0
     assert _gone(family, 10) == []
-    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped")
+    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped",
+          running.log)
 
 
 def test_killing_the_supervisor_leaves_nothing_running(running: RunningStack) -> None:
@@ -133,4 +134,5 @@ def test_killing_the_supervisor_leaves_nothing_running(running: RunningStack) ->
     running.process.kill()
     running.process.wait()
     assert _gone(family, 30) == []
-    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped")
+    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped",
+          running.log)
