@@ -63,6 +63,8 @@ def running(data_dir: Path, model_root: Path, tmp_path: Path) -> Iterator[Runnin
     log = tmp_path / "stack.log"
     process = start_stack(env, log=log)
     stack = RunningStack(process, f"http://127.0.0.1:{port}", data_dir, log)
+    # The gateway answers before the supervisor has seen it do so: a child killed in between is a failed start.
+    _poll(lambda: "ModelVault is up" in log.read_text(), 60, "the supervisor's 'up'", log)
     yield stack
     if process.poll() is None:
         family = stack.family()
