@@ -129,11 +129,11 @@ class Stack:
         gateway = Child("gateway", "backend.server", env)
         self.children.append(gateway)
         await gateway.spawn()
-        url = await self._wait_healthy(gateway)
+        url = await self._wait_healthy()
         database = self.config.postgres_dir if self.config.gateway.database_url is None else "DATABASE_URL"
         log.info("ModelVault is up at %s (database: %s); Ctrl-C stops it", url, database)
 
-    async def _wait_healthy(self, gateway: Child) -> str:
+    async def _wait_healthy(self) -> str:
         gateway_config = self.config.gateway
         # Asked on loopback even when it listens on every address: that is a name it always answers to.
         host = gateway_config.host if is_loopback(gateway_config.host) else "127.0.0.1"
@@ -143,8 +143,9 @@ class Stack:
         deadline = asyncio.get_running_loop().time() + _START_TIMEOUT_S
         async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=2)) as session:
             while asyncio.get_running_loop().time() < deadline:
-                if not gateway.alive():
-                    raise RuntimeError(f"gateway exited with status {gateway.process.returncode} while starting")
+                for child in self.children:
+                    if not child.alive():
+                        raise RuntimeError(f"{child.name} exited with status {child.process.returncode} while starting")
                 try:
                     async with session.get(f"{url}/api/health") as reply:
                         if reply.status == 200:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import signal
@@ -20,16 +19,8 @@ MAX_DEATHS = 5
 DEATH_WINDOW_S = 60.0
 _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 8.0
-_PR_SET_PDEATHSIG = 1
-_prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform == "linux" else None
-
-
-def _die_with(parent: int) -> None:
-    """In the child, before exec: SIGTERM when the supervisor dies, even by SIGKILL (Linux)."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the supervisor died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+# The children read it at start (backend/util/startup.py) and die with us, even if we are SIGKILLed.
+SUPERVISOR_PID = "MODELVAULT_SUPERVISOR_PID"
 
 
 class GaveUp(Exception):
@@ -50,12 +41,12 @@ class Child:
         self._relay_task: asyncio.Task[None] | None = None
 
     async def spawn(self) -> None:
-        parent = os.getpid()
         self._listening.clear()
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", self.module, env=self.env, stdout=asyncio.subprocess.PIPE,
+            sys.executable, "-m", self.module, env={**self.env, SUPERVISOR_PID: str(os.getpid())},
+            stdout=asyncio.subprocess.PIPE,
             # Its own process group: a Ctrl-C reaches only us, and we stop the children in order.
-            process_group=0, preexec_fn=lambda: _die_with(parent),
+            process_group=0,
         )
         self._relay_task = asyncio.create_task(self._relay(self.process))
 

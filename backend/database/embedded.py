@@ -32,7 +32,6 @@ def _bin_path() -> Path:
 
 
 POSTGRES_BIN_PATH = _bin_path()
-SYSTEM_USER = files.SYSTEM_USER
 PORT = 5432
 # Unix socket paths are capped at 107 bytes; ".s.PGSQL.5432" takes 13 of them.
 _MAX_SOCKET_DIR = 90

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
 
 from backend.server.instance import create_app
 from backend.util.startup import start_process
@@ -10,9 +14,22 @@ from backend.util.startup import start_process
 
 def main() -> None:
     config = start_process("gateway")
-    # run_app turns SIGTERM and SIGINT into a graceful exit that runs every cleanup context.
+    loop = asyncio.new_event_loop()
+    stopping = False
+
+    def stop_once() -> None:
+        # Only the first signal starts the graceful exit: aiohttp's own handler raises again on every signal,
+        # which cut the clean-up short (the embedded database left running) when a dying supervisor's
+        # threads delivered its death signal more than once.
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise GracefulExit()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_once)
     web.run_app(create_app(config), host=config.gateway.host, port=config.gateway.port, print=None,
-                shutdown_timeout=5)
+                shutdown_timeout=5, loop=loop, handle_signals=False)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ class Server:
                 await asyncio.gather(watch, return_exceptions=True)
             await app[keys.POOL].close()
             if embedded is not None:
+                log.info("stopping the embedded PostgreSQL")
                 await asyncio.to_thread(embedded.stop)
 
     async def _hasher_channel(self, app: web.Application) -> AsyncIterator[None]:

@@ -36,7 +36,7 @@ class RunningStack:
         return psutil.Process(self.process.pid).children(recursive=True)
 
 
-def _poll(condition: Callable[[], object], timeout_s: float, what: str) -> object:
+def _poll(condition: Callable[[], object], timeout_s: float, what: str, log: Path | None = None) -> object:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -46,7 +46,9 @@ def _poll(condition: Callable[[], object], timeout_s: float, what: str) -> objec
         if result:
             return result
         time.sleep(0.2)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
+    said = "" if log is None else "\n" + "\n".join(
+        line for line in log.read_text().splitlines() if "aiohttp.access" not in line)[-4000:]
+    raise AssertionError(f"not within {timeout_s} s: {what}{said}")
 
 
 def _gone(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
@@ -61,6 +63,8 @@ def running(data_dir: Path, model_root: Path, tmp_path: Path) -> Iterator[Runnin
     log = tmp_path / "stack.log"
     process = start_stack(env, log=log)
     stack = RunningStack(process, f"http://127.0.0.1:{port}", data_dir, log)
+    # The gateway answers before the supervisor has seen it do so: a child killed in between is a failed start.
+    _poll(lambda: "ModelVault is up" in log.read_text(), 60, "the supervisor's 'up'", log)
     yield stack
     if process.poll() is None:
         family = stack.family()
@@ -83,15 +87,15 @@ def test_a_dead_service_and_a_dead_database_come_back(running: RunningStack, mod
     model.write_bytes(b"a model")
     hasher = running.child("services.hasher")
     hasher.kill()
-    _poll(lambda: running.child("services.hasher").pid != hasher.pid, 30, "a new hasher")
+    _poll(lambda: running.child("services.hasher").pid != hasher.pid, 60, "a new hasher", running.log)
     _poll(lambda: request_json(f"{running.base}/api/models/sha256", {"path": str(model)})[0] == 200, 60,
-          "hashing works again")
+          "hashing works again", running.log)
 
     server = EmbeddedPostgres(running.data_dir / "postgres")
     postmaster = int((server.pgdata / "postmaster.pid").read_text().split()[0])
     os.kill(postmaster, signal.SIGKILL)
-    _poll(lambda: request_json(f"{running.base}/api/health")[0] == 503, 30, "the gateway sees the database gone")
-    _poll(lambda: request_json(f"{running.base}/api/health")[0] == 200, 90, "the database is back")
+    _poll(lambda: not psutil.pid_exists(postmaster), 30, "the postmaster is gone")
+    _poll(lambda: request_json(f"{running.base}/api/health")[0] == 200, 90, "the database is back", running.log)
     status, body = request_json(f"{running.base}/api/models")
     assert status == 200 and [item["path"] for item in body["items"]] == [str(model)]
     assert "restarting it" in running.log.read_text() and "is gone; starting it again" in running.log.read_text()
@@ -123,7 +127,8 @@ def test_two_signals_in_a_row_stop_it_at_once(running: RunningStack) -> None:
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(30) == 0
     assert _gone(family, 10) == []
-    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped")
+    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped",
+          running.log)
 
 
 def test_killing_the_supervisor_leaves_nothing_running(running: RunningStack) -> None:
@@ -131,4 +136,5 @@ def test_killing_the_supervisor_leaves_nothing_running(running: RunningStack) ->
     running.process.kill()
     running.process.wait()
     assert _gone(family, 30) == []
-    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped")
+    _poll(lambda: not EmbeddedPostgres(running.data_dir / "postgres").is_running(), 30, "the database stopped",
+          running.log)
