@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ from backend.server.jobs.kinds import read_folder
 from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
 from backend.server.progress import Report, respond
 from backend.util.image_store import InvalidKeyError, resolve_key
+from backend.util.sha256_text import is_sha256
 
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _HEALTH_TIMEOUT_S = 2.0
 
 
@@ -108,7 +107,7 @@ async def register_pending(request: web.Request) -> web.Response:
 
 async def models_by_hash(request: web.Request) -> web.Response:
     sha256 = request.match_info["sha256"]
-    if not _SHA256.match(sha256):
+    if not is_sha256(sha256):
         raise ApiError(400, "invalid_parameter", "a SHA-256 is 64 hexadecimal digits")
     sha256 = sha256.lower()
     async with request.app[keys.POOL].acquire() as conn:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from fnmatch import fnmatchcase
 
 from backend.util.model_paths import ModelFile
+from backend.util.sha256_text import is_sha256
 from services.hasher.errors import BadKnownHashError
 
 SHADOW_PATTERN = "shadow_*.safetensors"
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def parse_known_sha256(value: str) -> str | None:
     """The caller's known hash, lowercased; '' means none. Checked in every mode: a bad one is a caller bug."""
     if not value:
         return None
-    if not _HEX64.fullmatch(value):
+    if not is_sha256(value):
         raise BadKnownHashError(f"known_sha256 must be 64 hex digits, got {value[:80]!r}")
     return value.lower()
 

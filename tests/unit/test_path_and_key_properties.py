@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from backend.util import image_store
 from backend.util.image_store import InvalidKeyError
 from backend.util.model_paths import ModelPathError, resolve_model_file, resolve_model_folder
+from backend.util.sha256_text import is_sha256
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -125,3 +126,10 @@ def test_a_key_that_resolves_stays_inside_the_store(tmp_path: Path, key: str) ->
     except InvalidKeyError:
         return
     assert path.is_relative_to(store.resolve()) and path != store.resolve()
+
+
+@given(digest=st.text(alphabet="0123456789abcdefABCDEF", min_size=64, max_size=64),
+       tail=st.sampled_from(["\n", " ", "0", "g"]))
+def test_a_sha256_is_exactly_64_hex_digits(digest: str, tail: str) -> None:
+    assert is_sha256(digest)
+    assert not is_sha256(digest + tail) and not is_sha256(digest[:-1]) and not is_sha256(None)

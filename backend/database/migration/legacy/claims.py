@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.util.sha256_text import is_sha256
 from backend.util.sidecar_files import MAX_SIDECAR_BYTES
 
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _BOM = b"\xef\xbb\xbf"
 
 SOURCES = ("a1111", "civitai_helper", "lora_manager", "stability_matrix")
@@ -59,7 +59,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
 
 def sha256_of(value: Any, where: str) -> str:
     """A hash as 64 lowercase hex digits; tools write upper case (Civitai) or lower case."""
-    if not isinstance(value, str) or not _HEX64.match(value.strip()):
+    if not isinstance(value, str) or not is_sha256(value.strip()):
         raise LegacyFormatError(f"{where} is not a SHA-256 (64 hex digits): {str(value)[:80]!r}")
     return value.strip().lower()
 
