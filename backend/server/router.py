@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.server import views
+from backend.server import page, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -17,3 +17,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/models/{sha256}", views.models_by_hash)
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/images/{key:.+}", views.image)
+    app.router.add_get("/", page.index)
+    app.router.add_get("/static/{name:.+}", page.static_file)

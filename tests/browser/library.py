@@ -1,0 +1,68 @@
+"""A generated model library for the page's tests: real files, real PNG previews, registered through the API."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Model:
+    path: Path
+    sha256: str
+    color: tuple[int, int, int]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+Color = tuple[int, int, int]
+
+
+def write_model(root: Path, relative: str, size: int = 4096, color: Color | None = (200, 40, 40)) -> Path:
+    """A model file of random bytes, with a one-colour PNG preview beside it when color is given."""
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(size))
+    if color is not None:
+        Image.new("RGB", (60, 80), color).save(path.with_suffix(".png"))
+    return path
+
+
+async def post(site: str, route: str, body: dict) -> dict:
+    async with aiohttp.ClientSession() as session, session.post(f"{site}{route}", json=body) as reply:
+        answer = await reply.json()
+        assert reply.status < 300, answer
+        return answer
+
+
+async def register(site: str, path: Path) -> dict:
+    preview = path.with_suffix(".png")
+    body = {"path": str(path), "preview_path": str(preview) if preview.exists() else None}
+    return await post(site, "/api/models/pending", body)
+
+
+async def add_model(site: str, root: Path, relative: str, color: tuple[int, int, int], size: int = 4096) -> Model:
+    """A file registered as pending with its preview, then hashed: an active model with a WebP preview."""
+    path = write_model(root, relative, size, color)
+    await register(site, path)
+    answer = await post(site, "/api/models/sha256", {"path": str(path)})
+    assert answer["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    return Model(path, answer["sha256"], color)
+
+
+# Distinct colours, far apart, so a preview shown under the wrong model is caught.
+COLORS = [(220, 40, 40), (40, 160, 60), (40, 80, 220), (230, 200, 30), (150, 50, 180), (20, 180, 190)]
+
+
+async def add_library(site: str, root: Path, names: list[str], sizes: list[int] | None = None) -> list[Model]:
+    sizes = sizes or [4096 * (i + 1) for i in range(len(names))]
+    return [
+        await add_model(site, root, name, COLORS[i % len(COLORS)], sizes[i]) for i, name in enumerate(names)
+    ]
