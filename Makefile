@@ -7,12 +7,12 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/protos
 PROTOS := $(shell find protos -name '*.proto')
 GENERATED := $(PROTOS:.proto=_pb2_grpc.py)
 
-.PHONY: run test bench proto deps shadow clean
+.PHONY: run test bench proto deps shadow clean browser-tools
 
 run: deps proto
 	$(PY) -m backend
 
-test: deps proto
+test: deps proto browser-tools
 	$(VENV)/bin/ruff check backend services tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -34,9 +34,18 @@ $(VENV)/.installed: pyproject.toml
 
 proto: $(GENERATED)
 
+# axe-core for the page's accessibility test, from the lock file. Without npm that test skips (or fails in CI).
+BROWSER_TOOLS := tests/browser/node_modules/.installed
+browser-tools: $(BROWSER_TOOLS)
+
+$(BROWSER_TOOLS): tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd tests/browser && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else echo "npm not found: the page's accessibility test will be skipped"; fi
+
 protos/%_pb2_grpc.py: protos/%.proto $(VENV)/.installed
 	$(PY) -m grpc_tools.protoc -I protos --python_out=protos --pyi_out=protos --grpc_python_out=protos $<
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info tests/browser/node_modules
 	find protos -name '*_pb2*.py*' -delete

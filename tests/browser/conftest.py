@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     if os.environ.get("MODELVAULT_REQUIRE_BROWSER"):
         pytest.fail(f"MODELVAULT_REQUIRE_BROWSER is set but {reason}")
     pytest.skip(reason)
@@ -30,9 +31,9 @@ async def browser() -> AsyncIterator:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
-        _unavailable("Python playwright is not installed (pip install -e '.[test]')")
+        unavailable("Python playwright is not installed (pip install -e '.[test]')")
     if not CHROMIUM.exists():
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -48,10 +49,10 @@ async def site(stack, aiohttp_server) -> str:  # noqa: F811 - the fixture import
     return str(server.make_url("")).rstrip("/")
 
 
-@pytest.fixture
-async def page(browser, site: str) -> AsyncIterator:
+@asynccontextmanager
+async def open_tab(browser, site: str, **options) -> AsyncIterator:
     """A fresh browser tab on the site; a script error in the page fails the test."""
-    context = await browser.new_context(base_url=site, viewport={"width": 1280, "height": 900})
+    context = await browser.new_context(base_url=site, viewport={"width": 1280, "height": 900}, **options)
     tab = await context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -60,3 +61,9 @@ async def page(browser, site: str) -> AsyncIterator:
     finally:
         await context.close()
     assert not errors, f"errors in the page's scripts: {errors}"
+
+
+@pytest.fixture
+async def page(browser, site: str) -> AsyncIterator:
+    async with open_tab(browser, site) as tab:
+        yield tab

@@ -31,8 +31,13 @@ def write_model(root: Path, relative: str, size: int = 4096, color: Color | None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(os.urandom(size))
     if color is not None:
-        Image.new("RGB", (60, 80), color).save(path.with_suffix(".png"))
+        write_preview(path, color)
     return path
+
+
+def write_preview(model: Path, color: Color) -> None:
+    """The side-car picture other tools leave beside a model: <name>.png."""
+    Image.new("RGB", (60, 80), color).save(model.with_suffix(".png"))
 
 
 async def post(site: str, route: str, body: dict) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
+from tests.browser.conftest import open_tab
 from tests.browser.library import add_library, post
 
 # The colour of an <img>'s centre pixel as the browser decoded it.
@@ -31,7 +32,9 @@ async def test_grid_shows_each_model_with_its_own_preview(stack, site, page):
     for model in models:
         card = page.locator(f'.card[data-sha256="{model.sha256}"]')
         await expect(card.locator("h3")).to_have_text(model.name)
-        await expect(card.locator(".folder")).to_have_text(str(model.path.parent))
+        await expect(card.locator(".folder")).to_have_attribute("title", str(model.path.parent))
+        folder = model.path.parent
+        await expect(card.locator(".folder")).to_have_text(f"…/{folder.parent.name}/{folder.name}")
         await expect(card.locator(".hash code")).to_have_text(model.sha256[:10])
         image = card.locator("img")
         await expect(image).to_have_attribute("src", f"/images/{model.sha256}.webp")
@@ -54,15 +57,11 @@ async def test_a_model_without_preview_gets_a_placeholder(stack, site, page):
 
 async def test_copy_button_copies_the_full_hash(stack, site, browser):
     [model] = await add_library(site, stack.model_root, ["copyme.safetensors"])
-    context = await browser.new_context(base_url=site, permissions=["clipboard-read", "clipboard-write"])
-    try:
-        tab = await context.new_page()
+    async with open_tab(browser, site, permissions=["clipboard-read", "clipboard-write"]) as tab:
         await tab.goto("/")
         await tab.get_by_role("button", name="Copy the full SHA-256 of copyme").click()
         await expect(tab.locator("#news")).to_contain_text("Copied the SHA-256 of copyme")
         assert await tab.evaluate("navigator.clipboard.readText()") == model.sha256
-    finally:
-        await context.close()
 
 
 async def test_model_view_lists_every_file_with_that_content(stack, site, page):

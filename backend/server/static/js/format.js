@@ -50,3 +50,9 @@ export function folderOf(model) {
   const parts = String(model.path || '').split('/');
   return parts.slice(0, -1).join('/') || '/';
 }
+
+// Deep absolute folders say the most at their end: "…/loras/style", with the whole path as a tooltip.
+export function shortFolder(folder) {
+  const parts = String(folder).split('/').filter(Boolean);
+  return parts.length > 3 ? `…/${parts.slice(-2).join('/')}` : folder;
+}

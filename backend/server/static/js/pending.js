@@ -1,21 +1,14 @@
 // Pending files: found on disk, not hashed yet; hash one with live bytes, or start whole-library jobs.
-import { getJson, query } from './api.js';
 import { modelLink } from './card.js';
 import { clear, h, preview } from './dom.js';
 import { count, date, fileName, shortHash } from './format.js';
 import { runWithProgress, startJob } from './jobs.js';
 import { attempt, showNews } from './notices.js';
+import { offsetList } from './paging.js';
 import { progressView } from './progress.js';
 import { sentence } from './words.js';
 
-const PAGE = 50;
-
 export function setupPending(section, { hashed, importAvailable }) {
-  const list = section.querySelector('.pending');
-  const status = section.querySelector('.status');
-  const more = section.querySelector('.more');
-  const state = { offset: 0, total: 0, failed: false };
-
   const hashOne = async (item, row) => {
     const button = row.querySelector('.hash-one');
     const area = row.querySelector('.progress');
@@ -26,8 +19,7 @@ export function setupPending(section, { hashed, importAvailable }) {
     button.disabled = false;
     if (!answer) return;
     row.remove();
-    state.total -= 1;
-    showStatus();
+    view.removed();
     showNews(`${item.name} is in the library as `, h('a', { href: modelLink(answer.sha256) }, shortHash(answer.sha256)),
       '.');
     hashed();
@@ -42,35 +34,18 @@ export function setupPending(section, { hashed, importAvailable }) {
         h('p', {}, `Found ${date(item.discovered_at)}`),
         item.last_error ? h('p', { class: 'problem' }, 'Last attempt failed: ', sentence(item.last_error)) : null,
         h('div', { class: 'progress' })),
-      h('button', { type: 'button', class: 'hash-one', 'aria-label': `Hash ${item.name} now` }, 'Hash this one'));
+      h('button', { type: 'button', class: 'hash-one', 'aria-label': `Hash this one: ${item.name}` }, 'Hash this one'));
     row.querySelector('.hash-one').addEventListener('click', () => hashOne(item, row));
     return row;
   };
 
-  const showStatus = () => {
-    status.textContent = state.total ? `${count(state.total, 'file')} waiting to be hashed.` : 'Nothing is pending.';
-    more.hidden = state.offset >= state.total;
-  };
-
-  const loadPage = async () => {
-    try {
-      const page = await getJson(`/api/models/pending?${query({ limit: PAGE, offset: state.offset })}`);
-      list.append(...page.items.map(pendingRow));
-      state.offset += page.items.length;
-      state.total = page.total;
-      state.failed = false;
-      showStatus();
-    } catch (err) {
-      state.failed = true;
-      status.textContent = err.message;
-    }
-  };
-
-  const reload = () => {
-    Object.assign(state, { offset: 0, total: 0 });
-    clear(list);
-    return loadPage();
-  };
+  const view = offsetList(section, {
+    path: '/api/models/pending',
+    items: (page) => page.items,
+    total: (page) => page.total,
+    row: pendingRow,
+    describe: ({ total }) => (total ? `${count(total, 'file')} waiting to be hashed.` : 'Nothing is pending.'),
+  });
 
   const run = (kind) => {
     location.hash = '#/jobs';
@@ -81,6 +56,5 @@ export function setupPending(section, { hashed, importAvailable }) {
   const importButton = section.querySelector('.import');
   importButton.hidden = !importAvailable;
   importButton.addEventListener('click', () => run('import'));
-  more.addEventListener('click', loadPage);
-  return { reload, reloadIfFailed: () => (state.failed ? reload() : undefined) };
+  return view;
 }

@@ -37,7 +37,8 @@ function timeLeft(job) {
 function speed(job) {
   const parts = [];
   if (job.bytes_per_s > 0) parts.push(`${size(Math.round(job.bytes_per_s))}/s`);
-  if (job.files_per_s > 0) parts.push(`${job.files_per_s.toFixed(job.files_per_s < 10 ? 1 : 0)} files/s`);
+  if (job.files_per_s >= 1) parts.push(`${job.files_per_s.toFixed(job.files_per_s < 10 ? 1 : 0)} files/s`);
+  else if (job.files_per_s > 0) parts.push(`a file every ${duration(1 / job.files_per_s)}`);
   const left = duration(timeLeft(job));
   if (left) parts.push(`about ${left} left`);
   return parts.join(' · ');

@@ -1,0 +1,54 @@
+"""The README's pictures, made from a generated library: the library grid and a job while it runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.async_api import expect
+
+from tests.browser.library import add_library, register, write_preview
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+NAMES = [
+    "checkpoints/sdxl/juggernautXL_v9.safetensors", "checkpoints/sd15/dreamshaper_8.safetensors",
+    "loras/style/watercolor_wash.safetensors", "loras/characters/knight_armor_v2.safetensors",
+    "loras/style/pixel_art_xl.safetensors", "vae/sdxl_vae.safetensors", "embeddings/easynegative.safetensors",
+    "upscalers/4x_ultrasharp.pt",
+]
+GiB = 1 << 30
+
+
+async def test_screenshot_of_the_library(stack, site, page):
+    await add_library(site, stack.model_root, NAMES, sizes=[(i + 1) * 37_000 for i in range(len(NAMES))])
+    await page.set_viewport_size({"width": 1100, "height": 760})
+    await page.goto("/")
+    await expect(page.locator(".card")).to_have_count(len(NAMES))
+    for image in await page.locator(".card img").all():
+        await image.evaluate("img => img.decode()")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "library.png")
+
+
+async def test_screenshot_of_a_running_job(stack, site, page):
+    for index in range(3):
+        model = stack.model_root / "checkpoints" / f"big_model_{index}.safetensors"
+        model.parent.mkdir(exist_ok=True)
+        with model.open("wb") as out:  # sparse: gigabytes to hash, none on disk
+            out.write(os.urandom(4096))
+            out.truncate(3 * GiB)
+        write_preview(model, (90, 60 + index * 50, 160))
+        await register(site, model)
+    await page.set_viewport_size({"width": 1000, "height": 560})
+    await page.goto("/#/pending")
+    await expect(page.locator(".pending-item")).to_have_count(3)
+    await page.get_by_role("button", name="Hash all").click()
+    job = page.locator(".job").first
+    # A moment when the job has hashed something and has more to go.
+    await page.wait_for_function(
+        "() => { const bar = document.querySelector('.job progress');"
+        " return bar && bar.value > 0 && bar.value < bar.max; }", timeout=60_000)
+    await expect(job.locator(".state")).to_have_text("Running")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "job.png")
+    await job.get_by_role("button", name="Cancel").click()
