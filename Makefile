@@ -16,8 +16,9 @@ test: deps proto browser-tools
 	$(VENV)/bin/ruff check backend services tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# BENCH=page (names separated by spaces) runs only those benchmarks.
 bench: deps proto
-	$(PY) -m tests.bench
+	$(PY) -m tests.bench $(BENCH)
 
 shadow: deps
 	$(PY) -m backend.database.migration.shadow $(SOURCE)

@@ -1,4 +1,7 @@
-"""`make bench`: every benchmark in one run, side by side on this machine; the last line is one JSON object."""
+"""`make bench`: every benchmark in one run, side by side on this machine; the last line is one JSON object.
+
+`python -m tests.bench page` (or `make bench BENCH=page`) runs only the named benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench import bench_gateway, bench_hasher, bench_images
+from tests.bench import bench_gateway, bench_hasher, bench_images, bench_page
 
 # Goals from the issues; each figure is printed next to its goal so a reader sees both.
 GOALS = {
@@ -20,14 +23,22 @@ GOALS = {
     "hash_vs_baseline": ">= 0.85 x P",
     "rest_single_ratio": ">= 0.85",
     "loop_p99_ms_while_hashing": "< 50",
+    "page_load_ms": "< 1000 with 10,000 models",
 }
+BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "page": bench_page}
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        print(f"unknown benchmark {sorted(unknown)}; choose from {sorted(BENCHMARKS)}", file=sys.stderr)
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="modelvault-bench-", dir=os.environ.get("MODELVAULT_BENCH_DIR")))
     figures: dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     try:
-        for name, module in (("hasher", bench_hasher), ("images", bench_images), ("gateway", bench_gateway)):
+        for name, module in BENCHMARKS.items():
+            if names and name not in names:
+                continue
             print(f"benchmark: {name} ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             figures.update(module.run(workdir))
@@ -40,4 +51,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
