@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 import statistics
 from pathlib import Path
 
-import asyncpg
 from PIL import Image
 
 from backend.database.embedded import EmbeddedPostgres
+from tests.browser.library import catalogue_rows, insert_models
 from tests.stack_process import free_port, stack_env, start_stack, stop_stack
 
 MODELS = 10_000
@@ -50,32 +49,15 @@ def run(workdir: Path) -> dict[str, float]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _rows(models: Path) -> list[tuple]:
-    folders = ["checkpoints", "loras/style", "loras/characters", "vae", "embeddings"]
-    rows = []
-    for index in range(MODELS):
-        sha256 = hashlib.sha256(index.to_bytes(8, "little")).hexdigest()
-        path = models / folders[index % len(folders)] / f"model_{index:05d}.safetensors"
-        rows.append((str(path), sha256, 100_000_000 + index, 1_700_000_000_000_000_000 + index, index, 1,
-                     f"{sha256}.webp"))
-    return rows
-
-
 async def _fill(dsn: str, models: Path, images: Path) -> None:
     """10,000 active models straight into PostgreSQL with COPY, each with a preview on disk (one file, linked)."""
-    rows = _rows(models)
+    rows = catalogue_rows(models, MODELS, ["checkpoints", "loras/style", "loras/characters", "vae", "embeddings"])
     images.mkdir(parents=True, exist_ok=True)
     first = images / rows[0][-1]
     Image.new("RGB", (300, 400), (90, 120, 160)).save(first, "WEBP", quality=80)
     for row in rows[1:]:
         os.link(first, images / row[-1])
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.copy_records_to_table(
-            "models", records=rows, columns=["path", "sha256", "size", "mtime_ns", "inode", "device", "image_key"])
-        await conn.execute("ANALYZE models")
-    finally:
-        await conn.close()
+    await insert_models(dsn, rows)
 
 
 def _measure(base: str) -> dict[str, float]:

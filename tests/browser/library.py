@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from PIL import Image
 
 
@@ -71,3 +72,25 @@ async def add_library(site: str, root: Path, names: list[str], sizes: list[int] 
     return [
         await add_model(site, root, name, COLORS[i % len(COLORS)], sizes[i]) for i, name in enumerate(names)
     ]
+
+
+def catalogue_rows(root: Path, count: int, folders: list[str]) -> list[tuple]:
+    """Rows of active models as the catalogue holds them, without files: for tests of scale, not of hashing."""
+    rows = []
+    for index in range(count):
+        sha256 = hashlib.sha256(index.to_bytes(8, "little")).hexdigest()
+        path = root / folders[index % len(folders)] / f"model_{index:05d}.safetensors"
+        rows.append((str(path), sha256, 100_000_000 + index, 1_700_000_000_000_000_000 + index, index, 1,
+                     f"{sha256}.webp"))
+    return rows
+
+
+async def insert_models(dsn: str, rows: list[tuple]) -> None:
+    """Rows straight into PostgreSQL with COPY: thousands of models in a moment."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "models", records=rows, columns=["path", "sha256", "size", "mtime_ns", "inode", "device", "image_key"])
+        await conn.execute("ANALYZE models")
+    finally:
+        await conn.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.browser.conftest import open_tab
-from tests.browser.library import add_library, post
+from tests.browser.library import add_library, catalogue_rows, insert_models, post
 
 # The colour of an <img>'s centre pixel as the browser decoded it.
 CENTRE_PIXEL = """img => {
@@ -29,6 +29,7 @@ async def test_grid_shows_each_model_with_its_own_preview(stack, site, page):
     await page.goto("/")
     await expect(page.locator("#library .card")).to_have_count(3)
     await expect(page.locator("#library .status")).to_have_text("Showing 3 models of 3.")
+    await expect(page.get_by_role("button", name="Show more")).to_be_hidden()
     for model in models:
         card = page.locator(f'.card[data-sha256="{model.sha256}"]')
         await expect(card.locator("h3")).to_have_text(model.name)
@@ -79,3 +80,23 @@ async def test_model_view_lists_every_file_with_that_content(stack, site, page):
     await expect(rows.locator("td.path")).to_have_text(sorted([str(model.path), str(copy)]))
     await expect(page.locator("#model .files caption")).to_have_text("2 files with this content")
     await expect(page.locator("#model .large-preview img")).to_have_attribute("src", f"/images/{model.sha256}.webp")
+
+
+async def test_the_grid_asks_for_pages_as_the_person_scrolls(stack, site, page):
+    await insert_models(stack.database_url, catalogue_rows(stack.model_root, 130, ["a", "b"]))
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/models?" in request.url else None)
+    await page.goto("/")
+    status = page.locator("#library .status")
+    await expect(status).to_have_text("Showing 60 models of 130.")
+    await expect(page.locator(".card")).to_have_count(60)
+    await expect(page.get_by_role("button", name="Show more")).to_be_visible()
+    # Scrolling down brings the next pages before the person reaches the end.
+    await page.locator(".card").last.scroll_into_view_if_needed()
+    await expect(page.locator(".card")).not_to_have_count(60)
+    await page.locator(".card").last.scroll_into_view_if_needed()
+    await expect(status).to_have_text("Showing 130 models of 130.")
+    await expect(page.get_by_role("button", name="Show more")).to_be_hidden()
+    assert len(asked) == 3 and all("limit=60" in url for url in asked), asked
+    sha256s = await page.locator(".card").evaluate_all("cards => cards.map(c => c.dataset.sha256)")
+    assert len(set(sha256s)) == 130
