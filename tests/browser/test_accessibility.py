@@ -46,3 +46,25 @@ async def test_no_serious_accessibility_issue_in_any_view(stack, site, page, sch
         await expect(page.locator("main")).not_to_contain_text("Loading…")
         problems[view] = await serious_violations(page)
     assert problems == {view: [] for view in problems}
+
+
+async def test_a_keyboard_alone_moves_between_views_and_hashes_a_pending_file(stack, site, page):
+    await add_library(site, stack.model_root, ["loras/keys.safetensors"])
+    await register(site, write_model(stack.model_root, "loras/typed.safetensors"))
+    await page.goto("/")
+    await expect(page.locator(".card")).to_have_count(1)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    for name in ("Library", "Pending"):
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name=name, exact=True)).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Pending")).to_be_focused()
+    hash_button = page.get_by_role("button", name="Hash this one: typed")
+    for _ in range(10):
+        if await hash_button.evaluate("b => b === document.activeElement"):
+            break
+        await page.keyboard.press("Tab")
+    await expect(hash_button).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#news")).to_contain_text("typed is in the library as")

@@ -117,6 +117,15 @@ export async function exists(path) {
   }
 }
 
+// Whether a POST-only route exists, without running it: a GET answers 405 there and 404 elsewhere.
+export async function routeExists(path) {
+  try {
+    return (await request('GET', path)).status !== 404;
+  } catch {
+    return false;
+  }
+}
+
 export function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {

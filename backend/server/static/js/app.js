@@ -1,5 +1,5 @@
 // The page: views chosen by the address (#/library, #/model/<sha256>, #/pending, #/jobs, #/duplicates).
-import { exists } from './api.js';
+import { exists, routeExists } from './api.js';
 import { showModel } from './detail.js';
 import { setupDuplicates } from './duplicates.js';
 import { watchHealth } from './health.js';
@@ -17,10 +17,12 @@ async function main() {
   const library = setupLibrary($('#library'));
   const firstPage = library.reload();
   // Which parts of the API this gateway has: the page hides what it cannot do.
-  const [jobsAvailable, duplicatesAvailable] = await Promise.all([
-    exists('/api/jobs?limit=1'), exists('/api/models/duplicates?limit=1')]);
+  const [jobsAvailable, duplicatesAvailable, importRoute] = await Promise.all([
+    exists('/api/jobs?limit=1'), exists('/api/models/duplicates?limit=1'), routeExists('/api/models/import')]);
   const stale = new Set();
-  const pending = setupPending($('#pending'), { hashed: () => stale.add(library), importAvailable: jobsAvailable });
+  const pending = setupPending($('#pending'), {
+    hashed: () => stale.add(library), importAvailable: jobsAvailable || importRoute,
+  });
   const duplicates = setupDuplicates($('#duplicates'));
   setupJobs($('#jobs'), {
     available: jobsAvailable,

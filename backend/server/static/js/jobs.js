@@ -5,7 +5,7 @@ import { clear, h } from './dom.js';
 import { showError, showNews } from './notices.js';
 import { isActive, KINDS, progressView, withRates } from './progress.js';
 
-const FALLBACK = { scan: '/api/models/scan', hash: '/api/models/pending/hash' };
+const FALLBACK = { scan: '/api/models/scan', hash: '/api/models/pending/hash', import: '/api/models/import' };
 const FALLBACK_BODY = { hash: { limit: 100000 } };
 const cards = new Map();
 const context = { list: null, finished: () => {}, available: false };
