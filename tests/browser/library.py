@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 @dataclass(frozen=True)
@@ -26,19 +26,33 @@ class Model:
 Color = tuple[int, int, int]
 
 
-def write_model(root: Path, relative: str, size: int = 4096, color: Color | None = (200, 40, 40)) -> Path:
-    """A model file of random bytes, with a one-colour PNG preview beside it when color is given."""
+def write_model(
+    root: Path, relative: str, size: int = 4096, color: Color | None = (200, 40, 40), painter=None,
+) -> Path:
+    """A model file of random bytes, with a one-colour PNG preview (or the painter's) beside it when color is given."""
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(os.urandom(size))
     if color is not None:
-        write_preview(path, color)
+        (painter or write_preview)(path, color)
     return path
 
 
 def write_preview(model: Path, color: Color) -> None:
     """The side-car picture other tools leave beside a model: <name>.png."""
     Image.new("RGB", (60, 80), color).save(model.with_suffix(".png"))
+
+
+def write_picture(model: Path, color: Color) -> None:
+    """A side-car picture with something to look at (for screenshots): a gradient towards the colour, a sun."""
+    size = (300, 400)
+    dark = tuple(c // 4 for c in color)
+    picture = Image.composite(Image.new("RGB", size, color), Image.new("RGB", size, dark),
+                              Image.linear_gradient("L").resize(size))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((80, 60, 220, 200), fill=tuple(min(255, c + 90) for c in color))
+    draw.polygon([(0, 400), (120, 230), (210, 320), (300, 250), (300, 400)], fill=dark)
+    picture.save(model.with_suffix(".png"))
 
 
 async def post(site: str, route: str, body: dict) -> dict:
@@ -54,9 +68,9 @@ async def register(site: str, path: Path) -> dict:
     return await post(site, "/api/models/pending", body)
 
 
-async def add_model(site: str, root: Path, relative: str, color: tuple[int, int, int], size: int = 4096) -> Model:
+async def add_model(site: str, root: Path, relative: str, color: Color, size: int = 4096, painter=None) -> Model:
     """A file registered as pending with its preview, then hashed: an active model with a WebP preview."""
-    path = write_model(root, relative, size, color)
+    path = write_model(root, relative, size, color, painter)
     await register(site, path)
     answer = await post(site, "/api/models/sha256", {"path": str(path)})
     assert answer["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -67,10 +81,12 @@ async def add_model(site: str, root: Path, relative: str, color: tuple[int, int,
 COLORS = [(220, 40, 40), (40, 160, 60), (40, 80, 220), (230, 200, 30), (150, 50, 180), (20, 180, 190)]
 
 
-async def add_library(site: str, root: Path, names: list[str], sizes: list[int] | None = None) -> list[Model]:
+async def add_library(
+    site: str, root: Path, names: list[str], sizes: list[int] | None = None, painter=None,
+) -> list[Model]:
     sizes = sizes or [4096 * (i + 1) for i in range(len(names))]
     return [
-        await add_model(site, root, name, COLORS[i % len(COLORS)], sizes[i]) for i, name in enumerate(names)
+        await add_model(site, root, name, COLORS[i % len(COLORS)], sizes[i], painter) for i, name in enumerate(names)
     ]
 
 

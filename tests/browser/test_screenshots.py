@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.browser.library import add_library, register, write_preview
+from tests.browser.library import add_library, register, write_picture
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NAMES = [
@@ -20,7 +20,7 @@ GiB = 1 << 30
 
 
 async def test_screenshot_of_the_library(stack, site, page):
-    await add_library(site, stack.model_root, NAMES, sizes=[(i + 1) * 37_000 for i in range(len(NAMES))])
+    await add_library(site, stack.model_root, NAMES, [(i + 1) * 37_000 for i in range(len(NAMES))], write_picture)
     await page.set_viewport_size({"width": 1100, "height": 760})
     await page.goto("/")
     await expect(page.locator(".card")).to_have_count(len(NAMES))
@@ -36,8 +36,8 @@ async def test_screenshot_of_a_running_job(stack, site, page):
         model.parent.mkdir(exist_ok=True)
         with model.open("wb") as out:  # sparse: gigabytes to hash, none on disk
             out.write(os.urandom(4096))
-            out.truncate(3 * GiB)
-        write_preview(model, (90, 60 + index * 50, 160))
+            out.truncate(2 * GiB)
+        write_picture(model, (90, 60 + index * 50, 160))
         await register(site, model)
     await page.set_viewport_size({"width": 1000, "height": 560})
     await page.goto("/#/pending")
