@@ -100,3 +100,11 @@ async def test_the_grid_asks_for_pages_as_the_person_scrolls(stack, site, page):
     assert len(asked) == 3 and all("limit=60" in url for url in asked), asked
     sha256s = await page.locator(".card").evaluate_all("cards => cards.map(c => c.dataset.sha256)")
     assert len(set(sha256s)) == 130
+
+
+async def test_an_unknown_model_is_explained_in_words(stack, site, page):
+    await page.goto(f"/#/model/{'0' * 64}")
+    await expect(page.locator("#model .problem")).to_have_text(f"That was not found. No model has SHA-256 {'0' * 64}.")
+    await page.goto("/#/model/not-a-hash")
+    await expect(page.locator("#model .problem")).to_have_text(
+        "That was not accepted. A SHA-256 is 64 hexadecimal digits.")

@@ -42,7 +42,7 @@ async function main() {
     });
     document.title = `${TITLES[view]} · ModelVault`;
     if (stale.delete(views[view])) views[view].reload();
-    if (view === 'model') await attempt(() => showModel($('#model'), argument));
+    if (view === 'model') await showModel($('#model'), argument);
     // Moving focus tells a screen reader the view changed; on arrival, focus stays at the top of the page.
     if (!first) $(`#${view} h2`).focus();
     first = false;

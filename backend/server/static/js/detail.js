@@ -62,7 +62,13 @@ export async function showModel(section, sha256) {
   const heading = section.querySelector('h2');
   heading.textContent = 'Model';
   clear(body, h('p', {}, 'Loading…'));
-  const model = await getJson(`/api/models/${encodeURIComponent(sha256)}`);
+  let model;
+  try {
+    model = await getJson(`/api/models/${encodeURIComponent(sha256)}`);
+  } catch (err) {
+    clear(body, h('p', { class: 'problem' }, err.message));
+    return;
+  }
   const metadata = model.metadata || {};
   const first = model.files.find((file) => file.image_url) || model.files[0];
   const name = value(metadata, 'model_name') || modelName(first);

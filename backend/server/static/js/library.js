@@ -42,11 +42,11 @@ export function setupLibrary(section) {
       state.loaded += page.items.length;
       state.total = page.total;
       state.failed = false;
-      const offset = page.offset + page.items.length;
-      if (page.next_cursor) state.next = { cursor: page.next_cursor };
-      else state.next = page.items.length && offset < page.total ? { offset } : null;
+      state.next = nextPage(page);
       showStatus();
       if (generation === 1) markPainted();
+      // A tall screen may still show the end of the grid: fill it without waiting for a scroll.
+      if (state.next && more.getBoundingClientRect().top < innerHeight + 800) setTimeout(loadPage);
     } catch (err) {
       state.failed = true;
       status.textContent = 'The library could not be loaded.';
@@ -75,6 +75,13 @@ export function setupLibrary(section) {
   new IntersectionObserver((seen) => { if (seen.some((e) => e.isIntersecting)) loadPage(); },
     { rootMargin: '800px' }).observe(more);
   return { reload, reloadIfFailed: () => (state.failed ? reload() : undefined) };
+}
+
+// Keyset paging where the API offers it (a cursor), else offsets.
+function nextPage(page) {
+  if ('next_cursor' in page) return page.next_cursor ? { cursor: page.next_cursor } : null;
+  const offset = page.offset + page.items.length;
+  return page.items.length && offset < page.total ? { offset } : null;
 }
 
 // For the benchmark and the curious: when the first page of the library was on screen.
