@@ -42,6 +42,7 @@ async function main() {
     });
     document.title = `${TITLES[view]} · ModelVault`;
     if (stale.delete(views[view])) views[view].reload();
+    if (view === 'jobs' && !first) attempt(loadRecentJobs);
     if (view === 'model') await showModel($('#model'), argument);
     // Moving focus tells a screen reader the view changed; on arrival, focus stays at the top of the page.
     if (!first) $(`#${view} h2`).focus();
@@ -49,7 +50,7 @@ async function main() {
   };
   window.addEventListener('hashchange', route);
   stale.add(pending).add(duplicates);
-  await Promise.all([firstPage, route(), jobsAvailable ? attempt(loadRecentJobs) : null]);
+  await Promise.all([firstPage, route(), attempt(loadRecentJobs)]);
   watchHealth($('#health'), () => Object.values(views).forEach((view) => view.reloadIfFailed()));
 }
 

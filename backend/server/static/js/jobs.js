@@ -8,6 +8,7 @@ import { isActive, KINDS, progressView, withRates } from './progress.js';
 const FALLBACK = { scan: '/api/models/scan', hash: '/api/models/pending/hash', import: '/api/models/import' };
 const FALLBACK_BODY = { hash: { limit: 100000 } };
 const cards = new Map();
+const following = new Set();
 const context = { list: null, finished: () => {}, available: false };
 let localIds = 0;
 
@@ -45,11 +46,18 @@ function finish(job) {
 }
 
 export function follow(id) {
+  if (following.has(id)) return;
+  following.add(id);
   const events = new EventSource(`/api/jobs/${encodeURIComponent(id)}/events`);
   events.addEventListener('progress', (event) => render(JSON.parse(event.data)));
-  events.addEventListener('done', (event) => { events.close(); finish(JSON.parse(event.data)); });
+  events.addEventListener('done', (event) => {
+    events.close();
+    following.delete(id);
+    finish(JSON.parse(event.data));
+  });
   events.onerror = async () => {
     if (events.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself
+    following.delete(id);
     // Refused for good (a 401, a gone job): ask once over fetch, which can log in and explain.
     try {
       const job = await getJson(`/api/jobs/${encodeURIComponent(id)}`);
@@ -68,7 +76,9 @@ async function cancelJob(id) {
   }
 }
 
+// Jobs started elsewhere (another tab, a script, the automatic scan) show up when the Jobs view opens.
 export async function loadRecentJobs() {
+  if (!context.available) return;
   const page = await getJson('/api/jobs?limit=20');
   for (const job of [...page.items].reverse()) {
     render(job);
