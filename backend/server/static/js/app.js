@@ -1,13 +1,9 @@
 // The page: views chosen by the address (#/library, #/model/<sha256>, #/pending, #/jobs, #/duplicates).
+// Only the library is on the way to the first paint; the other views' modules load beside its first page.
 import { exists, routeExists } from './api.js';
-import { showModel } from './detail.js';
-import { setupDuplicates } from './duplicates.js';
-import { watchHealth } from './health.js';
-import { loadRecentJobs, setupJobs } from './jobs.js';
 import { setupLibrary } from './library.js';
 import { setupLogin } from './login.js';
 import { attempt } from './notices.js';
-import { setupPending } from './pending.js';
 
 const $ = (selector) => document.querySelector(selector);
 const TITLES = { library: 'Library', model: 'Model', pending: 'Pending', jobs: 'Jobs', duplicates: 'Duplicates' };
@@ -16,6 +12,9 @@ async function main() {
   setupLogin($('#login'));
   const library = setupLibrary($('#library'));
   const firstPage = library.reload();
+  const [{ showModel }, { setupDuplicates }, { watchHealth }, { loadRecentJobs, setupJobs }, { setupPending }] =
+    await Promise.all(['./detail.js', './duplicates.js', './health.js', './jobs.js', './pending.js'].map(
+      (name) => import(name)));
   // Which parts of the API this gateway has: the page hides what it cannot do.
   const [jobsAvailable, duplicatesAvailable, importRoute] = await Promise.all([
     exists('/api/jobs?limit=1'), exists('/api/models/duplicates?limit=1'), routeExists('/api/models/import')]);
