@@ -105,8 +105,10 @@ export async function runWithProgress(kind, path, body, draw) {
 
 export async function startJob(kind, params = {}) {
   if (!context.available) {
-    const answer = runWithProgress(kind, FALLBACK[kind], { ...FALLBACK_BODY[kind], ...params }, render);
-    answer.then(() => context.finished({ kind, state: 'done' }), () => {});
+    let last;
+    const draw = (job, cancel) => { last = job; render(job, cancel); };
+    const answer = runWithProgress(kind, FALLBACK[kind], { ...FALLBACK_BODY[kind], ...params }, draw);
+    answer.then(() => finish(last), () => {});
     return answer;
   }
   try {
