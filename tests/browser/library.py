@@ -38,6 +38,17 @@ def write_model(
     return path
 
 
+def write_big_model(root: Path, relative: str, size: int, color: Color, painter=None) -> Path:
+    """A sparse model file: gigabytes to hash, none on disk; with a preview beside it."""
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(os.urandom(4096))
+        out.truncate(size)
+    (painter or write_preview)(path, color)
+    return path
+
+
 def write_preview(model: Path, color: Color) -> None:
     """The side-car picture other tools leave beside a model: <name>.png."""
     Image.new("RGB", (60, 80), color).save(model.with_suffix(".png"))

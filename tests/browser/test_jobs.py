@@ -3,11 +3,9 @@ endpoints of a gateway without the jobs API), cancelled."""
 
 from __future__ import annotations
 
-import os
-
 from playwright.async_api import expect
 
-from tests.browser.library import register, status_of, write_model, write_preview
+from tests.browser.library import register, status_of, write_big_model, write_model
 
 GiB = 1 << 30
 BAR_MOVING = """() => { const bar = document.querySelector('.job progress');
@@ -17,12 +15,7 @@ BAR_MOVING = """() => { const bar = document.querySelector('.job progress');
 async def test_hash_all_shows_live_progress_and_cancel_stops_it(stack, site, page):
     jobs_api = await status_of(site, "/api/jobs") == 200
     for index in range(4):
-        model = stack.model_root / "checkpoints" / f"large_{index}.safetensors"
-        model.parent.mkdir(exist_ok=True)
-        with model.open("wb") as out:  # sparse: gigabytes to hash, none on disk
-            out.write(os.urandom(4096))
-            out.truncate(2 * GiB)
-        write_preview(model, (60, 60, 60 + index * 40))
+        model = write_big_model(stack.model_root, f"checkpoints/large_{index}.safetensors", 2 * GiB, (60, 60, 90))
         await register(site, model)
     await page.goto("/#/pending")
     await expect(page.locator(".pending-item")).to_have_count(4)
@@ -56,4 +49,5 @@ async def test_scan_now_finds_new_files_and_lists_them_as_pending(stack, site, p
     await expect(job.locator(".state")).to_have_text("Done", timeout=30_000)
     await expect(page.locator("#news")).to_contain_text("Scan for new files: finished.")
     await page.get_by_role("link", name="Pending", exact=True).click()
-    await expect(page.locator(".pending-item h3")).to_have_text(["fresh_one", "fresh_two"])
+    await expect(page.locator(".pending-item")).to_have_count(2)
+    assert sorted(await page.locator(".pending-item h3").all_text_contents()) == ["fresh_one", "fresh_two"]

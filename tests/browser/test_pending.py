@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from playwright.async_api import expect
 
-from tests.browser.library import register, write_model, write_preview
+from tests.browser.library import register, write_big_model, write_model
 
 # Each <progress> the page draws, as a person would have seen it: its value and maximum.
 WATCH_PROGRESS = """root => {
@@ -20,12 +18,7 @@ GiB = 1 << 30
 
 
 async def test_hash_this_one_shows_bytes_and_ends_in_the_library(stack, site, page):
-    big = stack.model_root / "checkpoints" / "huge.safetensors"
-    big.parent.mkdir()
-    with big.open("wb") as out:  # sparse: a gigabyte to read, no gigabyte on disk
-        out.write(os.urandom(4096))
-        out.truncate(GiB)
-    write_preview(big, (40, 80, 220))
+    big = write_big_model(stack.model_root, "checkpoints/huge.safetensors", GiB, (40, 80, 220))
     await register(site, big)
 
     await page.goto("/#/pending")

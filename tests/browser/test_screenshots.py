@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from playwright.async_api import expect
 
-from tests.browser.library import add_library, register, write_picture
+from tests.browser.library import add_library, register, write_big_model, write_picture
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 NAMES = [
@@ -32,12 +31,8 @@ async def test_screenshot_of_the_library(stack, site, page):
 
 async def test_screenshot_of_a_running_job(stack, site, page):
     for index in range(3):
-        model = stack.model_root / "checkpoints" / f"big_model_{index}.safetensors"
-        model.parent.mkdir(exist_ok=True)
-        with model.open("wb") as out:  # sparse: gigabytes to hash, none on disk
-            out.write(os.urandom(4096))
-            out.truncate(2 * GiB)
-        write_picture(model, (90, 60 + index * 50, 160))
+        model = write_big_model(stack.model_root, f"checkpoints/big_model_{index}.safetensors", 2 * GiB,
+                                (90, 60 + index * 50, 160), write_picture)
         await register(site, model)
     await page.set_viewport_size({"width": 1000, "height": 560})
     await page.goto("/#/pending")

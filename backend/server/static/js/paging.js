@@ -8,7 +8,7 @@ export function offsetList(section, { path, items, total, row, describe }) {
   const list = section.querySelector('ul');
   const status = section.querySelector('.status');
   const more = section.querySelector('.more');
-  const state = { offset: 0, total: 0, failed: false, page: null };
+  const state = { offset: 0, total: 0, failed: false, page: null, generation: 0 };
 
   const showStatus = () => {
     status.textContent = describe(state);
@@ -16,8 +16,10 @@ export function offsetList(section, { path, items, total, row, describe }) {
   };
 
   const loadPage = async () => {
+    const { generation } = state;
     try {
       const page = await getJson(`${path}?${query({ limit: PAGE, offset: state.offset })}`);
+      if (generation !== state.generation) return; // a reload began meanwhile: its answer counts, not this one
       list.append(...items(page).map(row));
       Object.assign(state, { offset: state.offset + items(page).length, total: total(page), failed: false, page });
       showStatus();
@@ -28,7 +30,7 @@ export function offsetList(section, { path, items, total, row, describe }) {
   };
 
   const reload = () => {
-    Object.assign(state, { offset: 0, total: 0 });
+    Object.assign(state, { offset: 0, total: 0, generation: state.generation + 1 });
     clear(list);
     return loadPage();
   };
