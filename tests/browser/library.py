@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,8 @@ def write_model(
     """A model file of random bytes, with a one-colour PNG preview (or the painter's) beside it when color is given."""
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(os.urandom(size))
+    # Bytes that follow from the name: the same library hashes the same in every run (and its screenshot too).
+    path.write_bytes(random.Random(relative).randbytes(size))
     if color is not None:
         (painter or write_preview)(path, color)
     return path
