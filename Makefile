@@ -9,16 +9,17 @@ GENERATED := $(PROTOS:.proto=_pb2_grpc.py)
 # The buf CLI, pinned in scripts/buf/package-lock.json; the npm package ships the binary for each platform.
 BUF := scripts/buf/node_modules/.bin/buf
 
-.PHONY: run test bench proto deps shadow clean
+.PHONY: run test bench proto deps shadow clean browser-tools
 
 run: deps proto
 	$(PY) -m backend
 
-test: deps proto $(BUF)
+test: deps proto $(BUF) browser-tools
 	$(VENV)/bin/ruff check backend services tests
 	cd protos && $(CURDIR)/$(BUF) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# BENCH=page (names separated by spaces) runs only those benchmarks.
 bench: deps proto
 	$(PY) -m tests.bench $(BENCH)
 
@@ -41,9 +42,18 @@ $(BUF): scripts/buf/package-lock.json
 	cd scripts/buf && npm ci --no-audit --no-fund --ignore-scripts --silent
 	touch $@
 
+# axe-core for the page's accessibility test, from the lock file. Without npm that test skips (or fails in CI).
+BROWSER_TOOLS := tests/browser/node_modules/.installed
+browser-tools: $(BROWSER_TOOLS)
+
+$(BROWSER_TOOLS): tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd tests/browser && npm ci --no-audit --no-fund --silent && touch node_modules/.installed; \
+	else echo "npm not found: the page's accessibility test will be skipped"; fi
+
 protos/%_pb2_grpc.py: protos/%.proto $(VENV)/.installed
 	$(PY) -m grpc_tools.protoc -I protos --python_out=protos --pyi_out=protos --grpc_python_out=protos $<
 
 clean:
-	rm -rf $(VENV) build *.egg-info scripts/buf/node_modules
+	rm -rf $(VENV) build *.egg-info scripts/buf/node_modules tests/browser/node_modules
 	find protos -name '*_pb2*.py*' -delete

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.server import legacy_views, library_views, openapi, views
+from backend.server import legacy_views, library_views, openapi, page, views
 from backend.server.jobs import events as job_events
 from backend.server.jobs import views as jobs
 
@@ -29,3 +29,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/health", views.health)
     app.router.add_get("/api/openapi.json", openapi.document)
     app.router.add_get("/images/{key:.+}", views.image)
+    app.router.add_get("/", page.index)
+    app.router.add_get("/static/{name:.+}", page.static_file)

@@ -1,0 +1,135 @@
+// Every call to the REST API: the token, 401 -> the login form, errors as ApiProblem in a person's words.
+import { errorWords } from './words.js';
+
+const TOKEN_KEY = 'modelvault_token';
+let askForToken = null;
+let waitingForLogin = null;
+
+export class ApiProblem extends Error {
+  constructor(status, code, detail, info = {}) {
+    super(errorWords(status, code, detail));
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+    this.info = info;
+  }
+}
+
+export function onLoginNeeded(ask) { askForToken = ask; }
+
+export function saveToken(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+  // EventSource and <img> cannot send a header: the cookie carries the token for them.
+  const secure = location.protocol === 'https:' ? '; Secure' : '';
+  document.cookie = `${TOKEN_KEY}=${token}; SameSite=Strict; path=/${secure}`;
+}
+
+function login(rejected) {
+  waitingForLogin ??= askForToken(rejected).finally(() => { waitingForLogin = null; });
+  return waitingForLogin;
+}
+
+function headers(withBody) {
+  const result = { Accept: 'application/json' };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) result.Authorization = `Bearer ${token}`;
+  if (withBody) result['Content-Type'] = 'application/json';
+  return result;
+}
+
+// The reply as it is (any status), after a login when the API asked for one.
+export async function request(method, path, body, signal) {
+  let reply;
+  const hadToken = Boolean(sessionStorage.getItem(TOKEN_KEY));
+  try {
+    reply = await fetch(path, {
+      method, signal, credentials: 'same-origin', headers: headers(body !== undefined),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiProblem(0, 'network', String(err));
+  }
+  if (reply.status === 401 && askForToken) {
+    await login(hadToken);
+    return request(method, path, body, signal);
+  }
+  return reply;
+}
+
+export async function problemFrom(reply) {
+  let code = `http_${reply.status}`;
+  let detail = reply.statusText;
+  let info = {};
+  try {
+    const answer = await reply.json();
+    if (answer && answer.error) ({ code, message: detail } = info = answer.error);
+  } catch { /* not JSON: the status alone tells the story */ }
+  return new ApiProblem(reply.status, code, detail, info);
+}
+
+async function send(method, path, body, signal) {
+  const reply = await request(method, path, body, signal);
+  if (!reply.ok) throw await problemFrom(reply);
+  return reply;
+}
+
+export async function getJson(path, signal) {
+  return (await send('GET', path, undefined, signal)).json();
+}
+
+export async function postJson(path, body = {}) {
+  return (await send('POST', path, body)).json();
+}
+
+// POST with progress: NDJSON lines {"progress": {...}} while the work advances, then the answer.
+export async function postWithProgress(path, body, onProgress, signal) {
+  const reply = await send('POST', path, { ...body, progress: true }, signal);
+  const reader = reply.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  let answer = null;
+  const take = (line) => {
+    if (!line.trim()) return;
+    const message = JSON.parse(line);
+    if (message.progress) onProgress(message.progress);
+    else answer = message;
+  };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const lines = (buffer + value).split('\n');
+    buffer = lines.pop();
+    lines.forEach(take);
+  }
+  take(buffer);
+  if (answer === null) throw new ApiProblem(0, 'network', 'the answer ended early');
+  if (answer.error) throw new ApiProblem(0, answer.error.code, answer.error.message);
+  return answer;
+}
+
+// Whether an endpoint exists in this version of ModelVault: parts of the page hide when it does not.
+export async function exists(path) {
+  try {
+    await getJson(path);
+    return true;
+  } catch (err) {
+    return !(err instanceof ApiProblem && [400, 404, 405].includes(err.status));
+  }
+}
+
+// Whether a POST-only route exists, without running it: a GET answers 405 there and 404 elsewhere.
+export async function routeExists(path) {
+  try {
+    return (await request('GET', path)).status !== 404;
+  } catch {
+    return false;
+  }
+}
+
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== '' && value != null) search.set(key, value);
+  }
+  return search.toString();
+}

@@ -1,0 +1,56 @@
+// The page: views chosen by the address (#/library, #/model/<sha256>, #/pending, #/jobs, #/duplicates).
+// Only the library is on the way to the first paint; the other views' modules load beside its first page.
+import { exists, routeExists } from './api.js';
+import { setupLibrary } from './library.js';
+import { setupLogin } from './login.js';
+import { attempt } from './notices.js';
+
+const $ = (selector) => document.querySelector(selector);
+const TITLES = { library: 'Library', model: 'Model', pending: 'Pending', jobs: 'Jobs', duplicates: 'Duplicates' };
+
+async function main() {
+  setupLogin($('#login'));
+  const library = setupLibrary($('#library'));
+  const firstPage = library.reload();
+  const [{ showModel }, { setupDuplicates }, { watchHealth }, { loadRecentJobs, setupJobs }, { setupPending }] =
+    await Promise.all(['./detail.js', './duplicates.js', './health.js', './jobs.js', './pending.js'].map(
+      (name) => import(name)));
+  // Which parts of the API this gateway has: the page hides what it cannot do.
+  const [jobsAvailable, duplicatesAvailable, importRoute] = await Promise.all([
+    exists('/api/jobs?limit=1'), exists('/api/models/duplicates?limit=1'), routeExists('/api/models/import')]);
+  const stale = new Set();
+  const pending = setupPending($('#pending'), {
+    hashed: () => stale.add(library), importAvailable: jobsAvailable || importRoute,
+  });
+  const duplicates = setupDuplicates($('#duplicates'));
+  setupJobs($('#jobs'), {
+    available: jobsAvailable,
+    finished: () => [library, pending, duplicates].forEach((view) => stale.add(view)),
+  });
+  $('#nav-duplicates').hidden = !duplicatesAvailable;
+  const views = { library, pending, duplicates };
+
+  let first = true;
+  const route = async () => {
+    const [, name = 'library', argument] = location.hash.match(/^#\/(\w+)(?:\/(.+))?/) || [];
+    const view = TITLES[name] ? name : 'library';
+    document.querySelectorAll('main > section').forEach((section) => { section.hidden = section.id !== view; });
+    document.querySelectorAll('nav a').forEach((link) => {
+      if (link.dataset.view === view) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    });
+    document.title = `${TITLES[view]} · ModelVault`;
+    if (stale.delete(views[view])) views[view].reload();
+    if (view === 'jobs' && !first) attempt(loadRecentJobs);
+    if (view === 'model') await showModel($('#model'), argument);
+    // Moving focus tells a screen reader the view changed; on arrival, focus stays at the top of the page.
+    if (!first) $(`#${view} h2`).focus();
+    first = false;
+  };
+  window.addEventListener('hashchange', route);
+  stale.add(pending).add(duplicates);
+  await Promise.all([firstPage, route(), attempt(loadRecentJobs)]);
+  watchHealth($('#health'), () => Object.values(views).forEach((view) => view.reloadIfFailed()));
+}
+
+main();

@@ -1,0 +1,31 @@
+// Building elements without innerHTML: every text from the API goes in as text, never as markup.
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value == null || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'class') el.className = value;
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  el.append(...children.flat(Infinity).filter((c) => c != null && c !== false).map(
+    (c) => (c instanceof Node ? c : String(c))));
+  return el;
+}
+
+export function clear(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c != null && c !== false));
+  return el;
+}
+
+// A neutral stand-in where a model has no preview, or its preview fails to load.
+export function placeholder(name) {
+  const initials = (name || '?').replace(/[^\p{L}\p{N}]+/gu, ' ').trim().slice(0, 2).toUpperCase() || '?';
+  return h('div', { class: 'placeholder', 'aria-hidden': 'true' }, initials);
+}
+
+export function preview(url, name, eager = false) {
+  if (!url) return placeholder(name);
+  const img = h('img', { src: url, alt: '', loading: eager ? 'eager' : 'lazy', decoding: 'async' });
+  img.addEventListener('error', () => img.replaceWith(placeholder(name)), { once: true });
+  return img;
+}

@@ -1,0 +1,70 @@
+"""Every view of the page through axe-core (served from disk), in light and dark, wide and narrow: no serious issue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import open_tab, unavailable
+from tests.browser.library import add_library, register, write_model
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+VIEWS = ["#/library", "#/pending", "#/jobs"]
+
+
+@pytest.fixture
+async def page(browser, site):
+    """Injecting axe is what the page's own Content-Security-Policy rightly forbids: this tab ignores it."""
+    async with open_tab(browser, site, bypass_csp=True) as tab:
+        yield tab
+
+
+async def serious_violations(page) -> list[str]:
+    if not await page.evaluate("typeof axe !== 'undefined'"):
+        await page.add_script_tag(path=AXE)
+    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in result["violations"] if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize(("scheme", "width"), [("light", 1280), ("dark", 1280), ("dark", 380)])
+async def test_no_serious_accessibility_issue_in_any_view(stack, site, page, scheme, width):
+    if not AXE.exists():
+        unavailable(f"axe-core is not installed at {AXE} (make browser-tools)")
+    [model] = await add_library(site, stack.model_root, ["loras/style/ink.safetensors"])
+    await register(site, write_model(stack.model_root, "loras/waiting.safetensors"))
+    await page.emulate_media(color_scheme=scheme)
+    await page.set_viewport_size({"width": width, "height": 800})
+    problems = {}
+    for view in [*VIEWS, f"#/model/{model.sha256}"]:
+        await page.goto(f"/{view}")
+        await page.wait_for_load_state("networkidle")
+        await expect(page.locator("main")).not_to_contain_text("Loading…")
+        problems[view] = await serious_violations(page)
+    assert problems == {view: [] for view in problems}
+
+
+async def test_a_keyboard_alone_moves_between_views_and_hashes_a_pending_file(stack, site, page):
+    await add_library(site, stack.model_root, ["loras/keys.safetensors"])
+    await register(site, write_model(stack.model_root, "loras/typed.safetensors"))
+    await page.goto("/")
+    await expect(page.locator(".card")).to_have_count(1)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    for name in ("Library", "Pending"):
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name=name, exact=True)).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Pending")).to_be_focused()
+    hash_button = page.get_by_role("button", name="Hash this one: typed")
+    for _ in range(10):
+        if await hash_button.evaluate("b => b === document.activeElement"):
+            break
+        await page.keyboard.press("Tab")
+    await expect(hash_button).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#news")).to_contain_text("typed is in the library as")

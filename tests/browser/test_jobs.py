@@ -1,0 +1,53 @@
+"""Jobs in a real browser: started from the page, followed live (the jobs' event stream, or the streaming
+endpoints of a gateway without the jobs API), cancelled."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from tests.browser.library import register, status_of, write_big_model, write_model
+
+GiB = 1 << 30
+BAR_MOVING = """() => { const bar = document.querySelector('.job progress');
+    return bar !== null && bar.value > 0 && bar.value < bar.max; }"""
+
+
+async def test_hash_all_shows_live_progress_and_cancel_stops_it(stack, site, page):
+    jobs_api = await status_of(site, "/api/jobs") == 200
+    for index in range(4):
+        model = write_big_model(stack.model_root, f"checkpoints/large_{index}.safetensors", 2 * GiB, (60, 60, 90))
+        await register(site, model)
+    await page.goto("/#/pending")
+    await expect(page.locator(".pending-item")).to_have_count(4)
+    await page.get_by_role("button", name="Hash all").click()
+
+    await expect(page.get_by_role("heading", name="Jobs")).to_be_focused()
+    job = page.locator(".job").first
+    await expect(job.locator("h3")).to_have_text("Hash pending files")
+    await page.wait_for_function(BAR_MOVING, timeout=60_000)
+    await expect(job.locator(".state")).to_have_text("Running")
+    await expect(job.locator(".amounts")).to_contain_text("of 4 files")
+    if jobs_api:
+        await expect(job.locator(".amounts")).to_contain_text("GB of 8.6 GB")
+
+    await job.get_by_role("button", name="Cancel Hash pending files").click()
+    await expect(job.locator(".state")).to_have_text("Cancelled", timeout=30_000)
+    await expect(job.get_by_role("button", name="Cancel Hash pending files")).to_be_hidden()
+    await page.get_by_role("link", name="Pending", exact=True).click()
+    if jobs_api:  # a cancelled job stops; the files it had not reached are still pending
+        await expect(page.locator("#pending .status")).not_to_have_text("Nothing is pending.")
+
+
+async def test_scan_now_finds_new_files_and_lists_them_as_pending(stack, site, page):
+    for name in ("fresh_one", "fresh_two"):
+        write_model(stack.model_root, f"loras/{name}.safetensors")
+    await page.goto("/#/pending")
+    await expect(page.locator("#pending .status")).to_have_text("Nothing is pending.")
+    await page.get_by_role("button", name="Scan now").click()
+    job = page.locator(".job").first
+    await expect(job.locator("h3")).to_have_text("Scan for new files")
+    await expect(job.locator(".state")).to_have_text("Done", timeout=30_000)
+    await expect(page.locator("#news")).to_contain_text("Scan for new files: finished.")
+    await page.get_by_role("link", name="Pending", exact=True).click()
+    await expect(page.locator(".pending-item")).to_have_count(2)
+    assert sorted(await page.locator(".pending-item h3").all_text_contents()) == ["fresh_one", "fresh_two"]
