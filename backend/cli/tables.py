@@ -1,0 +1,48 @@
+"""Lists for the terminal: jobs as a table, one job as fields, duplicate groups with what they waste."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from backend.cli import units
+from backend.cli.progress import detail
+from backend.cli.report import counts
+
+
+def jobs_table(jobs: list[dict[str, Any]], total: int, console: Console) -> None:
+    table = Table("ID", "KIND", "STATE", "FOLDER", "PROGRESS", "STARTED", box=None, pad_edge=False)
+    for job in jobs:
+        folder = (job.get("params") or {}).get("folder") or "(all roots)"
+        started = (job.get("started_at") or job.get("created_at") or "")[:19].replace("T", " ")
+        table.add_row(str(job["id"]), job["kind"], job["state"], folder, detail({**job, "state": "ended"}), started)
+    console.print(table)
+    console.print(f"{len(jobs)} of {total} jobs")
+
+
+def job_fields(job: dict[str, Any], console: Console) -> None:
+    params = job.get("params") or {}
+    rows = [
+        ("job", f"{job['id']} ({job['kind']})"),
+        ("state", job["state"]),
+        ("folder", params.get("folder") or "(all roots)"),
+        ("progress", detail(job)),
+        ("current", job.get("current") or ""),
+        ("started", job.get("started_at") or ""),
+        ("finished", job.get("finished_at") or ""),
+        ("result", counts(job.get("result"))),
+        ("error", (job.get("error") or {}).get("message", "")),
+    ]
+    for name, value in rows:
+        if value:
+            console.print(f"{name + ':':<10} {value}", markup=False, highlight=False)
+
+
+def duplicate_groups(groups: list[dict[str, Any]], console: Console) -> None:
+    for group in groups:
+        console.print(f"{group['sha256'][:16]}  {group['count']} copies of {units.size(group['size'])}"
+                      f"  frees {units.size(group['wasted_bytes'])}", markup=False, highlight=False)
+        for model in group["files"]:
+            console.print(f"  {model['path']}", markup=False, highlight=False)

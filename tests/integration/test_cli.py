@@ -1,0 +1,197 @@
+"""The command line as a user runs it: a real process against a real gateway on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from backend.util.config import PROJECT_ROOT
+from tests.integration.conftest import Stack
+from tests.integration.jobs_helpers import MiB, sparse_model, until
+from tests.integration.test_gateway import write_model
+
+TOKEN = "a-long-enough-test-token"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@dataclass
+class Api:
+    url: str
+    session: aiohttp.ClientSession
+
+    async def get(self, path: str) -> dict:
+        async with self.session.get(self.url + path) as reply:
+            assert reply.status == 200, await reply.text()
+            return await reply.json()
+
+
+async def _serve(app: web.Application) -> AsyncIterator[Api]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        async with aiohttp.ClientSession(headers=headers) as session:
+            yield Api(f"http://127.0.0.1:{port}", session)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def api(stack: Stack) -> AsyncIterator[Api]:
+    async for running in _serve(stack.app()):
+        yield running
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELVAULT_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "protos")])
+    return {**env, **extra}
+
+
+async def start_cli(url: str, *args: str, **env: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend.cli", *args, cwd=PROJECT_ROOT, env=_env(MODELVAULT_URL=url, **env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def finish(process: asyncio.subprocess.Process) -> Result:
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    return Result(process.returncode, out.decode(), err.decode())
+
+
+async def cli(url: str, *args: str, **env: str) -> Result:
+    return await finish(await start_cli(url, *args, **env))
+
+
+def _no_traceback(result: Result) -> None:
+    assert "Traceback" not in result.err and not result.err.lstrip().startswith("{"), result.err
+
+
+async def test_scan_then_hash_catalogues_the_files_and_ends_with_a_summary(stack: Stack, api: Api) -> None:
+    for i in range(3):
+        write_model(stack.model_root, f"sd/m{i}.safetensors", f"model {i}".encode() * 1000)
+
+    scanned = await cli(api.url, "scan")
+    assert scanned.code == 0, scanned.err
+    assert scanned.out.strip().splitlines()[-1].startswith("scan job ") and "done" in scanned.out
+    assert "found 3" in scanned.out and "registered 3" in scanned.out
+    hashed = await cli(api.url, "hash", "--folder", str(stack.model_root / "sd"))
+    assert hashed.code == 0, hashed.err
+    last = hashed.out.strip().splitlines()[-1]
+    assert last.startswith("hash job ") and " done" in last and "3/3 files" in last
+
+    listed = await api.get("/api/models")
+    assert sorted(m["name"] for m in listed["items"]) == ["m0", "m1", "m2"]
+
+
+async def test_json_output_is_the_final_job(stack: Stack, api: Api) -> None:
+    write_model(stack.model_root, "a.safetensors", b"a" * 4096)
+    result = await cli(api.url, "--json", "scan")
+    assert result.code == 0, result.err
+    job = json.loads(result.out)
+    assert job["kind"] == "scan" and job["state"] == "done" and job["result"]["registered"] == 1
+
+    listed = json.loads((await cli(api.url, "jobs", "--json")).out)
+    assert [j["id"] for j in listed["items"]] == [job["id"]]
+    shown = await cli(api.url, "jobs", "show", str(job["id"]))
+    assert shown.code == 0 and "state:" in shown.out and "done" in shown.out
+
+
+async def test_an_unreachable_api_exits_3_naming_the_url() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = await cli(url, "jobs")
+    assert result.code == 3
+    assert f"cannot reach the ModelVault API at {url}" in result.err
+    _no_traceback(result)
+
+
+async def test_a_refused_request_exits_4_with_the_apis_message(stack: Stack, api: Api) -> None:
+    result = await cli(api.url, "scan", "--folder", "relative/models")
+    assert result.code == 4
+    assert "'folder' must be an absolute path" in result.err
+    _no_traceback(result)
+    assert (await api.get("/api/jobs"))["total"] == 0  # nothing was started
+
+    missing = await cli(api.url, "jobs", "show", "999")
+    assert missing.code == 4 and "no job 999" in missing.err
+
+
+async def test_a_usage_error_exits_2(stack: Stack) -> None:
+    result = await cli("http://127.0.0.1:9", "hash", "--limit", "zero")
+    assert result.code == 2 and "not a whole number" in result.err
+
+
+async def test_ctrl_c_cancels_the_running_hash_job_and_exits_130(stack: Stack, api: Api) -> None:
+    for i in range(3):
+        path = sparse_model(stack.model_root, f"big{i}.safetensors", 2048 * MiB)
+        async with api.session.post(api.url + "/api/models/pending", json={"path": str(path)}) as reply:
+            assert reply.status == 201, await reply.text()
+    process = await start_cli(api.url, "hash")
+
+    async def running_job() -> dict | None:
+        jobs = (await api.get("/api/jobs"))["items"]
+        return jobs[0] if jobs and jobs[0]["state"] == "running" else None
+
+    job = await until(running_job, what="the CLI's hash job to run")
+    await until(lambda: stack.hasher.servicer.reads_in_flight > 0, what="a read in flight")
+    process.send_signal(signal.SIGINT)
+    result = await finish(process)
+
+    assert result.code == 130, result.err
+    assert f"hash job {job['id']} cancelled" in result.err
+    _no_traceback(result)
+    assert (await api.get(f"/api/jobs/{job['id']}"))["state"] == "cancelled"
+
+
+async def test_duplicates_shows_the_group_and_the_bytes_it_would_free(stack: Stack, api: Api) -> None:
+    content = b"same weights" * 10_000
+    first = write_model(stack.model_root, "a/model.safetensors", content)
+    second = write_model(stack.model_root, "b/copy.safetensors", content)
+    write_model(stack.model_root, "c/other.safetensors", b"other" * 100)
+    assert (await cli(api.url, "scan")).code == 0
+    assert (await cli(api.url, "hash")).code == 0
+
+    result = await cli(api.url, "duplicates")
+    assert result.code == 0, result.err
+    assert str(first) in result.out and str(second) in result.out and "other" not in result.out
+    assert "2 copies of 117.2 KiB  frees 117.2 KiB" in result.out
+    assert result.out.strip().splitlines()[-1] == (
+        "1 group of duplicates; removing the extra copies would free 117.2 KiB")
+
+
+async def test_import_runs_even_where_it_is_not_a_job_kind(stack: Stack, api: Api) -> None:
+    write_model(stack.model_root, "m.safetensors", b"m" * 1000)
+    result = await cli(api.url, "import", "--dry-run")
+    assert result.code == 0, result.err
+    assert result.out.strip().splitlines()[-1].startswith("import done")
+
+
+async def test_the_token_is_sent_and_a_missing_one_is_refused_in_words(stack: Stack) -> None:
+    async for api in _serve(stack.app(MODELVAULT_API_TOKEN=TOKEN)):
+        refused = await cli(api.url, "jobs")
+        assert refused.code == 4 and "token" in refused.err.lower()
+        _no_traceback(refused)
+        allowed = await cli(api.url, "jobs", MODELVAULT_API_TOKEN=TOKEN)
+        assert allowed.code == 0, allowed.err
+        assert "0 of 0 jobs" in allowed.out
