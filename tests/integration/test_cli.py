@@ -180,11 +180,13 @@ async def test_duplicates_shows_the_group_and_the_bytes_it_would_free(stack: Sta
         "1 group of duplicates; removing the extra copies would free 117.2 KiB")
 
 
-async def test_import_runs_even_where_it_is_not_a_job_kind(stack: Stack, api: Api) -> None:
+async def test_import_runs_as_a_job_and_a_dry_run_writes_nothing(stack: Stack, api: Api) -> None:
     write_model(stack.model_root, "m.safetensors", b"m" * 1000)
     result = await cli(api.url, "import", "--dry-run")
     assert result.code == 0, result.err
-    assert result.out.strip().splitlines()[-1].startswith("import done")
+    assert result.out.strip().splitlines()[-1].startswith("import job ")
+    jobs = await cli(api.url, "--json", "jobs")
+    assert [(job["kind"], job["params"]["dry_run"]) for job in json.loads(jobs.out)["items"]] == [("import", True)]
 
 
 async def test_the_token_is_sent_and_a_missing_one_is_refused_in_words(stack: Stack) -> None:
