@@ -7,7 +7,7 @@ import logging
 
 import asyncpg
 import grpc
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        reply = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        if hdrs.ALLOW in exc.headers:  # a 405 names the methods the route has (RFC 9110)
+            reply.headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
+        return reply
     except asyncpg.PostgresError as exc:
         if isinstance(exc, _DATABASE_DOWN):
             return error_response(503, "unavailable", "database unavailable")

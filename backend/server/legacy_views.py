@@ -13,7 +13,7 @@ from backend.database import legacy_queries
 from backend.server import keys
 from backend.server.errors import ApiError
 from backend.server.legacy import LegacyServices, import_legacy
-from backend.server.params import flag, optional_text, read_params
+from backend.server.params import flag, optional_text, read_params, text
 from backend.server.progress import Report, respond
 from backend.util.config import Config
 
@@ -49,6 +49,7 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
     allowed = [PurePosixPath(root) for root in (*config.model_roots, *config.import_roots)]
     roots = []
     for raw in values:
+        text(raw, "a1111_root")
         if "\x00" in raw or not raw.startswith("/"):
             raise ApiError(400, "invalid_parameter", f"'a1111_root' must be absolute paths: {raw!r}")
         root = PurePosixPath(os.path.normpath(raw))

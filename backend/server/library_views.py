@@ -7,6 +7,7 @@ import binascii
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from backend.database import listing
 from backend.database.listing import ModelQuery
 from backend.server import keys, legacy_views
 from backend.server.errors import ApiError
-from backend.server.params import MAX_PAGE, choice, integer, optional_text, page
+from backend.server.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
 from backend.server.views import model_json
 from backend.util.model_files import MODEL_SUFFIXES
 
@@ -44,6 +45,19 @@ def encode_cursor(request: web.Request, cursor: Cursor) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _fits(value: Any, kind: type) -> bool:
+    """A cursor's part as the database takes it: a bigint, or text without NUL (a forged cursor may hold either)."""
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INTEGER
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")  # a lone surrogate is valid JSON, but no text
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def decode_cursor(request: web.Request, text: str, sort: str) -> Cursor:
     """400 when it is not one of ours or was made for another order or other filters."""
     try:
@@ -55,9 +69,17 @@ def decode_cursor(request: web.Request, text: str, sort: str) -> Cursor:
         raise ApiError(400, "invalid_parameter",
                        "'cursor' belongs to another listing: ask with the sort, order and filters it was made for")
     key_type = int if sort in ("size", "date") else str
-    if not (isinstance(sort_key, key_type) and isinstance(path, str) and isinstance(total, int)):
+    if not (_fits(sort_key, key_type) and _fits(path, str) and _fits(total, int)):
         raise ApiError(400, "invalid_parameter", "'cursor' is not a cursor this server gave out")
     return Cursor(sort_key, path, total)
+
+
+def _no_nul(params: Mapping[str, str], name: str) -> str | None:
+    """PostgreSQL text cannot hold NUL: a query with one would fail in the database, not match nothing."""
+    value = optional_text(params, name)
+    if value is not None and "\x00" in value:
+        raise ApiError(400, "invalid_parameter", f"{name!r} must not contain NUL")
+    return value
 
 
 def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
@@ -68,10 +90,10 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     cursor = optional_text(params, "cursor")
     if cursor is not None and offset:
         raise ApiError(400, "invalid_parameter", "give either 'cursor' or 'offset', not both")
-    q = optional_text(params, "q")
+    q = _no_nul(params, "q")
     if q is not None and len(q) > _MAX_QUERY:
         raise ApiError(400, "invalid_parameter", f"'q' is at most {_MAX_QUERY} characters")
-    folder = optional_text(params, "folder")
+    folder = _no_nul(params, "folder")
     if folder is not None and not folder.startswith("/"):
         raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
     ext = optional_text(params, "type")

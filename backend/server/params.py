@@ -35,7 +35,8 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return params
 
 
-def _text(value: Any, name: str) -> str:
+def text(value: Any, name: str) -> str:
+    """A string that is text: a lone surrogate is valid JSON but no protobuf or PostgreSQL string holds it."""
     if not isinstance(value, str):
         raise ApiError(400, "invalid_parameter", f"{name!r} must be a string")
     try:
@@ -50,14 +51,14 @@ def required_text(params: Mapping[str, Any], name: str) -> str:
     value = params.get(name)
     if value is None or value == "":
         raise ApiError(400, "missing_parameter", f"{name!r} is required")
-    return _text(value, name)
+    return text(value, name)
 
 
 def optional_text(params: Mapping[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is None or value == "":
         return None
-    return _text(value, name)
+    return text(value, name)
 
 
 def choice(params: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -20,7 +20,7 @@ def setup_routes(app: web.Application) -> None:
     # Before /api/models/{sha256}, which would take "duplicates" for a (malformed) hash.
     app.router.add_get("/api/models/duplicates", library_views.duplicates)
     # Not the POST-only names beside it: a GET there is a 405 (wrong method), not a malformed hash.
-    app.router.add_get("/api/models/{sha256:(?!(?:sha256|scan)$)[^/]+}", views.models_by_hash)
+    app.router.add_get("/api/models/{sha256:(?!(?:sha256|scan|import)$)[^/]+}", views.models_by_hash)
     app.router.add_post("/api/jobs", jobs.start_job)
     app.router.add_get("/api/jobs", jobs.list_jobs)
     app.router.add_get("/api/jobs/{id}", jobs.show_job)

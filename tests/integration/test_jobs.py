@@ -49,12 +49,15 @@ async def test_jobs_are_listed_newest_first_and_paged(stack: Stack, gateway: Tes
 @pytest.mark.parametrize("body, fragment", [
     ({"kind": "defragment"}, "'kind' must be one of"),
     ({}, "'kind' must be one of"),
+    ({"kind": ["scan"]}, "'kind' must be one of"),  # found by the schema fuzzer: a 500 (unhashable)
     ({"kind": "scan", "folder": 7}, "'folder' must be a string"),
     ({"kind": "scan", "folder": "models"}, "absolute path"),
     ({"kind": "hash", "limit": 0}, "'limit' must be at least 1"),
     ({"kind": "hash", "limit": True}, "'limit' must be an integer"),
     ({"kind": "scan", "limit": 5}, "unknown field(s) 'limit'"),
     ({"kind": "hash", "turbo": True}, "unknown field(s) 'turbo'"),
+    # Found by the schema fuzzer: a lone surrogate reached PostgreSQL and failed there (a 500).
+    ({"kind": "scan", "folder": "/\ud800"}, "'folder' is not valid Unicode text"),
 ])
 async def test_a_bad_job_is_refused_with_a_clear_message_and_nothing_starts(
     gateway: TestClient, db: asyncpg.Connection, body: dict, fragment: str
@@ -68,6 +71,10 @@ async def test_a_bad_job_is_refused_with_a_clear_message_and_nothing_starts(
 async def test_unknown_and_malformed_job_ids(gateway: TestClient) -> None:
     assert await error_of(await gateway.get("/api/jobs/999")) == (404, "not_found")
     assert await error_of(await gateway.get("/api/jobs/abc")) == (400, "invalid_parameter")
+    # "²" is a digit to str.isdigit, not to int(): it was a 500.
+    assert await error_of(await gateway.get("/api/jobs/\u00b2")) == (400, "invalid_parameter")
+    assert await error_of(await gateway.post("/api/jobs/\u00b2/cancel")) == (400, "invalid_parameter")
+    assert await error_of(await gateway.get("/api/jobs/\u00b2/events")) == (400, "invalid_parameter")
     assert await error_of(await gateway.post("/api/jobs/999/cancel")) == (404, "not_found")
     assert await error_of(await gateway.get("/api/jobs/999/events")) == (404, "not_found")
 

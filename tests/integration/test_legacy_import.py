@@ -214,7 +214,10 @@ async def test_bad_requests_are_refused_and_change_nothing(stack: Stack, gateway
     civitai_model(stack.model_root, "a.safetensors", b"a")
     for body, status in (({"a1111_root": ["/etc"]}, 403), ({"a1111_root": [1]}, 400),
                          ({"a1111_root": ["relative/webui"]}, 400), ({"folder": "/etc"}, 403),
-                         ({"dry_run": "maybe"}, 400), ({"folder": str(stack.model_root / "nope")}, 404)):
+                         ({"dry_run": "maybe"}, 400),
+                         ({"folder": str(stack.model_root / "nope")}, 404),
+                         # Found by probing: a lone surrogate in a root reached the hasher's protobuf (a 500).
+                         ({"a1111_root": [str(stack.model_root / "\ud800")]}, 400)):
         reply = await gateway.post("/api/models/import", json=body)
         assert reply.status == status, (body, await reply.text())
         assert set((await reply.json())["error"]) == {"code", "message"}

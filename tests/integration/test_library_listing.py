@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 
 import asyncpg
@@ -78,8 +80,20 @@ async def test_bad_listing_parameters_answer_400_with_a_reason(
     for params in ({"sort": "colour"}, {"order": "up"}, {"type": "exe"}, {"folder": "relative/dir"},
                    {"limit": "0"}, {"q": "x" * 201}, {"cursor": "not-a-cursor"}, {"cursor": "WzEsMiwzXQ"},
                    {"cursor": first["next_cursor"]}, {"cursor": first["next_cursor"], "sort": "name"},
-                   {"cursor": first["next_cursor"], "sort": "size", "offset": "2"}):
+                   {"cursor": first["next_cursor"], "sort": "size", "offset": "2"},
+                   # Found by the schema fuzzer: PostgreSQL text holds no NUL, so these were 500s.
+                   {"q": "a\x00b"}, {"folder": "/lib\x00"},
+                   {"cursor": _forged(first["next_cursor"], 1, "/lib/a\x00"), "sort": "size"},
+                   {"cursor": _forged(first["next_cursor"], 1, "/lib/\ud800"), "sort": "size"},
+                   {"cursor": _forged(first["next_cursor"], 0, 2**70), "sort": "size"}):
         assert await error_of(await gateway.get("/api/models", params=params)) == (400, "invalid_parameter"), params
+
+
+def _forged(cursor: str, index: int, value: object) -> str:
+    """A cursor of ours with one part replaced, as a client could forge it: [filters, sort key, path, total]."""
+    parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    parts[index + 1] = value
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
 
 async def test_duplicates_count_files_not_links(stack: Stack, gateway: TestClient, db: asyncpg.Connection) -> None:

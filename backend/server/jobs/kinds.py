@@ -14,7 +14,7 @@ from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 from backend.server.jobs.context import JobContext
 from backend.server.jobs.runner import JobKind
-from backend.server.params import integer
+from backend.server.params import integer, optional_text
 from backend.server.pending_queue import QueueServices
 
 # A hash job without a limit takes the whole queue.
@@ -30,11 +30,7 @@ def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 
 def read_folder(body: dict[str, Any]) -> str:
     """'' for every root, else an absolute folder, normalised so that one folder is one key for the 409 rule."""
-    folder = body.get("folder", "")
-    if folder is None:
-        return ""
-    if not isinstance(folder, str):
-        raise ApiError(400, "invalid_parameter", f"'folder' must be a string; got {folder!r}")
+    folder = optional_text(body, "folder") or ""
     if folder and not posixpath.isabs(folder):
         raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
     if "\x00" in folder:

@@ -45,7 +45,7 @@ class JobRunner:
 
     def validate(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         name = body.get("kind")
-        if name not in self.kinds:
+        if not isinstance(name, str) or name not in self.kinds:  # a list or an object is no kind (nor hashable)
             known = ", ".join(sorted(self.kinds))
             raise ApiError(400, "invalid_parameter", f"'kind' must be one of {known}; got {name!r}")
         return name, self.kinds[name].validate({k: v for k, v in body.items() if k != "kind"})

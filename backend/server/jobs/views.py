@@ -17,7 +17,8 @@ _CANCEL_WAIT_S = 5.0
 
 def job_id_of(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    # isascii: "²" is a digit to str.isdigit, and int() refuses it.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(400, "invalid_parameter", f"a job id is a positive integer; got {raw!r}")
     return int(raw)
 
