@@ -23,12 +23,14 @@ HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
 def _routes(app: web.Application) -> set[tuple[str, str]]:
-    """(method, path template) of every route, as OpenAPI spells templates: {key}, not {key:.+}."""
+    """(method, path template) of every API route, as OpenAPI spells templates: {key}, not {key:.+}."""
     found = set()
     for route in app.router.routes():
         if route.method == "HEAD":  # aiohttp adds one beside every GET
             continue
         template = route.resource.canonical.replace("{key:.+}", "{key}")
+        if template == "/" or template.startswith("/static/"):
+            continue  # the page's files, not the REST API
         found.add((route.method.lower(), template))
     return found
 
