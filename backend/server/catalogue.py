@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -16,6 +18,7 @@ from backend.database import db
 from backend.database.migration.reactive import HashedFile, promote
 from backend.server.clients import HasherClient, ImagesClient, ProgressCallback
 from backend.server.errors import ApiError
+from backend.util.image_store import PENDING_DIR
 
 _UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
 # The image store caps a file name at 255 bytes; leave room for the suffix and ".webp".
@@ -55,8 +58,11 @@ def unchanged(row: Record, identity) -> bool:
 
 
 class Catalogue:
-    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool) -> None:
+    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool,
+                 compressions: int = 4) -> None:
         self._pool = pool
+        # Compressions beyond what the image workers run at once would only queue there, each holding a request.
+        self._compressions = asyncio.Semaphore(compressions)
         self._hasher = hasher
         self._images = images
         self._dev = dev
@@ -156,20 +162,37 @@ class Catalogue:
         return True
 
     async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:
-        """Record a file as pending, compressing its preview; returns the row and whether it is new."""
+        """Record a file as pending, with its preview if given; returns the row and whether it is new.
+
+        The preview is compressed first, under a key of this request's own, with no connection held: a slow
+        image cannot starve the pool. Only a preview that compressed is published under the row's key, so a
+        bad preview changes nothing, and a failed or abandoned request leaves no file behind.
+        """
         identity = await self._hasher.stat(path)
         resolved = identity.resolved_path
-        name = PurePosixPath(resolved).stem
+        if preview_path is None:
+            return await self._claim_pending(resolved)
+        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}.webp"
+        try:
+            async with self._compressions:
+                await self._images.compress_file(preview_path, staged)
+            row, created = await self._claim_pending(resolved)
+            # A new preview replaces the old one: link keeps an existing target, so that goes first.
+            await self._images.delete(row["image_key"])
+            await self._images.link(staged, row["image_key"])
+            return row, created
+        finally:
+            # Shielded: a request cancelled here still lets go of its staged file.
+            await asyncio.shield(self._images.delete(staged))
+
+    async def _claim_pending(self, resolved: str) -> tuple[Record, bool]:
         async with self._pool.acquire() as conn, conn.transaction():
             # Under the path's lock: a hash that makes the file active runs wholly before or after this.
             await db.lock_paths(conn, [resolved])
             if await db.get_model_by_path(conn, resolved) is not None:
                 raise ApiError(409, "already_active", f"{resolved!r} is already an active model")
             existing = await db.get_pending(conn, resolved, for_update=True)
-            row = existing or await self._insert_pending(conn, resolved, name)
-            # Inside the transaction: a broken preview rolls the new row back, so a bad request changes nothing.
-            if preview_path is not None:
-                await self._images.compress_file(preview_path, row["image_key"])
+            row = existing or await self._insert_pending(conn, resolved, PurePosixPath(resolved).stem)
         return row, existing is None
 
     async def _insert_pending(self, conn: asyncpg.Connection, path: str, name: str) -> Record:

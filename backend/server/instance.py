@@ -85,7 +85,8 @@ class Server:
         gateway = self.config.gateway
         app[keys.HASHER] = HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s, gateway.hash_timeout_s)
         app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
-        app[keys.CATALOGUE] = Catalogue(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], dev=self.config.dev)
+        app[keys.CATALOGUE] = Catalogue(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], dev=self.config.dev,
+                                         compressions=self.config.images.workers)
         yield
 
     async def _sweep(self, app: web.Application) -> AsyncIterator[None]:
