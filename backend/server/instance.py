@@ -103,6 +103,11 @@ class Server:
         await asyncio.gather(task, return_exceptions=True)
 
 
+# aiohttp cancels a request's handler when its client goes away only when asked to (opt-in since 3.9): then
+# the work nobody waits for any more (a hash of a large file) stops. Handlers are written to be cancelled.
+HANDLER_CANCELLATION = True
+
+
 def create_app(config: Config) -> web.Application:
     bad_requests.install()
     return Server(config).app()
