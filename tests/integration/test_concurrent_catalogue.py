@@ -50,3 +50,21 @@ async def test_registrations_racing_hashes_never_leave_a_path_both_pending_and_a
     await assert_no_path_both_pending_and_active(db)
     assert await db.fetchval("SELECT count(*) FROM models") == ROUNDS * FILES_PER_ROUND
     assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+
+
+async def test_registrations_racing_the_hash_queue_never_leave_a_path_both_pending_and_active(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    files = []
+    for i in range(40):
+        files.append(stack.model_root / f"q{i}.safetensors")
+        files[-1].write_bytes(f"queued model {i}".encode() * 4096)
+        assert await _register(gateway, files[-1]) == 201
+    queue = asyncio.create_task(gateway.post("/api/models/pending/hash", json={"limit": 1000}))
+    # Registered again and again while the queue promotes them in batches.
+    while not queue.done():
+        statuses = await asyncio.gather(*(_register(gateway, path) for path in files))
+        assert set(statuses) <= {200, 409}, statuses
+        await assert_no_path_both_pending_and_active(db)
+    assert (await queue).status == 200
+    await assert_no_path_both_pending_and_active(db)
