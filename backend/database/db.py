@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 import asyncpg
 from asyncpg import Record
@@ -39,6 +40,26 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, wait_s
         await pool.close()
         raise
     return pool
+
+
+# --- one path at a time -------------------------------------------------------------------
+
+# The class of the two-key advisory locks below; the schema migration's one-key lock lives in another space.
+_PATH_LOCK_CLASS = 0x4D56
+
+
+async def lock_paths(conn: asyncpg.Connection, paths: Sequence[str]) -> None:
+    """Hold each path's lock until the caller's transaction ends: who makes a path pending or active holds it.
+
+    Outside a transaction this would be released at once, so it insists on one. Locks are taken in one
+    order (by hash), so two batches with paths in common cannot deadlock.
+    """
+    assert conn.is_in_transaction(), "a path lock is only held by a transaction"
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock($2, h)
+           FROM (SELECT DISTINCT hashtext(p) AS h FROM unnest($1::text[]) AS p ORDER BY h) AS ordered""",
+        list(paths), _PATH_LOCK_CLASS,
+    )
 
 
 # --- active models -------------------------------------------------------------------------

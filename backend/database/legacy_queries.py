@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
+from backend.database import db
+
 # When two tools name a field of one content, the first in this order wins: Civitai's own data first.
 SOURCE_PRIORITY = ("civitai_helper", "stability_matrix", "lora_manager", "a1111")
 
@@ -108,9 +110,16 @@ async def catalogue_rows(conn: asyncpg.Connection, paths: Sequence[str]) -> tupl
 
 
 async def insert_models(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, int, int, int, int]]) -> None:
-    """Active rows (path, sha256, size, mtime_ns, inode, device) without a preview, one round trip for all."""
-    await conn.executemany(
-        """INSERT INTO models (path, sha256, size, mtime_ns, inode, device) VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (path) DO NOTHING""",
-        rows,
-    )
+    """Active rows (path, sha256, size, mtime_ns, inode, device) without a preview, one round trip for all.
+
+    A path registered as pending meanwhile is left pending: under the paths' locks, never both.
+    """
+    async with conn.transaction():
+        await db.lock_paths(conn, [row[0] for row in rows])
+        await conn.executemany(
+            """INSERT INTO models (path, sha256, size, mtime_ns, inode, device)
+               SELECT $1::text, $2::text, $3::bigint, $4::bigint, $5::numeric, $6::numeric
+               WHERE NOT EXISTS (SELECT 1 FROM pending_models WHERE path = $1::text)
+               ON CONFLICT (path) DO NOTHING""",
+            rows,
+        )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 from asyncpg import Record
 
+from backend.database import db
 from backend.database.migration.reactive import HashedFile
 
 _CLAIMABLE = "(claimed_until IS NULL OR claimed_until < now())"
@@ -62,11 +63,12 @@ async def promote_batch(conn: asyncpg.Connection, files: Sequence[HashedFile], i
                         ) -> list[str]:
     """Reactive migration's step 2 for many files in one transaction; returns the paths promoted.
 
-    As for one file: the pending rows are locked first, so a concurrent promotion of the same file waits;
+    As for one file: the paths are locked first, so a concurrent promotion or registration of one waits;
     a path whose pending row is gone and that is active already was promoted by someone else.
     """
     async with conn.transaction():
         paths = [f.path for f in files]
+        await db.lock_paths(conn, paths)
         pending = {r["path"] for r in await conn.fetch(
             "SELECT path FROM pending_models WHERE path = ANY($1::text[]) ORDER BY path FOR UPDATE", paths)}
         active = {r["path"] for r in await conn.fetch("SELECT path FROM models WHERE path = ANY($1::text[])", paths)}

@@ -12,6 +12,8 @@ from typing import NamedTuple
 import asyncpg
 from asyncpg import Record
 
+from backend.database import db
+
 
 class FileColumns(NamedTuple):
     """A batch of files found on disk, as parallel lists: the i-th entry of each is the i-th file."""
@@ -62,13 +64,20 @@ async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
 async def insert_pending(
     conn: asyncpg.Connection, paths: Sequence[str], names: Sequence[str], image_keys: Sequence[str]
 ) -> set[str]:
-    """Insert pending rows in one statement; returns the paths inserted (a taken path or key is skipped)."""
-    rows = await conn.fetch(
-        """INSERT INTO pending_models (path, name, image_key)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-           ON CONFLICT DO NOTHING RETURNING path""",
-        list(paths), list(names), list(image_keys),
-    )
+    """Insert pending rows in one statement; returns the paths inserted (a taken path or key is skipped).
+
+    A path made active since the scan classified it (a request hashed it) is skipped too: under the
+    paths' locks, which every promotion takes, that check and this insert are one step.
+    """
+    async with conn.transaction():
+        await db.lock_paths(conn, paths)
+        rows = await conn.fetch(
+            """INSERT INTO pending_models (path, name, image_key)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS b(path, name, image_key)
+               WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.path = b.path)
+               ON CONFLICT DO NOTHING RETURNING path""",
+            list(paths), list(names), list(image_keys),
+        )
     return {row["path"] for row in rows}
 
 

@@ -8,7 +8,7 @@ import signal
 from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
-from backend.server.instance import create_app
+from backend.server.instance import HANDLER_CANCELLATION, create_app
 from backend.util.startup import start_process
 
 
@@ -29,7 +29,8 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_once)
     web.run_app(create_app(config), host=config.gateway.host, port=config.gateway.port, print=None,
-                shutdown_timeout=5, loop=loop, handle_signals=False)
+                shutdown_timeout=5, loop=loop, handle_signals=False,
+                handler_cancellation=HANDLER_CANCELLATION)
 
 
 if __name__ == "__main__":

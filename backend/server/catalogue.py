@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePosixPath
 
 import asyncpg
@@ -14,6 +18,7 @@ from backend.database import db
 from backend.database.migration.reactive import HashedFile, promote
 from backend.server.clients import HasherClient, ImagesClient, ProgressCallback
 from backend.server.errors import ApiError
+from backend.util.image_store import PENDING_DIR
 
 _UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
 # The image store caps a file name at 255 bytes; leave room for the suffix and ".webp".
@@ -53,8 +58,11 @@ def unchanged(row: Record, identity) -> bool:
 
 
 class Catalogue:
-    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool) -> None:
+    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool,
+                 compressions: int = 4) -> None:
         self._pool = pool
+        # Compressions beyond what the image workers run at once would only queue there, each holding a request.
+        self._compressions = asyncio.Semaphore(compressions)
         self._hasher = hasher
         self._images = images
         self._dev = dev
@@ -92,41 +100,56 @@ class Catalogue:
             file = HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
             cached = False
 
+        moved_from = None
+        if pending is None and active is None and pending_status == "pending":
+            pending, moved_from = await self._catalogue_new_path(file)
+        elif pending is None and active is not None and not (cached and known is active):
+            # Keep the catalogue true to the disk: a changed file gets its new hash.
+            became_pending, _ = await self._write_active(file, partial(
+                db.upsert_model, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
+                inode=file.inode, device=file.device, image_key=None))
+            pending = became_pending if pending_status == "pending" else None
         if pending is not None:
             await promote(self._pool, self._images, pending["image_key"], file)
             return HashOutcome(file.sha256, resolved, cached, migrated=True)
-        moved_from = None
-        if active is None and pending_status == "pending":
-            moved_from = await self._catalogue_new_path(file)
-        elif active is not None and not (cached and known is active):
-            # Keep the catalogue true to the disk: a changed file gets its new hash.
-            async with self._pool.acquire() as conn:
-                await db.upsert_model(conn, path=file.path, sha256=file.sha256, size=file.size,
-                                      mtime_ns=file.mtime_ns, inode=file.inode, device=file.device, image_key=None)
         return HashOutcome(file.sha256, resolved, cached, migrated=False, moved_from=moved_from)
 
-    async def _catalogue_new_path(self, file: HashedFile) -> str | None:
+    async def _write_active(self, file: HashedFile, write: Callable[[asyncpg.Connection], Awaitable[Record | None]],
+                            *, also_lock: Sequence[str] = ()) -> tuple[Record | None, Record | None]:
+        """Run write (it makes file.path active) under the path's lock, unless the path became pending meanwhile.
+
+        A registration that came in while the file was hashed wins: its pending row is returned unwritten,
+        for the caller to promote, so the path is never both pending and active. Else (None, what write returned).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            await db.lock_paths(conn, [file.path, *also_lock])
+            pending = await db.get_pending(conn, file.path)
+            return (pending, None) if pending is not None else (None, await write(conn))
+
+    async def _catalogue_new_path(self, file: HashedFile) -> tuple[Record | None, str | None]:
         """Add a path to the catalogue; when a file of the same hash vanished from its path, it moved here.
 
         A moved model keeps its record (creation time, preview) instead of gaining a twin and leaving a
-        dead entry behind. Returns the path it moved from, if it did.
+        dead entry behind. Returns the pending row registered meanwhile (nothing written then), or the path
+        the model moved from, if it did.
         """
         async with self._pool.acquire() as conn:
             same_content = await db.models_with_hash(conn, file.sha256)
         for row in same_content:
             if not await self._exists(row["path"]):
-                async with self._pool.acquire() as conn:
-                    moved = await db.relocate_model(
-                        conn, old_path=row["path"], path=file.path, sha256=file.sha256, size=file.size,
-                        mtime_ns=file.mtime_ns, inode=file.inode, device=file.device)
+                pending, moved = await self._write_active(file, partial(
+                    db.relocate_model, old_path=row["path"], path=file.path, sha256=file.sha256, size=file.size,
+                    mtime_ns=file.mtime_ns, inode=file.inode, device=file.device), also_lock=[row["path"]])
+                if pending is not None:
+                    return pending, None
                 if moved is not None:
-                    return row["path"]
+                    return None, row["path"]
         # A copy beside its original: a record of its own, sharing the preview of that content.
         image_key = next((row["image_key"] for row in same_content if row["image_key"]), None)
-        async with self._pool.acquire() as conn:
-            await db.upsert_model(conn, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
-                                  inode=file.inode, device=file.device, image_key=image_key)
-        return None
+        pending, _ = await self._write_active(file, partial(
+            db.upsert_model, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
+            inode=file.inode, device=file.device, image_key=image_key))
+        return pending, None
 
     async def _exists(self, path: str) -> bool:
         """Whether a catalogued path still names a file we manage (gone, or under a root no longer configured)."""
@@ -139,18 +162,37 @@ class Catalogue:
         return True
 
     async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:
-        """Record a file as pending, compressing its preview; returns the row and whether it is new."""
+        """Record a file as pending, with its preview if given; returns the row and whether it is new.
+
+        The preview is compressed first, under a key of this request's own, with no connection held: a slow
+        image cannot starve the pool. Only a preview that compressed is published under the row's key, so a
+        bad preview changes nothing, and a failed or abandoned request leaves no file behind.
+        """
         identity = await self._hasher.stat(path)
         resolved = identity.resolved_path
-        name = PurePosixPath(resolved).stem
+        if preview_path is None:
+            return await self._claim_pending(resolved)
+        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}.webp"
+        try:
+            async with self._compressions:
+                await self._images.compress_file(preview_path, staged)
+            row, created = await self._claim_pending(resolved)
+            # A new preview replaces the old one: link keeps an existing target, so that goes first.
+            await self._images.delete(row["image_key"])
+            await self._images.link(staged, row["image_key"])
+            return row, created
+        finally:
+            # Shielded: a request cancelled here still lets go of its staged file.
+            await asyncio.shield(self._images.delete(staged))
+
+    async def _claim_pending(self, resolved: str) -> tuple[Record, bool]:
         async with self._pool.acquire() as conn, conn.transaction():
+            # Under the path's lock: a hash that makes the file active runs wholly before or after this.
+            await db.lock_paths(conn, [resolved])
             if await db.get_model_by_path(conn, resolved) is not None:
                 raise ApiError(409, "already_active", f"{resolved!r} is already an active model")
             existing = await db.get_pending(conn, resolved, for_update=True)
-            row = existing or await self._insert_pending(conn, resolved, name)
-            # Inside the transaction: a broken preview rolls the new row back, so a bad request changes nothing.
-            if preview_path is not None:
-                await self._images.compress_file(preview_path, row["image_key"])
+            row = existing or await self._insert_pending(conn, resolved, PurePosixPath(resolved).stem)
         return row, existing is None
 
     async def _insert_pending(self, conn: asyncpg.Connection, path: str, name: str) -> Record:

@@ -85,7 +85,8 @@ class Server:
         gateway = self.config.gateway
         app[keys.HASHER] = HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s, gateway.hash_timeout_s)
         app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
-        app[keys.CATALOGUE] = Catalogue(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], dev=self.config.dev)
+        app[keys.CATALOGUE] = Catalogue(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], dev=self.config.dev,
+                                         compressions=self.config.images.workers)
         yield
 
     async def _sweep(self, app: web.Application) -> AsyncIterator[None]:
@@ -100,6 +101,11 @@ class Server:
         yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+# aiohttp cancels a request's handler when its client goes away only when asked to (opt-in since 3.9): then
+# the work nobody waits for any more (a hash of a large file) stops. Handlers are written to be cancelled.
+HANDLER_CANCELLATION = True
 
 
 def create_app(config: Config) -> web.Application:

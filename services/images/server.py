@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import grpc
@@ -48,6 +49,21 @@ _LINK_OUTCOME = {
 }
 
 
+def _discard_when_written(job: Future, dest: Path) -> None:
+    """The caller gave up (its deadline passed, it went away): nobody will claim this preview, so it must not stay.
+
+    A queued job is dropped; a running one cannot be stopped, so its file is removed once it is written.
+    """
+    if job.cancel():
+        return
+
+    def remove(done: Future) -> None:
+        if done.exception() is None:
+            dest.unlink(missing_ok=True)
+
+    job.add_done_callback(remove)
+
+
 class ImageServicer(images_pb2_grpc.ImageServiceServicer):
     def __init__(
         self, store: Path, model_roots: Sequence[Path], max_source_pixels: int, pool: ProcessPool
@@ -66,7 +82,12 @@ class ImageServicer(images_pb2_grpc.ImageServiceServicer):
             job = functools.partial(
                 compress_to_webp, model.resolved_path, dest, max_source_pixels=self._max_source_pixels
             )
-            result = await self.pool.run(job)
+            future = self.pool.submit(job)
+            try:
+                result = await self.pool.result(future)
+            except asyncio.CancelledError:
+                _discard_when_written(future, dest)
+                raise
             return images_pb2.CompressResponse(
                 key=request.key, width=result.width, height=result.height, size_bytes=result.size_bytes
             )

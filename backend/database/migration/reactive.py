@@ -15,6 +15,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db
+from backend.util.crash_points import crash_point
 
 
 class PreviewStore(Protocol):
@@ -45,8 +46,11 @@ async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key:
     """Promote the pending row of file.path to an active row; safe to run twice or concurrently."""
     # 1. Before any row changes: if this fails (image service down), the pending row is untouched.
     has_image = await previews.link(pending_image_key, active_image_key(file.sha256))
-    # 2. The row lock makes concurrent promotions of one file queue here; the first does the work.
+    crash_point("promote_after_link")
+    # 2. The path lock makes concurrent promotions and registrations of one file queue here; the first
+    # does the work, and a registration after it finds the file active.
     async with pool.acquire() as conn, conn.transaction():
+        await db.lock_paths(conn, [file.path])
         pending = await db.get_pending(conn, file.path, for_update=True)
         if pending is None:
             active = await db.get_model_by_path(conn, file.path)
@@ -60,6 +64,8 @@ async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key:
             await db.delete_pending(conn, file.path)
         if has_image:
             await db.share_image(conn, file.sha256, active_image_key(file.sha256))
+    crash_point("promote_after_commit")
     # 3. Only now is the pending preview unreferenced. If this delete is lost, the start-up sweep finishes it.
     await previews.delete(pending_image_key)
+    crash_point("promote_after_delete")
     return active

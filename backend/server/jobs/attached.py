@@ -15,7 +15,15 @@ async def run_attached(runner: JobRunner, name: str, params: dict[str, Any], rep
     Not exclusive: several such calls (from several gateways) may share one queue, as they always could.
     """
     events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    row = await runner.start(name, params, exclusive=False, listener=None if report is None else events.put_nowait)
+    starting = asyncio.ensure_future(
+        runner.start(name, params, exclusive=False, listener=None if report is None else events.put_nowait))
+    try:
+        row = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # The client left while its job was being written: once it exists, stop it, for nobody waits.
+        row = await starting
+        await runner.cancel(row["id"])
+        raise
     task = runner.task(row["id"])
     assert task is not None  # started just now, without an await in between
     try:

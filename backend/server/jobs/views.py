@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from asyncpg import Record
 
@@ -35,7 +37,8 @@ async def start_job(request: web.Request) -> web.Response:
     runner = request.app[keys.JOBS]
     name, params = runner.validate(await read_params(request))
     try:
-        row = await runner.start(name, params)
+        # Shielded: a job whose row is written runs, even when the client that asked for it has gone.
+        row = await asyncio.shield(runner.start(name, params))
     except jobs_db.JobRunningError as exc:
         message = f"a {name} job over this folder is running already (job {exc.job_id})"
         return web.json_response({"error": {"code": "job_running", "message": message, "job_id": exc.job_id}},
