@@ -6,12 +6,12 @@ import asyncio
 import hashlib
 import os
 import shutil
-import statistics
 import time
 from pathlib import Path
 
 import aiohttp
 
+from tests.bench.stack_parts import p99
 from tests.stack_process import free_port, stack_env, start_stack, stop_stack
 
 MiB = 1024 * 1024
@@ -40,10 +40,6 @@ def _write(path: Path, size: int) -> None:
     with path.open("wb") as out:
         for index in range(size // MiB):
             out.write(index.to_bytes(8, "little") + block[8:])
-
-
-def _p99(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100)[98]
 
 
 async def _measure(models: Path, base: str) -> dict[str, float]:
@@ -86,7 +82,7 @@ async def _cached(session: aiohttp.ClientSession, base: str, model: Path) -> dic
     elapsed = time.perf_counter() - started
     return {
         "rest_cached_rps": round(CACHED_REQUESTS / elapsed, 1),
-        "rest_cached_p99_ms": round(_p99(latencies) * 1000, 2),
+        "rest_cached_p99_ms": round(p99(latencies) * 1000, 2),
     }
 
 
@@ -125,4 +121,4 @@ async def _health_while_hashing(session: aiohttp.ClientSession, base: str, big: 
             latencies.append(time.perf_counter() - started)
             await asyncio.sleep(0.005)
         await hashing
-    return round(_p99(latencies) * 1000, 2)
+    return round(p99(latencies) * 1000, 2)

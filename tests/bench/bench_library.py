@@ -18,6 +18,7 @@ import psutil
 
 from backend.database.embedded import EmbeddedPostgres
 from backend.database.migration.synthetic_tree import build_synthetic_tree
+from tests.bench.stack_parts import child, cpu_s, postmaster
 from tests.stack_process import free_port, stack_env, start_stack, stop_stack
 
 FILES = 100_000
@@ -34,40 +35,14 @@ def run(workdir: Path) -> dict[str, float]:
     env = stack_env(models, data, port, DATABASE_URL=database.dsn, MODELVAULT_AUTO_SCAN="0")
     process = start_stack(env)
     try:
-        parts = {"gateway": _child(process, "backend.server"), "hasher": _child(process, "services.hasher"),
-                 "postgres": _postmaster(database)}
+        parts = {"gateway": child(process, "backend.server"), "hasher": child(process, "services.hasher"),
+                 "postgres": postmaster(database)}
         return asyncio.run(_measure(f"http://127.0.0.1:{port}", database.dsn, parts))
     finally:
         stop_stack(process)
         database.stop()
         shutil.rmtree(models, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
-
-
-def _child(stack: object, module: str) -> psutil.Process:
-    """The stack's child process running module."""
-    children = psutil.Process(stack.pid).children(recursive=True)
-    return next(child for child in children if module in child.cmdline())
-
-
-def _postmaster(database: EmbeddedPostgres) -> psutil.Process:
-    return psutil.Process(int((database.pgdata / "postmaster.pid").read_text().split()[0]))
-
-
-def _cpu_s(parts: dict[str, psutil.Process]) -> dict[str, float]:
-    """CPU seconds each part has used so far (PostgreSQL with its backends): figures that the load of
-    other work on the machine does not inflate, unlike wall-clock time."""
-    def used(process: psutil.Process, with_children: bool) -> float:
-        family = [process, *process.children(recursive=True)] if with_children else [process]
-        total = 0.0
-        for member in family:
-            try:
-                times = member.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
-    return {name: used(process, name == "postgres") for name, process in parts.items()}
 
 
 class _PeakRss:
@@ -106,14 +81,14 @@ async def _measure(base: str, dsn: str, parts: dict[str, psutil.Process]) -> dic
         before = parts["gateway"].memory_info().rss
         with _PeakRss(parts["gateway"]) as rss:
             scan_s, first = await _scan(session, base)
-        cpu_before = _cpu_s(parts)
+        cpu_before = cpu_s(parts)
         rescan_s, again = await _scan(session, base)
-        cpu_after = _cpu_s(parts)
+        cpu_after = cpu_s(parts)
         assert first["registered"] == FILES and again["already_pending"] == FILES, (first, again)
         await _insert_active_rows(dsn, FILES)
-        list_before = _cpu_s(parts)
+        list_before = cpu_s(parts)
         latencies = await _page_everywhere(session, base)
-        list_after = _cpu_s(parts)
+        list_after = cpu_s(parts)
     return {
         "scan_100k_s": round(scan_s, 2),
         "rescan_100k_s": round(rescan_s, 2),
