@@ -146,3 +146,10 @@ def test_rules_trust_only_what_the_disk_confirms() -> None:
     conflict = decide(10_000, 0, [civitai, stability_matrix.read(raw(sm_json(H2)), "a.safetensors")])
     assert conflict.sha256 is None
     assert conflict.conflict == [("civitai_helper", H1), ("stability_matrix", H2)]
+
+
+def test_a_hub_id_is_a_positive_ascii_integer() -> None:
+    from backend.database.migration.legacy.claims import hub_id
+
+    assert [hub_id(v) for v in (12, "34", " 56 ", "²", "٣", "0", -1, True, "1e3", None)] == [
+        12, 34, 56, None, None, None, None, None, None, None]

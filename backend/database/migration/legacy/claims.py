@@ -76,7 +76,8 @@ def hub_id(value: Any) -> int | None:
         return None
     if isinstance(value, int) and value > 0:
         return value
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+    # isdigit() alone takes "²", which int() refuses: ASCII decimal digits only.
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal() and int(value) > 0:
         return int(value)
     return None
 
