@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.server.errors import ApiError
 from backend.server.jobs.context import JobContext
-from backend.server.jobs.kinds import only_fields, read_folder
+from backend.server.jobs.kinds import only_fields, read_folder, strict_flag
 from backend.server.jobs.runner import JobKind
 from backend.server.legacy import LegacyServices, import_legacy
 from backend.server.legacy_views import a1111_roots_param
 from backend.util.config import Config
 
 
-def _flag(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise ApiError(400, "invalid_parameter", f"{name!r} must be true or false; got {value!r}")
-    return value
-
-
 def import_kind(services: LegacyServices, config: Config) -> JobKind:
     def validate(body: dict[str, Any]) -> dict[str, Any]:
         only_fields(body, ("folder", "a1111_root", "dry_run", "verify"))
         return {"folder": read_folder(body), "a1111_root": a1111_roots_param(body.get("a1111_root"), config),
-                "dry_run": _flag(body, "dry_run"), "verify": _flag(body, "verify")}
+                "dry_run": strict_flag(body, "dry_run"), "verify": strict_flag(body, "verify")}
 
     async def run(ctx: JobContext) -> dict[str, Any]:
         async def on_progress(done: int, total: int, path: str) -> None:

@@ -38,12 +38,17 @@ def read_folder(body: dict[str, Any]) -> str:
     return posixpath.normpath(folder) if folder else ""
 
 
+def strict_flag(body: dict[str, Any], name: str) -> bool:
+    """A JSON boolean, never a string: a job's body is JSON, not a query string."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise ApiError(400, "invalid_parameter", f"{name!r} must be true or false; got {value!r}")
+    return value
+
+
 def validate_scan(body: dict[str, Any]) -> dict[str, Any]:
     only_fields(body, ("folder", "prune"))
-    prune = body.get("prune", False)
-    if not isinstance(prune, bool):
-        raise ApiError(400, "invalid_parameter", f"'prune' must be true or false; got {prune!r}")
-    return {"folder": read_folder(body), "prune": prune}
+    return {"folder": read_folder(body), "prune": strict_flag(body, "prune")}
 
 
 def validate_hash(body: dict[str, Any]) -> dict[str, Any]:
