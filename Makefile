@@ -24,7 +24,7 @@ bench: deps proto
 	$(PY) -m tests.bench $(BENCH)
 
 shadow: deps
-	$(PY) -m backend.database.migration.shadow $(SOURCE) $(if $(SYNTHETIC),--synthetic $(SYNTHETIC) --previews $(or $(PREVIEWS),0))
+	$(PY) -m backend.database.migration.shadow_tree $(SOURCE) $(if $(SYNTHETIC),--synthetic $(SYNTHETIC) --previews $(or $(PREVIEWS),0))
 
 deps: $(VENV)/.installed
 

@@ -75,3 +75,29 @@ def start_stack(env: dict[str, str], timeout_s: float = 60, log: Path | None = N
 def stop_stack(process: subprocess.Popen, timeout_s: float = 30) -> int:
     process.send_signal(signal.SIGTERM)
     return process.wait(timeout_s)
+
+
+class Gateway:
+    """A running stack's gateway, asked over HTTP as a user would."""
+
+    def __init__(self, base: str, process: subprocess.Popen) -> None:
+        self.base = base
+        self.process = process
+
+    def stop(self) -> None:
+        stop_stack(self.process)
+
+    def post(self, route: str, body: dict) -> tuple[int, dict]:
+        return request_json(self.base + route, body, timeout=60)
+
+    def get(self, route: str) -> dict:
+        status, body = request_json(self.base + route)
+        assert status == 200, body
+        return body
+
+    def image_status(self, url: str) -> int:
+        try:
+            with urllib.request.urlopen(self.base + url, timeout=10) as reply:
+                return reply.status
+        except urllib.error.HTTPError as exc:
+            return exc.code

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import asyncpg
 from asyncpg import Record
 
-from backend.database.migration.schema import apply_migrations
+from backend.database.migration.schema.apply import apply_migrations
 
 log = logging.getLogger(__name__)
 

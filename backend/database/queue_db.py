@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 from asyncpg import Record
 
 from backend.database import db
-from backend.database.migration.reactive import HashedFile
+
+if TYPE_CHECKING:  # for annotations only: the promotion protocol imports this module
+    from backend.database.migration.promotion import HashedFile
 
 _CLAIMABLE = "(claimed_until IS NULL OR claimed_until < now())"
 

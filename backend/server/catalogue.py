@@ -15,7 +15,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db
-from backend.database.migration.reactive import HashedFile, promote
+from backend.database.migration.promotion import HashedFile, promote
 from backend.server.clients import HasherClient, ImagesClient, ProgressCallback
 from backend.server.errors import ApiError
 from backend.util.image_store import PENDING_DIR

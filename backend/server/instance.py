@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from backend.database.db import create_pool
+from backend.database.migration.promotion import sweep_orphan_previews
 from backend.server import bad_requests, keys
 from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
@@ -17,7 +18,6 @@ from backend.server.guard import guard_middleware, token_middleware
 from backend.server.jobs.lifecycle import job_engine
 from backend.server.jobs.watch import auto_scan
 from backend.server.router import setup_routes
-from backend.server.sweep import sweep_orphan_previews
 from backend.util.config import Config
 
 log = logging.getLogger(__name__)

@@ -17,11 +17,10 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import queue_db
-from backend.database.migration.reactive import HashedFile
+from backend.database.migration.promotion import HashedFile, Promotions
 from backend.server.clients import FileFailed, HasherClient, ServiceDown
 from backend.server.disks import DiskReaders
 from backend.server.errors import ApiError
-from backend.server.promotions import Promotions
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0

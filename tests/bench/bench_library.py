@@ -17,7 +17,7 @@ import asyncpg
 import psutil
 
 from backend.database.embedded import EmbeddedPostgres
-from backend.database.migration.synthetic_tree import build_synthetic_tree
+from backend.database.migration.shadow_tree.synthetic import build_synthetic_tree
 from tests.bench.stack_parts import child, cpu_s, postmaster
 from tests.stack_process import free_port, stack_env, start_stack, stop_stack
 

@@ -10,7 +10,8 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from backend.database.migration.shadow import build_shadow_tree, main
+from backend.database.migration.shadow_tree.cli import main
+from backend.database.migration.shadow_tree.mirror import build_shadow_tree
 from backend.server.instance import create_app
 from services.hasher.server import build_service
 from tests.eventually import eventually

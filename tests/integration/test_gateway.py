@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -14,7 +13,6 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from tests.eventually import eventually
 from tests.integration.conftest import Stack
 
 
@@ -114,53 +112,6 @@ async def test_unchanged_file_is_answered_from_the_catalogue_and_a_changed_one_i
     assert changed["cached"] is False and stack.hasher.files_hashed == 3
     listed = await (await gateway.get("/api/models")).json()
     assert [item["sha256"] for item in listed["items"]] == [changed["sha256"]]
-
-
-async def test_twenty_concurrent_requests_migrate_one_file_once(
-    stack: Stack, gateway: TestClient, db: asyncpg.Connection
-) -> None:
-    model = write_model(stack.model_root, "big/model.safetensors", os.urandom(8 * 1024 * 1024))
-    preview = write_preview(stack.model_root / "big/model.png")
-    await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
-
-    replies = await asyncio.gather(*(
-        gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"}) for _ in range(20)
-    ))
-    assert [r.status for r in replies] == [200] * 20
-    hashes = {(await r.json())["sha256"] for r in replies}
-    assert hashes == {hashlib.sha256(model.read_bytes()).hexdigest()}
-    assert await db.fetchval("SELECT count(*) FROM models") == 1
-    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
-    assert files_under(stack.data_dir / "images") == [f"{hashes.pop()}.webp"]
-
-
-async def test_image_service_down_gives_503_and_loses_nothing_then_succeeds(
-    stack: Stack, gateway: TestClient, db: asyncpg.Connection
-) -> None:
-    model = write_model(stack.model_root, "v.safetensors", b"vae weights")
-    preview = write_preview(stack.model_root / "v.jpg")
-    await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
-
-    await stack.images.stop(grace=0)
-    reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
-    assert await error_of(reply) == (503, "unavailable")
-    assert "images" in (await reply.json())["error"]["message"]
-    assert await db.fetchval("SELECT count(*) FROM pending_models") == 1
-    assert await db.fetchval("SELECT count(*) FROM models") == 0
-    assert files_under(stack.data_dir / "images") == ["pending/v.webp"]
-    health = await gateway.get("/api/health")
-    assert health.status == 503 and (await health.json())["images"] == "unavailable"
-
-    await stack.restart_images()
-
-    async def answered():  # the channel reconnects with a short backoff
-        reply = await gateway.post("/api/models/sha256", json={"path": str(model), "pending_status": "pending"})
-        return reply if reply.status != 503 else None
-
-    reply = await eventually(answered, what="an answer once the image service is back")
-    assert reply.status == 200 and (await reply.json())["migrated"] is True
-    sha = hashlib.sha256(b"vae weights").hexdigest()
-    assert files_under(stack.data_dir / "images") == [f"{sha}.webp"]
 
 
 async def test_hasher_down_gives_503(stack: Stack, gateway: TestClient) -> None:

@@ -9,7 +9,7 @@ import shutil
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from backend.database.migration.synthetic_tree import build_synthetic_tree
+from backend.database.migration.shadow_tree.synthetic import build_synthetic_tree
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import files_under, write_model, write_preview
 

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from backend.database.migration.schema import Migration, SchemaError, apply_migrations, load_migrations
+from backend.database.migration.schema.apply import Migration, SchemaError, apply_migrations, load_migrations
 
 
 async def test_applies_each_migration_once_and_records_its_checksum(database_url: str, db: asyncpg.Connection) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backend.database.migration import shadow
-from backend.database.migration.synthetic_tree import build_synthetic_tree
+from backend.database.migration.shadow_tree import cli as shadow_cli
+from backend.database.migration.shadow_tree.synthetic import build_synthetic_tree
 from backend.util.model_files import PreviewIndex
 from backend.util.model_walk import FoundModel, Unlisted, find_models
 
@@ -45,6 +45,6 @@ def test_a_synthetic_library_has_the_files_and_previews_asked_for(tmp_path: Path
 
 
 def test_the_shadow_command_makes_a_synthetic_tree(tmp_path: Path, capsys) -> None:
-    assert shadow.main(["--synthetic", "20", "--dest", str(tmp_path)]) == 0
+    assert shadow_cli.main(["--synthetic", "20", "--dest", str(tmp_path)]) == 0
     assert "20 synthetic shadow models" in capsys.readouterr().out
     assert len([p for p in tmp_path.rglob("*.*") if p.is_file()]) == 20

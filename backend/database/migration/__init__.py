@@ -1,0 +1,1 @@
+"""What moves data from one form to another: schema/, promotion.py (reactive), legacy/, shadow_tree/ (dev)."""

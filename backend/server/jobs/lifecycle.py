@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from backend.database import jobs_db
+from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.disks import DiskReaders
 from backend.server.jobs.import_kind import import_kind
@@ -15,7 +16,6 @@ from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.runner import JobRunner
 from backend.server.legacy import LegacyServices
 from backend.server.pending_queue import QueueServices
-from backend.server.promotions import Promotions
 
 
 def queue_services(app: web.Application) -> QueueServices:

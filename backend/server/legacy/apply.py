@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from backend.database import db, legacy_queries
-from backend.database.migration.reactive import promote
+from backend.database.migration.promotion import promote
 from backend.server.errors import ApiError
 from backend.server.legacy.plan import CREATE, PROMOTE, REFRESH, REGISTER, TRUSTING, Step
 from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices

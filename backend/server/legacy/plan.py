@@ -10,7 +10,7 @@ from asyncpg import Record
 
 from backend.database.legacy_queries import SOURCE_PRIORITY
 from backend.database.migration.legacy.rules import Verdict, decide
-from backend.database.migration.reactive import HashedFile
+from backend.database.migration.promotion import HashedFile
 from backend.server.catalogue import unchanged
 from backend.server.legacy.gather import LegacyFile
 from backend.server.legacy.report import ImportReport

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.database import legacy_queries
-from backend.database.migration.reactive import active_image_key
+from backend.database.migration.promotion import active_image_key
 from backend.server.errors import ApiError
 from backend.server.legacy.report import FileProgress, LegacyServices, VerifyReport
 

@@ -1,0 +1,1 @@
+"""Schema migrations: the numbered SQL files in sql/ and apply.py, which applies them at start."""
