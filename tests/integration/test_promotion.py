@@ -1,5 +1,4 @@
-"""Reactive migration's protocol (backend/database/migration/promotion.py): each invariant its docstring lists,
-for one file and a batch, after a crash between any two steps, and after the start-up sweep."""
+"""The crash protocol of migration/promotion.py: each invariant it lists, one file or a batch, crashes, the sweep."""
 
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ from PIL import Image
 from backend.database.embedded import EmbeddedPostgres
 from backend.database.migration.promotion import ORPHAN_MIN_AGE_S, HashedFile, Promotions, sweep_orphan_previews
 from backend.server import keys
+from backend.server.clients import ServiceDown
 from backend.server.instance import create_app
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
@@ -117,6 +117,7 @@ async def test_twenty_concurrent_requests_migrate_one_file_once(
     assert await db.fetchval("SELECT count(*) FROM models") == 1
     assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
     assert files_under(stack.data_dir / "images") == [f"{hashes.pop()}.webp"]
+    await assert_promotion_invariants(db, stack.data_dir / "images")
 
 
 async def test_image_service_down_gives_503_and_loses_nothing_then_succeeds(
@@ -183,6 +184,22 @@ async def test_a_batch_finishes_a_crashed_link_skips_a_file_promoted_already_and
                       str(twin): f"{fresh_sha}.webp"}
     assert files_under(images) == sorted(f"{sha}.webp" for sha in (fresh_sha, linked_sha, done_sha))
     await assert_promotion_invariants(db, images)
+
+
+async def test_a_batch_with_the_image_service_down_changes_no_row_and_keeps_every_preview(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    paths = [(await _register(gateway, stack, name, name.encode()))[0] for name in ("first", "second")]
+    rows = {r["path"]: r for r in await db.fetch("SELECT path, image_key FROM pending_models")}
+    await stack.images.stop(grace=0)
+
+    app = gateway.app
+    with pytest.raises(ServiceDown):
+        await Promotions(app[keys.POOL], app[keys.IMAGES], stack.data_dir / "images").promote(
+            [(rows[path], _hashed(path)) for path in paths])
+    assert await db.fetchval("SELECT count(*) FROM models") == 0
+    assert sorted(await db.fetchval("SELECT array_agg(path) FROM pending_models")) == sorted(paths)
+    assert files_under(stack.data_dir / "images") == ["pending/first.webp", "pending/second.webp"]
 
 
 # ---- the start-up sweep ----------------------------------------------------------------------------
