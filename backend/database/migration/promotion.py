@@ -15,7 +15,8 @@ Invariants, checked by tests/integration/test_promotion.py:
 - no path is both pending and active;
 - a preview is never lost: it is deleted from pending/ only once an active row and its `<sha256>.webp` exist;
 - an image service that fails before the commit leaves every pending row as it was;
-- two promotions of one file at once, or one after the other, leave one active row and report it once;
+- two promotions of one file, at once or one after the other, leave one active row; a batch does not count
+  a file that another promotion finished.
 - after the sweep, no pending preview older than `ORPHAN_MIN_AGE_S` that no pending row names is left, and a
   younger one (a registration in flight writes its preview before its row commits) or a named one is kept.
 """
