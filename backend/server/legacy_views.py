@@ -60,12 +60,6 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
     return roots
 
 
-async def flat_metadata(conn: asyncpg.Connection, hashes: list[str]) -> dict[str, dict[str, Any]]:
-    """{sha256: {field: value}} for a page of models, in one query."""
-    found = await legacy_queries.metadata_for(conn, hashes)
-    return {sha256: {field: value for field, (value, _) in fields.items()} for sha256, fields in found.items()}
-
-
 async def sourced_metadata(conn: asyncpg.Connection, sha256: str) -> dict[str, dict[str, Any]]:
     """{field: {"value", "source"}} for one content."""
     found = (await legacy_queries.metadata_for(conn, [sha256])).get(sha256, {})

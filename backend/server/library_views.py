@@ -15,8 +15,9 @@ from aiohttp import web
 
 from backend.database import listing
 from backend.database.listing import ModelQuery
-from backend.server import keys, legacy_views
+from backend.server import keys
 from backend.server.errors import ApiError
+from backend.server.json_body import json_reply, raw_json
 from backend.server.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
 from backend.server.views import model_json
 from backend.util.model_files import MODEL_SUFFIXES
@@ -112,12 +113,11 @@ async def list_models(request: web.Request) -> web.Response:
         total = after.total if after is not None else await listing.count_models(conn, query)
         # One more row than asked tells whether a next page exists.
         rows = await listing.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
-        metadata = await legacy_views.flat_metadata(conn, [r["sha256"] for r in rows[: query.limit]])
     more, rows = len(rows) > query.limit, rows[: query.limit]
     next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if more else None
-    items = [{**model_json(r), "metadata": metadata.get(r["sha256"], {})} for r in rows]
-    return web.json_response({"items": items, "total": total, "limit": query.limit,
-                              "offset": query.offset, "next_cursor": next_cursor})
+    items = [{**model_json(r), "metadata": raw_json(r["metadata"])} for r in rows]
+    return json_reply({"items": items, "total": total, "limit": query.limit,
+                       "offset": query.offset, "next_cursor": next_cursor})
 
 
 async def duplicates(request: web.Request) -> web.Response:
@@ -128,7 +128,7 @@ async def duplicates(request: web.Request) -> web.Response:
         files = await listing.files_with_hashes(conn, [g["sha256"] for g in groups])
     by_hash: dict[str, list[dict[str, Any]]] = {}
     for row in files:
-        by_hash.setdefault(row["sha256"], []).append(model_json(row))
+        by_hash.setdefault(row["sha256"], []).append({**model_json(row), "metadata": raw_json(row["metadata"])})
     body = [{"sha256": g["sha256"], "size": g["size"], "count": g["count"], "files": by_hash.get(g["sha256"], []),
              "wasted_bytes": g["wasted_bytes"]} for g in groups]
-    return web.json_response({"groups": body, "total_groups": total_groups, "wasted_bytes": wasted})
+    return json_reply({"groups": body, "total_groups": total_groups, "wasted_bytes": wasted})

@@ -99,27 +99,9 @@ def target_size(
     return w, h
 
 
-def compress_to_webp(
-    source: Path | bytes,
-    dest: Path,
-    *,
-    max_source_pixels: int = DEFAULT_MAX_SOURCE_PIXELS,
-    max_source_bytes: int = MAX_SOURCE_BYTES,
-    max_pixels: int = MAX_PIXELS,
-    max_side: int = MAX_SIDE,
-    quality: int = QUALITY,
-    method: int = METHOD,
-) -> WebpResult:
-    """Encode source as WebP within the caps and write it atomically to dest (replacing it)."""
-    data, width, height = encode_webp(
-        source,
-        max_source_pixels=max_source_pixels,
-        max_source_bytes=max_source_bytes,
-        max_pixels=max_pixels,
-        max_side=max_side,
-        quality=quality,
-        method=method,
-    )
+def compress_to_webp(source: Path | bytes, dest: Path, **limits: int) -> WebpResult:
+    """Encode source as WebP within the caps (encode_webp's keywords) and write it atomically to dest (replacing it)."""
+    data, width, height = encode_webp(source, **limits)
     atomic_write_bytes(dest, data)
     return WebpResult(width=width, height=height, size_bytes=len(data))
 

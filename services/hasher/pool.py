@@ -6,11 +6,12 @@ import asyncio
 import logging
 import multiprocessing
 import time
+from functools import partial
 
 from services.hasher.errors import HashCancelledError
 from services.hasher.hashing import hash_file, init_worker, warm_up
 from services.hasher.slots import SlotTable
-from services.process_pool import PoolClosedError, ProcessPool
+from services.process_pool import PoolClosedError, ProcessPool, WorkerDiedError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ class HashJob:
         """Called once the worker has let go of the slot: keep its last count, then give the slot back."""
         self._final_bytes = self._slots.bytes_done(slot)
         self._pool.bytes_read += self._final_bytes
-        self.slot = None
+        if self.slot == slot:  # not a retry's newer slot
+            self.slot = None
         self._slots.release(slot)
 
 
@@ -61,13 +63,24 @@ class HashPool:
         return HashJob(self, path, (device, inode, size, mtime_ns))
 
     async def run(self, job: HashJob, path: str, identity: tuple[int, int, int, int]) -> str:
-        """The body of job.task: wait for a slot, run hash_file in a worker, and stop it if cancelled."""
+        """The body of job.task: hash through a memory mapping, once more with read() if the worker died."""
+        try:
+            return await self._attempt(job, path, identity, mapped=True)
+        except WorkerDiedError:
+            # A mapped file that shrank, or whose disk failed, kills its worker with SIGBUS, and every file
+            # in the pool then loses its worker. Each tries once more with read(), which cannot kill: the
+            # culprit now gets its own error (changed, unreadable), the others their digests.
+            log.warning("a worker died while hashing %s; trying it once more, with read()", path)
+            return await self._attempt(job, path, identity, mapped=False)
+
+    async def _attempt(self, job: HashJob, path: str, identity: tuple[int, int, int, int], *, mapped: bool) -> str:
+        """Wait for a slot, run hash_file in a worker, and stop it if cancelled."""
         if self._closed:
             raise PoolClosedError("the hasher is shutting down")
         # Jobs queue here for a slot, not inside the executor: a waiting job is then cancelled for free.
         slot = await self.slots.acquire()
         try:
-            future = self._pool.submit(hash_file, path, slot, *identity)
+            future = self._pool.submit(partial(hash_file, path, slot, *identity, mapped=mapped))
         except BaseException:
             self.slots.release(slot)
             raise

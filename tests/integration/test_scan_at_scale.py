@@ -54,14 +54,14 @@ async def test_a_rescan_with_nothing_changed_reads_nothing_and_writes_nothing(
     write_preview(stack.model_root / "lib/00.preview.png")
     await _scan(gateway)
     await gateway.post("/api/models/pending/hash", json={"limit": 10})  # some active, some still pending
-    before, reads = await _row_versions(db), stack.hasher.servicer.coalescer.started
+    before, reads = await _row_versions(db), stack.hasher.files_hashed
     assert reads == 10
 
     report = await _scan(gateway)
     assert (report["found"], report["unchanged"], report["already_pending"], report["registered"]) == (30, 10, 20, 0)
     assert (report["missing"], report["changed"], report["errors"]) == (0, [], [])
     assert await _row_versions(db) == before
-    assert stack.hasher.servicer.coalescer.started == reads
+    assert stack.hasher.files_hashed == reads
 
 
 async def test_a_name_that_is_not_utf8_is_reported_and_the_rest_is_catalogued(

@@ -41,13 +41,15 @@ def identity(path: Path) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-@pytest.mark.parametrize("size", [0, 1, hashing.BLOCK_SIZE - 1, hashing.BLOCK_SIZE, 3 * hashing.BLOCK_SIZE + 7])
-def test_hash_file_equals_hashlib_and_reports_progress(tmp_path: Path, slot, size: int):
+@pytest.mark.parametrize("mapped", [True, False])
+@pytest.mark.parametrize("size", [0, 1, hashing.BLOCK_SIZE - 1, hashing.BLOCK_SIZE, 3 * hashing.BLOCK_SIZE + 7,
+                                  hashing.WINDOW_SIZE + 1])
+def test_hash_file_equals_hashlib_and_reports_progress(tmp_path: Path, slot, size: int, mapped: bool):
     path = tmp_path / "model.bin"
     data = os.urandom(size)
     path.write_bytes(data)
 
-    assert hashing.hash_file(str(path), 0, *identity(path)) == hashlib.sha256(data).hexdigest()
+    assert hashing.hash_file(str(path), 0, *identity(path), mapped=mapped) == hashlib.sha256(data).hexdigest()
     assert slot[1][0] == size
 
 

@@ -15,6 +15,9 @@ from backend.database.migration.legacy.claims import (
 
 SOURCE = "stability_matrix"
 SUFFIX = ".cm-info.json"
+# Our metadata field: its text field in the file.
+_TEXT_FIELDS = {"model_name": "ModelName", "version_name": "VersionName", "model_type": "ModelType",
+                "base_model": "BaseModel"}
 
 
 def read(raw: bytes, model_file_name: str) -> Claim:
@@ -24,11 +27,7 @@ def read(raw: bytes, model_file_name: str) -> Claim:
         raise LegacyFormatError("Hashes is missing or not an object")
     sha256 = sha256_of(hashes.get("SHA256"), "Hashes.SHA256")
     return Claim(source=SOURCE, sha256=sha256, metadata=metadata(
-        model_name=text(data.get("ModelName")),
-        version_name=text(data.get("VersionName")),
-        model_type=text(data.get("ModelType")),
-        base_model=text(data.get("BaseModel")),
+        **{field: text(data.get(key)) for field, key in _TEXT_FIELDS.items()},
         trained_words=words(data.get("TrainedWords")),
-        civitai_model_id=hub_id(data.get("ModelId")),
-        civitai_version_id=hub_id(data.get("VersionId")),
+        civitai_model_id=hub_id(data.get("ModelId")), civitai_version_id=hub_id(data.get("VersionId")),
     ))
