@@ -1,4 +1,4 @@
-"""HTTP for legacy migration: POST /api/models/import, and the metadata that models' answers carry."""
+"""HTTP for legacy migration: POST /api/models/import and its a1111_root parameter."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import os
 from pathlib import PurePosixPath
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
-from backend.database import legacy_queries
 from backend.server import keys
 from backend.server.errors import ApiError
-from backend.server.legacy import LegacyServices, import_legacy
 from backend.server.params import flag, optional_text, read_params, text
 from backend.server.progress import Report, respond
 from backend.util.config import Config
@@ -26,13 +23,13 @@ async def import_models(request: web.Request) -> web.StreamResponse:
     folder = optional_text(params, "folder") or ""
     a1111_roots = a1111_roots_param(params.get("a1111_root"), app[keys.CONFIG])
     dry_run, verify = flag(params, "dry_run"), flag(params, "verify")
-    services = LegacyServices(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], app[keys.CATALOGUE])
+    legacy = app[keys.LEGACY_IMPORT]
 
     async def work(report: Report | None) -> dict[str, Any]:
         on_progress = None if report is None else (
             lambda done, total, path: report(files_done=done, files_total=total, path=path))
-        return await import_legacy(services, folder=folder, a1111_roots=a1111_roots, dry_run=dry_run,
-                                   verify=verify, on_progress=on_progress)
+        return await legacy.run(folder=folder, a1111_roots=a1111_roots, dry_run=dry_run, verify=verify,
+                                on_progress=on_progress)
 
     return await respond(request, flag(params, "progress"), work)
 
@@ -58,15 +55,3 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
                            f"{raw!r} is outside the model roots and MODELVAULT_IMPORT_ROOTS")
         roots.append(str(root))
     return roots
-
-
-async def flat_metadata(conn: asyncpg.Connection, hashes: list[str]) -> dict[str, dict[str, Any]]:
-    """{sha256: {field: value}} for a page of models, in one query."""
-    found = await legacy_queries.metadata_for(conn, hashes)
-    return {sha256: {field: value for field, (value, _) in fields.items()} for sha256, fields in found.items()}
-
-
-async def sourced_metadata(conn: asyncpg.Connection, sha256: str) -> dict[str, dict[str, Any]]:
-    """{field: {"value", "source"}} for one content."""
-    found = (await legacy_queries.metadata_for(conn, [sha256])).get(sha256, {})
-    return {field: {"value": value, "source": source} for field, (value, source) in found.items()}
