@@ -8,7 +8,7 @@ from backend.server.jobs.context import JobContext
 from backend.server.jobs.kinds import only_fields, read_folder, strict_flag
 from backend.server.jobs.runner import JobKind
 from backend.server.legacy import LegacyImport
-from backend.server.legacy_views import a1111_roots_param
+from backend.server.legacy.roots import a1111_roots_param
 from backend.util.config import Config
 
 
