@@ -15,8 +15,11 @@ from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient, open_channel
 from backend.server.errors import error_middleware
 from backend.server.guard import guard_middleware, token_middleware
+from backend.server.health import Health
 from backend.server.jobs.lifecycle import job_engine
 from backend.server.jobs.watch import auto_scan
+from backend.server.legacy import LegacyImport, LegacyServices
+from backend.server.library import Library
 from backend.server.router import setup_routes
 from backend.util.config import Config
 
@@ -35,9 +38,9 @@ class Server:
             client_max_size=self.config.gateway.max_body_bytes,
         )
         app[keys.CONFIG] = self.config
-        # Reverse order on the way out: the catalogue's users go before the pool and channels they use.
+        # Reverse order on the way out: the use cases' users go before the pool and channels they use.
         app.cleanup_ctx.extend(
-            [self._database, self._hasher_channel, self._images_channel, self._catalogue, self._sweep,
+            [self._database, self._hasher_channel, self._images_channel, self._use_cases, self._sweep,
              job_engine, auto_scan]
         )
         setup_routes(app)
@@ -81,12 +84,18 @@ class Server:
             app[keys.IMAGES_CHANNEL] = channel
             yield
 
-    async def _catalogue(self, app: web.Application) -> AsyncIterator[None]:
+    async def _use_cases(self, app: web.Application) -> AsyncIterator[None]:
+        """What request handlers call, each built once over the pool and the channels (the job engine comes next)."""
         gateway = self.config.gateway
-        app[keys.HASHER] = HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s, gateway.hash_timeout_s)
-        app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
-        app[keys.CATALOGUE] = Catalogue(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], dev=self.config.dev,
-                                         compressions=self.config.images.workers)
+        pool = app[keys.POOL]
+        hasher = app[keys.HASHER] = HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s,
+                                                 gateway.hash_timeout_s)
+        images = app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
+        catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, dev=self.config.dev,
+                                                    compressions=self.config.images.workers)
+        app[keys.LIBRARY] = Library(pool)
+        app[keys.LEGACY_IMPORT] = LegacyImport(LegacyServices(pool, hasher, images, catalogue))
+        app[keys.HEALTH] = Health(pool, app[keys.HASHER_CHANNEL], app[keys.IMAGES_CHANNEL])
         yield
 
     async def _sweep(self, app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""Typed keys for what the app holds: config, pool, channels, clients, the catalogue, the job engine."""
+"""Typed keys for what the app holds: config, pool, channels, clients, the use cases, the job engine."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from aiohttp import web
 
 from backend.server.catalogue import Catalogue
 from backend.server.clients import HasherClient, ImagesClient
+from backend.server.health import Health
+from backend.server.jobs.control import Jobs
 from backend.server.jobs.runner import JobRunner
+from backend.server.legacy import LegacyImport
+from backend.server.library import Library
 from backend.util.config import Config
 
 CONFIG = web.AppKey("config", Config)
@@ -17,5 +21,10 @@ HASHER_CHANNEL = web.AppKey("hasher_channel", grpc.aio.Channel)
 IMAGES_CHANNEL = web.AppKey("images_channel", grpc.aio.Channel)
 HASHER = web.AppKey("hasher", HasherClient)
 IMAGES = web.AppKey("images", ImagesClient)
+JOB_RUNNER = web.AppKey("job_runner", JobRunner)
+# The use cases, which request handlers call (and nothing else of the above but CONFIG).
 CATALOGUE = web.AppKey("catalogue", Catalogue)
-JOBS = web.AppKey("jobs", JobRunner)
+LIBRARY = web.AppKey("library", Library)
+LEGACY_IMPORT = web.AppKey("legacy_import", LegacyImport)
+HEALTH = web.AppKey("health", Health)
+JOBS = web.AppKey("jobs", Jobs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -13,13 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from backend.database import listing
-from backend.database.listing import ModelQuery
 from backend.server import keys
 from backend.server.errors import ApiError
 from backend.server.json_body import json_reply, raw_json
+from backend.server.library import SORTS, ModelQuery
 from backend.server.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
-from backend.server.views import model_json
+from backend.server.shapes import model_json
 from backend.util.model_files import MODEL_SUFFIXES
 
 _TYPES = tuple(sorted(suffix.lstrip(".") for suffix in MODEL_SUFFIXES))
@@ -86,7 +84,7 @@ def _no_nul(params: Mapping[str, str], name: str) -> str | None:
 def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     params = request.query
     limit, offset = page(request)
-    sort = choice(params, "sort", tuple(listing.SORT_KEYS), "path")
+    sort = choice(params, "sort", SORTS, "path")
     order = choice(params, "order", ("asc", "desc"), "asc")
     cursor = optional_text(params, "cursor")
     if cursor is not None and offset:
@@ -109,12 +107,9 @@ async def list_models(request: web.Request) -> web.Response:
     """A page of active models. `total` is counted for a page asked for without a cursor; a page reached by
     cursor repeats what the first page counted, so paging deep into the library never counts it again."""
     query, after = _model_query(request)
-    async with request.app[keys.POOL].acquire() as conn:
-        total = after.total if after is not None else await listing.count_models(conn, query)
-        # One more row than asked tells whether a next page exists.
-        rows = await listing.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
-    more, rows = len(rows) > query.limit, rows[: query.limit]
-    next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if more else None
+    found = await request.app[keys.LIBRARY].models(query, after.total if after is not None else None)
+    rows, total = found.rows, found.total
+    next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if found.more else None
     items = [{**model_json(r), "metadata": raw_json(r["metadata"])} for r in rows]
     return json_reply({"items": items, "total": total, "limit": query.limit,
                        "offset": query.offset, "next_cursor": next_cursor})
@@ -123,12 +118,10 @@ async def list_models(request: web.Request) -> web.Response:
 async def duplicates(request: web.Request) -> web.Response:
     limit = integer(request.query, "limit", 50, 1, MAX_PAGE)
     offset = integer(request.query, "offset", 0, 0, None)
-    async with request.app[keys.POOL].acquire() as conn:
-        groups, total_groups, wasted = await listing.duplicate_groups(conn, limit, offset)
-        files = await listing.files_with_hashes(conn, [g["sha256"] for g in groups])
+    found = await request.app[keys.LIBRARY].duplicates(limit, offset)
     by_hash: dict[str, list[dict[str, Any]]] = {}
-    for row in files:
+    for row in found.files:
         by_hash.setdefault(row["sha256"], []).append({**model_json(row), "metadata": raw_json(row["metadata"])})
     body = [{"sha256": g["sha256"], "size": g["size"], "count": g["count"], "files": by_hash.get(g["sha256"], []),
-             "wasted_bytes": g["wasted_bytes"]} for g in groups]
-    return json_reply({"groups": body, "total_groups": total_groups, "wasted_bytes": wasted})
+             "wasted_bytes": g["wasted_bytes"]} for g in found.groups]
+    return json_reply({"groups": body, "total_groups": found.total_groups, "wasted_bytes": found.wasted_bytes})

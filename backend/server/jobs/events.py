@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from backend.server import keys
 from backend.server.jobs.context import FLUSH_INTERVAL_S
 from backend.server.jobs.model import is_live, job_json
-from backend.server.jobs.views import job_id_of, load_job
+from backend.server.jobs.views import job_id_of
 
 
 def _event(name: str, body: dict[str, Any]) -> bytes:
@@ -23,7 +24,8 @@ def _gone(request: web.Request) -> bool:
 
 async def job_events(request: web.Request) -> web.StreamResponse:
     job_id = job_id_of(request)
-    row = await load_job(request, job_id)  # a 404 before the stream starts
+    jobs = request.app[keys.JOBS]
+    row = await jobs.get(job_id)  # a 404 before the stream starts
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await response.prepare(request)
@@ -39,7 +41,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
             await asyncio.sleep(FLUSH_INTERVAL_S)
             if _gone(request):
                 return response
-            row = await load_job(request, job_id)
+            row = await jobs.get(job_id)
         if seen is None:
             await response.write(_event("progress", job_json(row)))
         await response.write(_event("done", job_json(row)))

@@ -7,12 +7,12 @@ from typing import Any
 from backend.server.jobs.context import JobContext
 from backend.server.jobs.kinds import only_fields, read_folder, strict_flag
 from backend.server.jobs.runner import JobKind
-from backend.server.legacy import LegacyServices, import_legacy
-from backend.server.legacy_views import a1111_roots_param
+from backend.server.legacy import LegacyImport
+from backend.server.legacy.roots import a1111_roots_param
 from backend.util.config import Config
 
 
-def import_kind(services: LegacyServices, config: Config) -> JobKind:
+def import_kind(legacy: LegacyImport, config: Config) -> JobKind:
     def validate(body: dict[str, Any]) -> dict[str, Any]:
         only_fields(body, ("folder", "a1111_root", "dry_run", "verify"))
         return {"folder": read_folder(body), "a1111_root": a1111_roots_param(body.get("a1111_root"), config),
@@ -23,8 +23,8 @@ def import_kind(services: LegacyServices, config: Config) -> JobKind:
             ctx.progress(files_done=done, files_total=total, current=path)
 
         params = ctx.params
-        result = await import_legacy(services, folder=params["folder"], a1111_roots=params["a1111_root"],
-                                     dry_run=params["dry_run"], verify=params["verify"], on_progress=on_progress)
+        result = await legacy.run(folder=params["folder"], a1111_roots=params["a1111_root"],
+                                  dry_run=params["dry_run"], verify=params["verify"], on_progress=on_progress)
         ctx.progress(errors=len(result["skipped"]))
         return result
 

@@ -11,10 +11,10 @@ from backend.database import jobs_db
 from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.disks import DiskReaders
+from backend.server.jobs.control import Jobs
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.runner import JobRunner
-from backend.server.legacy import LegacyServices
 from backend.server.pending_queue import QueueServices
 
 
@@ -36,9 +36,9 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     runner = JobRunner(app[keys.POOL], config.jobs.stale_s)
     runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE]))
     runner.register("hash", hash_kind(queue_services(app)))
-    legacy = LegacyServices(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], app[keys.CATALOGUE])
-    runner.register("import", import_kind(legacy, config))
-    app[keys.JOBS] = runner
+    runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
+    app[keys.JOB_RUNNER] = runner
+    app[keys.JOBS] = Jobs(runner, app[keys.POOL])
     async with app[keys.POOL].acquire() as conn:
         await jobs_db.interrupt_stale(conn, config.jobs.stale_s)
     heartbeat = asyncio.create_task(runner.heartbeat_forever())

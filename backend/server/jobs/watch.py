@@ -116,7 +116,7 @@ async def auto_scan(app: web.Application) -> AsyncIterator[None]:
     if not config.jobs.auto_scan:
         yield
         return
-    scanner = AutoScan(app[keys.JOBS], app[keys.POOL], config.model_roots, config.jobs.rescan_interval_s)
+    scanner = AutoScan(app[keys.JOB_RUNNER], app[keys.POOL], config.model_roots, config.jobs.rescan_interval_s)
     task = asyncio.create_task(scanner.run())
     yield
     task.cancel()

@@ -17,7 +17,8 @@ from backend.server.legacy.plan import count, metadata_rows, plan
 from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices, VerifyReport
 from backend.server.legacy.verify import verify_imported
 
-__all__ = ["ImportReport", "LegacyServices", "VerifyReport", "import_for_paths", "import_legacy", "verify_imported"]
+__all__ = ["ImportReport", "LegacyImport", "LegacyServices", "VerifyReport", "import_for_paths", "import_legacy",
+           "verify_imported"]
 
 
 async def import_legacy(services: LegacyServices, *, folder: str = "", a1111_roots: Sequence[str] = (),
@@ -31,6 +32,18 @@ async def import_legacy(services: LegacyServices, *, folder: str = "", a1111_roo
     if verify and not dry_run:
         body["verify"] = dataclasses.asdict(await verify_imported(services, folder or None, on_progress))
     return body
+
+
+class LegacyImport:
+    """Legacy migration as the gateway offers it (POST /api/models/import and the "import" job), composed once."""
+
+    def __init__(self, services: LegacyServices) -> None:
+        self._services = services
+
+    async def run(self, *, folder: str, a1111_roots: Sequence[str], dry_run: bool, verify: bool,
+                  on_progress: FileProgress | None) -> dict[str, Any]:
+        return await import_legacy(self._services, folder=folder, a1111_roots=a1111_roots, dry_run=dry_run,
+                                   verify=verify, on_progress=on_progress)
 
 
 async def import_for_paths(services: LegacyServices, paths: Sequence[str],

@@ -1,0 +1,59 @@
+"""What the job endpoints ask for: start a job, run one for a waiting request, list, show and cancel jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database import jobs_db
+from backend.database.jobs_db import JobRunningError
+from backend.server.errors import ApiError
+from backend.server.jobs.attached import run_attached
+from backend.server.jobs.model import is_live
+from backend.server.jobs.runner import JobRunner
+from backend.server.progress import Report
+
+__all__ = ["JobRunningError", "Jobs"]
+
+
+class Jobs:
+    """The jobs as the API sees them: this gateway's runner starts and stops them, the table shows every gateway's."""
+
+    def __init__(self, runner: JobRunner, pool: asyncpg.Pool) -> None:
+        self._runner = runner
+        self._pool = pool
+
+    def validate(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The kind's name and its params as the kind reads them; 400 for an unknown kind or a bad field."""
+        return self._runner.validate(body)
+
+    async def start(self, name: str, params: dict[str, Any]) -> Record:
+        """Queue the job and start it; JobRunningError while one of its kind runs over the same folder."""
+        return await self._runner.start(name, params)
+
+    async def run_attached(self, name: str, params: dict[str, Any], report: Report | None) -> dict[str, Any]:
+        """The job's result, for a request that waits for it (and stops it when the client goes)."""
+        return await run_attached(self._runner, name, params, report)
+
+    async def page(self, limit: int, offset: int) -> tuple[list[Record], int]:
+        """A page of jobs, newest first, and how many there are."""
+        async with self._pool.acquire() as conn:
+            return await jobs_db.list_jobs(conn, limit, offset)
+
+    async def get(self, job_id: int) -> Record:
+        """The job's row as it is now; 404 when there is none."""
+        async with self._pool.acquire() as conn:
+            row = await jobs_db.get_job(conn, job_id)
+        if row is None:
+            raise ApiError(404, "not_found", f"no job {job_id}")
+        return row
+
+    async def cancel(self, job_id: int) -> Record:
+        """Stop a live job and return its row as it ended; a job that has ended already stays as it is."""
+        row = await self.get(job_id)
+        if is_live(row):
+            await self._runner.cancel(job_id)
+            row = await self.get(job_id)
+        return row

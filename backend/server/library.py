@@ -1,0 +1,75 @@
+"""The library's read side: pages of models, duplicate files, one content's files, pending files, and metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database import db, legacy_queries, listing
+from backend.database.listing import ModelQuery
+
+__all__ = ["SORTS", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
+
+SORTS = tuple(listing.SORT_KEYS)
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    rows: list[Record]
+    # How many models the filters let through.
+    total: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class DuplicatePage:
+    groups: list[Record]
+    # Every file of the page's groups, in no particular group order.
+    files: list[Record]
+    total_groups: int
+    wasted_bytes: int
+
+
+class Library:
+    """What the catalogue holds, read for the pages that show it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def models(self, query: ModelQuery, total: int | None = None) -> ModelPage:
+        """A page of active models; total is counted only when not given (a page reached by cursor knows it)."""
+        async with self._pool.acquire() as conn:
+            if total is None:
+                total = await listing.count_models(conn, query)
+            # One more row than asked tells whether a next page exists.
+            # Each row carries its metadata as JSON text ({field: value}) for the answer to take as it is.
+            rows = await listing.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
+        return ModelPage(rows[: query.limit], total, len(rows) > query.limit)
+
+    async def duplicates(self, limit: int, offset: int) -> DuplicatePage:
+        async with self._pool.acquire() as conn:
+            groups, total_groups, wasted = await listing.duplicate_groups(conn, limit, offset)
+            files = await listing.files_with_hashes(conn, [g["sha256"] for g in groups])
+        return DuplicatePage(groups, files, total_groups, wasted)
+
+    async def content(self, sha256: str) -> tuple[list[Record], dict[str, dict[str, Any]]]:
+        """The files with this SHA-256, and its metadata as {field: {"value", "source"}}."""
+        async with self._pool.acquire() as conn:
+            rows = await db.models_with_hash(conn, sha256)
+            metadata = await sourced_metadata(conn, sha256)
+        return rows, metadata
+
+    async def pending(self, limit: int, offset: int) -> tuple[list[Record], int]:
+        """A page of pending files, and how many there are."""
+        async with self._pool.acquire() as conn:
+            return await db.list_pending(conn, limit, offset)
+
+
+async def sourced_metadata(conn: asyncpg.Connection, sha256: str) -> dict[str, dict[str, Any]]:
+    """{field: {"value", "source"}} for one content."""
+    found = (await legacy_queries.metadata_for(conn, [sha256])).get(sha256, {})
+    return {field: {"value": value, "source": source} for field, (value, source) in found.items()}

@@ -1,0 +1,43 @@
+"""The JSON a model file and a pending file are shown as, on every route that answers with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from asyncpg import Record
+
+
+def _image_url(key: str | None) -> str | None:
+    return f"/images/{key}" if key else None
+
+
+def model_json(row: Record) -> dict[str, Any]:
+    # String operations, not PurePosixPath: a page of the library shapes a hundred of these per request.
+    folder, _, file_name = row["path"].rpartition("/")
+    dot = file_name.rfind(".")
+    return {
+        "path": row["path"],
+        "name": file_name[:dot] if dot > 0 else file_name,
+        "folder": folder or "/",
+        "sha256": row["sha256"],
+        "size": row["size"],
+        "mtime_ns": row["mtime_ns"],
+        "image_key": row["image_key"],
+        "image_url": _image_url(row["image_key"]),
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "metadata": {},
+    }
+
+
+def pending_json(row: Record, images_dir: Path) -> dict[str, Any]:
+    has_image = (images_dir / row["image_key"]).is_file()
+    return {
+        "path": row["path"],
+        "name": row["name"],
+        "image_key": row["image_key"],
+        "image_url": _image_url(row["image_key"]) if has_image else None,
+        "discovered_at": row["discovered_at"].isoformat(),
+        "last_error": row["last_error"],
+    }

@@ -1,0 +1,52 @@
+"""Request handlers talk to the use cases held in the app, never to the database or its pool."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SERVER = Path(__file__).resolve().parents[2] / "backend" / "server"
+HANDLERS = sorted([*SERVER.rglob("*views.py"), SERVER / "jobs" / "events.py"])
+FORBIDDEN = ("backend.database", "asyncpg")
+# The use cases, and the config; never the pool, the channels or the clients they are built on.
+USE_CASE_KEYS = {"CONFIG", "CATALOGUE", "LIBRARY", "LEGACY_IMPORT", "HEALTH", "JOBS"}
+
+
+def _imported(tree: ast.Module) -> list[str]:
+    """Every module a file imports, with `from a import b` counted as both a and a.b (b may be a module)."""
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def _forbidden(name: str) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in FORBIDDEN)
+
+
+def _app_keys(tree: ast.Module) -> set[str]:
+    """The app keys a module reads: keys.NAME."""
+    return {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "keys"}
+
+
+def test_every_handler_module_is_checked() -> None:
+    names = {str(path.relative_to(SERVER)) for path in HANDLERS}
+    assert {"views.py", "library_views.py", "legacy_views.py", "jobs/views.py", "jobs/events.py"} <= names
+
+
+@pytest.mark.parametrize("path", HANDLERS, ids=lambda p: str(p.relative_to(SERVER)))
+def test_a_handler_imports_no_database(path: Path) -> None:
+    tree = ast.parse(path.read_text(), str(path))
+    assert [name for name in _imported(tree) if _forbidden(name)] == []
+
+
+@pytest.mark.parametrize("path", HANDLERS, ids=lambda p: str(p.relative_to(SERVER)))
+def test_a_handler_reads_only_use_cases_from_the_app(path: Path) -> None:
+    assert _app_keys(ast.parse(path.read_text(), str(path))) - USE_CASE_KEYS == set()
