@@ -9,8 +9,9 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import queue_db
-from backend.database.migration.reactive import HashedFile, active_image_key
+from backend.database.migration.reactive import active_image_key
 from backend.server.clients import ImagesClient
+from backend.util.file_identity import HashedFile
 
 
 class Promotions:

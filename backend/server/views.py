@@ -12,6 +12,7 @@ from asyncpg import Record
 
 from backend.database import db
 from backend.server import keys, legacy_views
+from backend.server.catalogue import PendingPolicy
 from backend.server.clients import is_serving
 from backend.server.errors import ApiError
 from backend.server.jobs.attached import run_attached
@@ -62,13 +63,13 @@ def pending_json(row: Record, images_dir: Path) -> dict[str, Any]:
 async def hash_model(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
     path = required_text(params, "path")
-    pending_status = choice(params, "pending_status", ("pending", "ignore"), "pending")
+    pending = PendingPolicy(choice(params, "pending_status", ("pending", "ignore"), "pending"))
     force = flag(params, "force")
     catalogue = request.app[keys.CATALOGUE]
 
     async def work(report: Report | None) -> dict[str, Any]:
         on_progress = None if report is None else (lambda done, total: report(bytes_done=done, bytes_total=total))
-        outcome = await catalogue.sha256(path, pending_status=pending_status, force=force, on_progress=on_progress)
+        outcome = await catalogue.hash_model(path, pending=pending, force=force, on_progress=on_progress)
         return dataclasses.asdict(outcome)
 
     return await respond(request, flag(params, "progress"), work)

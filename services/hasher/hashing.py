@@ -10,6 +10,7 @@ import signal
 import stat
 from collections.abc import MutableSequence
 
+from backend.util.file_identity import FileIdentity
 from backend.util.model_paths import FileMissingError, NotRegularFileError
 from services.hasher.errors import FileChangedError, HashCancelledError, ReadError, UnreadableError
 from services.hasher.prefetch import Prefetcher
@@ -42,8 +43,8 @@ def warm_up() -> None:
     """Submitted once per worker at start so that the first request does not pay for a process spawn."""
 
 
-def hash_file(path: str, slot: int, device: int, inode: int, size: int, mtime_ns: int) -> str:
-    """SHA-256 of the file that was checked as (device, inode, size, mtime_ns); 64 lowercase hex."""
+def hash_file(path: str, slot: int, checked: FileIdentity) -> str:
+    """SHA-256 of the file that was checked as `checked`; 64 lowercase hex."""
     if _cancel[slot]:
         raise HashCancelledError(path)
     try:
@@ -54,15 +55,16 @@ def hash_file(path: str, slot: int, device: int, inode: int, size: int, mtime_ns
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             raise NotRegularFileError(f"{path!r} is no longer a regular file")
-        if (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) != (device, inode, size, mtime_ns):
+        if FileIdentity.from_stat(before) != checked:
             raise FileChangedError(f"file changed before hashing: {path!r}")
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         except OSError:
             pass  # Only advice (a larger read-ahead); some file systems (FUSE, NFS) refuse it.
-        digest = _read_and_hash(fd, path, slot, size)
+        digest = _read_and_hash(fd, path, slot, checked.size)
+        # The open file keeps its device and inode: only size and mtime can tell a write while it was read.
         after = os.fstat(fd)
-        if (after.st_size, after.st_mtime_ns) != (size, mtime_ns):
+        if (after.st_size, after.st_mtime_ns) != (checked.size, checked.mtime_ns):
             raise FileChangedError(f"file changed while hashing: {path!r}")
         return digest
     finally:

@@ -8,7 +8,6 @@ pointing at a missing image and no image lost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
@@ -16,6 +15,7 @@ from asyncpg import Record
 
 from backend.database import db
 from backend.util.crash_points import crash_point
+from backend.util.file_identity import HashedFile
 
 
 class PreviewStore(Protocol):
@@ -26,16 +26,6 @@ class PreviewStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove a key; a missing key is not an error."""
-
-
-@dataclass(frozen=True)
-class HashedFile:
-    path: str
-    sha256: str
-    size: int
-    mtime_ns: int
-    inode: int
-    device: int
 
 
 def active_image_key(sha256: str) -> str:
@@ -56,10 +46,7 @@ async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key:
             active = await db.get_model_by_path(conn, file.path)
             if active is not None:
                 return active
-        active = await db.upsert_model(
-            conn, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
-            inode=file.inode, device=file.device, image_key=active_image_key(file.sha256) if has_image else None,
-        )
+        active = await db.upsert_model(conn, file, image_key=active_image_key(file.sha256) if has_image else None)
         if pending is not None:
             await db.delete_pending(conn, file.path)
         if has_image:
