@@ -1,16 +1,11 @@
-"""The gateway's use cases: hash a model file (answering from the catalogue when it can) and register a pending one."""
+"""The catalogue's use cases: a model file's hash (recalled when unchanged; promoting a pending file); registration."""
 
 from __future__ import annotations
 
-import asyncio
 import enum
-import hashlib
-import re
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import PurePosixPath
 
 import asyncpg
 from asyncpg import Record
@@ -19,12 +14,8 @@ from backend.database import db
 from backend.database.migration.reactive import promote
 from backend.server.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
 from backend.server.errors import ApiError
+from backend.server.pending_registration import PendingRegistration
 from backend.util.file_identity import FileIdentity, HashedFile
-from backend.util.image_store import PENDING_DIR
-
-_UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
-# The image store caps a file name at 255 bytes; leave room for the suffix and ".webp".
-_MAX_NAME_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -35,18 +26,6 @@ class HashOutcome:
     migrated: bool
     # The path this model's record had before it was found moved here.
     moved_from: str | None = None
-
-
-def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
-    """pending/<name>.webp, or with a suffix derived from the path when that name is already taken."""
-    safe = _UNSAFE_IN_KEY.sub("_", name).encode("utf-8", "replace")[:_MAX_NAME_BYTES].decode(errors="ignore")
-    while ".." in safe:
-        safe = safe.replace("..", "_.")
-    if not safe or safe.startswith("."):
-        safe = "_" + safe
-    if suffixed:
-        safe += "-" + hashlib.sha256(path.encode()).hexdigest()[:10]
-    return f"pending/{safe}.webp"
 
 
 class PendingPolicy(enum.Enum):
@@ -78,11 +57,12 @@ class _Known:
 
 
 class Catalogue:
+    """What the handlers, the scan and the import ask of the catalogue about one file: its hash, its registration."""
+
     def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool,
                  compressions: int = 4) -> None:
         self._pool = pool
-        # Compressions beyond what the image workers run at once would only queue there, each holding a request.
-        self._compressions = asyncio.Semaphore(compressions)
+        self._registration = PendingRegistration(pool, hasher, images, compressions=compressions)
         self._hasher = hasher
         self._images = images
         self._dev = dev
@@ -194,45 +174,5 @@ class Catalogue:
         return True
 
     async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:
-        """Record a file as pending, with its preview if given; returns the row and whether it is new.
-
-        The preview is compressed first, under a key of this request's own, with no connection held: a slow
-        image cannot starve the pool. Only a preview that compressed is published under the row's key, so a
-        bad preview changes nothing, and a failed or abandoned request leaves no file behind.
-        """
-        identity = await self._hasher.stat(path)
-        resolved = identity.resolved_path
-        if preview_path is None:
-            return await self._claim_pending(resolved)
-        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}.webp"
-        try:
-            async with self._compressions:
-                await self._images.compress_file(preview_path, staged)
-            row, created = await self._claim_pending(resolved)
-            # A new preview replaces the old one: link keeps an existing target, so that goes first.
-            await self._images.delete(row["image_key"])
-            await self._images.link(staged, row["image_key"])
-            return row, created
-        finally:
-            # Shielded: a request cancelled here still lets go of its staged file.
-            await asyncio.shield(self._images.delete(staged))
-
-    async def _claim_pending(self, resolved: str) -> tuple[Record, bool]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            # Under the path's lock: a hash that makes the file active runs wholly before or after this.
-            await db.lock_paths(conn, [resolved])
-            if await db.get_model_by_path(conn, resolved) is not None:
-                raise ApiError(409, "already_active", f"{resolved!r} is already an active model")
-            existing = await db.get_pending(conn, resolved, for_update=True)
-            row = existing or await self._insert_pending(conn, resolved, PurePosixPath(resolved).stem)
-        return row, existing is None
-
-    async def _insert_pending(self, conn: asyncpg.Connection, path: str, name: str) -> Record:
-        for suffixed in (False, True):
-            key = pending_image_key(name, path, suffixed=suffixed)
-            row = await db.insert_pending(conn, path=path, name=name, image_key=key)
-            if row is not None:
-                return row
-            if (row := await db.get_pending(conn, path)) is not None:
-                return row  # registered by a concurrent request a moment ago
-        raise ApiError(409, "conflict", f"no free preview name for {path!r}")
+        """Record a file as pending, with its preview if given; returns the row and whether it is new."""
+        return await self._registration.register(path, preview_path)

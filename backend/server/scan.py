@@ -17,10 +17,11 @@ import asyncpg
 from backend.database import scan_queries
 from backend.database.scan_queries import FileColumns
 from backend.server.bounded import Bounded
-from backend.server.catalogue import Catalogue, PendingPolicy, pending_image_key
+from backend.server.catalogue import Catalogue, PendingPolicy
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
+from backend.server.pending_registration import pending_image_key
 from backend.server.scan_missing import find_missing
 from modelvault.hasher.v1 import hasher_pb2
 
