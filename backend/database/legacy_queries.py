@@ -103,7 +103,7 @@ async def image_in_use(conn: asyncpg.Connection, image_key: str) -> bool:
 async def catalogue_rows(conn: asyncpg.Connection, paths: Sequence[str]) -> tuple[dict[str, Record], dict[str, Record]]:
     """The active and the pending rows of these paths, by path."""
     models = await conn.fetch(
-        "SELECT path, sha256, size, mtime_ns, inode, device FROM models WHERE path = ANY($1::text[])", list(paths))
+        f"SELECT path, sha256, {identity_sql.COLUMNS} FROM models WHERE path = ANY($1::text[])", list(paths))
     pending = await conn.fetch(
         "SELECT path, image_key FROM pending_models WHERE path = ANY($1::text[])", list(paths))
     return {r["path"]: r for r in models}, {r["path"]: r for r in pending}

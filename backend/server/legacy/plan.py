@@ -29,15 +29,14 @@ class Step:
 
     def hashed(self) -> HashedFile:
         assert self.verdict.sha256 is not None
-        return HashedFile(self.file.path, self.verdict.sha256, FileIdentity.from_fields(self.file.entry.identity))
+        return HashedFile(self.file.path, self.verdict.sha256, self.file.identity)
 
 
 def plan(files: Iterable[LegacyFile], models: dict[str, Record], pending: dict[str, Record],
          report: ImportReport) -> list[Step]:
     steps = []
     for file in files:
-        ident = file.entry.identity
-        verdict = decide(ident.size, ident.mtime_ns, file.claims)
+        verdict = decide(file.identity.size, file.identity.mtime_ns, file.claims)
         for source, reason in verdict.stale:
             report.skip(file.path, source, f"not trusted, the file will be hashed: {reason}")
         if verdict.conflict:
@@ -52,7 +51,7 @@ def _step(file: LegacyFile, verdict: Verdict, active: Record | None, pending: Re
           report: ImportReport) -> Step | None:
     sources = ",".join(verdict.sources)
     if active is not None:
-        if FileIdentity.from_row(active) != FileIdentity.from_fields(file.entry.identity):
+        if FileIdentity.from_row(active) != file.identity:
             if verdict.sha256 is not None:
                 return Step(file, REFRESH, verdict)
             report.skip(file.path, sources, "changed since it was catalogued: hash it to refresh its record")
