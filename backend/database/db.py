@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import asyncpg
 from asyncpg import Record
 
+from backend.database import identity_sql
 from backend.database.migration.schema.apply import apply_migrations
+from backend.util.file_identity import FileIdentity, HashedFile
 
 log = logging.getLogger(__name__)
 
@@ -79,48 +81,44 @@ async def get_model_by_path(conn: asyncpg.Connection, path: str) -> Record | Non
     return await conn.fetchrow(f"SELECT {_MODEL_COLUMNS} FROM models WHERE path = $1", path)
 
 
-async def upsert_model(
-    conn: asyncpg.Connection, *, path: str, sha256: str, size: int, mtime_ns: int, inode: int, device: int,
-    image_key: str | None,
-) -> Record:
+# An active row written for a path that has one takes the file's hash and identity, and a preview only when
+# one is given: the upserts of one file and of a batch share it.
+REFRESH_ON_PATH_CONFLICT = f"""ON CONFLICT (path) DO UPDATE SET
+    sha256 = EXCLUDED.sha256, {identity_sql.set_from('EXCLUDED')},
+    image_key = COALESCE(EXCLUDED.image_key, models.image_key), updated_at = now()"""
+
+
+async def upsert_model(conn: asyncpg.Connection, file: HashedFile, *, image_key: str | None) -> Record:
     """Insert or refresh the active row of a path; an existing image key is kept when none is given."""
     return await conn.fetchrow(
-        f"""INSERT INTO models (path, sha256, size, mtime_ns, inode, device, image_key)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (path) DO UPDATE SET
-                sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns,
-                inode = EXCLUDED.inode, device = EXCLUDED.device,
-                image_key = COALESCE(EXCLUDED.image_key, models.image_key), updated_at = now()
+        f"""INSERT INTO models (path, sha256, {identity_sql.COLUMNS}, image_key)
+            VALUES ($1, $2, {identity_sql.params(3)}, $7)
+            {REFRESH_ON_PATH_CONFLICT}
             RETURNING {_MODEL_COLUMNS}""",
-        path, sha256, size, mtime_ns, inode, device, image_key,
+        file.path, file.sha256, *file.identity.values(), image_key,
     )
 
 
-async def model_with_identity(
-    conn: asyncpg.Connection, *, device: int, inode: int, size: int, mtime_ns: int
-) -> Record | None:
+async def model_with_identity(conn: asyncpg.Connection, identity: FileIdentity) -> Record | None:
     """A row for the same inode, unchanged: the same bytes under another path."""
     return await conn.fetchrow(
         f"""SELECT {_MODEL_COLUMNS} FROM models
-            WHERE inode = $1 AND device = $2 AND size = $3 AND mtime_ns = $4 ORDER BY path LIMIT 1""",
-        inode, device, size, mtime_ns,
+            WHERE {identity_sql.row_of('models')} = ({identity_sql.params(1)}) ORDER BY path LIMIT 1""",
+        *identity.values(),
     )
 
 
-async def relocate_model(
-    conn: asyncpg.Connection, *, old_path: str, path: str, sha256: str, size: int, mtime_ns: int, inode: int,
-    device: int,
-) -> Record | None:
+async def relocate_model(conn: asyncpg.Connection, old_path: str, file: HashedFile) -> Record | None:
     """Give the row of old_path the new path and identity, keeping its preview and creation time.
 
-    None when old_path has no row any more or path already has one (a concurrent request was first).
+    None when old_path has no row any more or file.path already has one (a concurrent request was first).
     """
     return await conn.fetchrow(
-        f"""UPDATE models SET path = $2, sha256 = $3, size = $4, mtime_ns = $5, inode = $6, device = $7,
+        f"""UPDATE models SET path = $2, sha256 = $3, ({identity_sql.COLUMNS}) = ({identity_sql.params(4)}),
                    updated_at = now()
             WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM models WHERE path = $2)
             RETURNING {_MODEL_COLUMNS}""",
-        old_path, path, sha256, size, mtime_ns, inode, device,
+        old_path, file.path, file.sha256, *file.identity.values(),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db
+from backend.database import db, identity_sql
 
 # When two tools name a field of one content, the first in this order wins: Civitai's own data first.
 SOURCE_PRIORITY = ("civitai_helper", "stability_matrix", "lora_manager", "a1111")
@@ -103,22 +103,22 @@ async def image_in_use(conn: asyncpg.Connection, image_key: str) -> bool:
 async def catalogue_rows(conn: asyncpg.Connection, paths: Sequence[str]) -> tuple[dict[str, Record], dict[str, Record]]:
     """The active and the pending rows of these paths, by path."""
     models = await conn.fetch(
-        "SELECT path, sha256, size, mtime_ns, inode, device FROM models WHERE path = ANY($1::text[])", list(paths))
+        f"SELECT path, sha256, {identity_sql.COLUMNS} FROM models WHERE path = ANY($1::text[])", list(paths))
     pending = await conn.fetch(
         "SELECT path, image_key FROM pending_models WHERE path = ANY($1::text[])", list(paths))
     return {r["path"]: r for r in models}, {r["path"]: r for r in pending}
 
 
 async def insert_models(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, int, int, int, int]]) -> None:
-    """Active rows (path, sha256, size, mtime_ns, inode, device) without a preview, one round trip for all.
+    """Active rows (path, sha256, *FileIdentity.values()) without a preview, one round trip for all.
 
     A path registered as pending meanwhile is left pending: under the paths' locks, never both.
     """
     async with conn.transaction():
         await db.lock_paths(conn, [row[0] for row in rows])
         await conn.executemany(
-            """INSERT INTO models (path, sha256, size, mtime_ns, inode, device)
-               SELECT $1::text, $2::text, $3::bigint, $4::bigint, $5::numeric, $6::numeric
+            f"""INSERT INTO models (path, sha256, {identity_sql.COLUMNS})
+               SELECT $1::text, $2::text, {identity_sql.params(3)}
                WHERE NOT EXISTS (SELECT 1 FROM pending_models WHERE path = $1::text)
                ON CONFLICT (path) DO NOTHING""",
             rows,

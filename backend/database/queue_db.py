@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db
-
-if TYPE_CHECKING:  # for annotations only: the promotion protocol imports this module
-    from backend.database.migration.promotion import HashedFile
+from backend.database import db, identity_sql
+from backend.util.file_identity import FIELDS, HashedFile
 
 _CLAIMABLE = "(claimed_until IS NULL OR claimed_until < now())"
 
@@ -78,13 +75,9 @@ async def promote_batch(conn: asyncpg.Connection, files: Sequence[HashedFile], i
         chosen = [(f, key) for f, key in zip(files, image_keys, strict=True)
                   if f.path in pending or f.path not in active]
         await conn.execute(
-            """INSERT INTO models (path, sha256, size, mtime_ns, inode, device, image_key)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::numeric[],
-                                    $6::numeric[], $7::text[])
-               ON CONFLICT (path) DO UPDATE SET
-                   sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns,
-                   inode = EXCLUDED.inode, device = EXCLUDED.device,
-                   image_key = COALESCE(EXCLUDED.image_key, models.image_key), updated_at = now()""",
+            f"""INSERT INTO models (path, sha256, {identity_sql.COLUMNS}, image_key)
+               SELECT * FROM unnest($1::text[], $2::text[], {identity_sql.params(3, arrays=True)}, $7::text[])
+               {db.REFRESH_ON_PATH_CONFLICT}""",
             *_columns(chosen),
         )
         await conn.execute("DELETE FROM pending_models WHERE path = ANY($1::text[])", [f.path for f, _ in chosen])
@@ -99,8 +92,10 @@ async def promote_batch(conn: asyncpg.Connection, files: Sequence[HashedFile], i
 
 
 def _columns(chosen: list[tuple[HashedFile, str | None]]) -> list[list]:
+    """One list per column, in the INSERT's order: path, sha256, the identity's fields, image_key."""
+    identities = [f.identity.values() for f, _ in chosen]
     return [
-        [f.path for f, _ in chosen], [f.sha256 for f, _ in chosen], [f.size for f, _ in chosen],
-        [f.mtime_ns for f, _ in chosen], [f.inode for f, _ in chosen], [f.device for f, _ in chosen],
+        [f.path for f, _ in chosen], [f.sha256 for f, _ in chosen],
+        *([values[i] for values in identities] for i in range(len(FIELDS))),
         [key for _, key in chosen],
     ]

@@ -7,22 +7,31 @@ so that the gateway never holds the library in memory and the missing are found 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db
+from backend.database import db, identity_sql
+from backend.util.file_identity import FIELDS
 
 
 class FileColumns(NamedTuple):
-    """A batch of files found on disk, as parallel lists: the i-th entry of each is the i-th file."""
+    """A batch of files found on disk, as parallel lists: the i-th entry of each is the i-th file.
+
+    The identity's columns come in FileIdentity's field order, which the queries below take them in.
+    """
 
     paths: list[str]
+    devices: list[int]
+    inodes: list[int]
     sizes: list[int]
     mtimes_ns: list[int]
-    inodes: list[int]
-    devices: list[int]
+
+    @classmethod
+    def of(cls, found: Any) -> FileColumns:
+        """From columns named like FileIdentity's fields beside `resolved_path` (the hasher's FoundModels)."""
+        return cls(list(found.resolved_path), *(list(getattr(found, name)) for name in FIELDS))
 
 
 async def begin(conn: asyncpg.Connection) -> None:
@@ -43,17 +52,16 @@ async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
     inode has a record under another path) or new. Also remembers the paths as seen by this scan.
     """
     kinds = await conn.fetchval(
-        """WITH batch AS (
-               SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::numeric[], $5::numeric[])
-                   WITH ORDINALITY AS b(path, size, mtime_ns, inode, device, i)),
+        f"""WITH batch AS (
+               SELECT * FROM unnest($1::text[], {identity_sql.params(2, arrays=True)})
+                   WITH ORDINALITY AS b(path, {identity_sql.COLUMNS}, i)),
            seen AS (INSERT INTO scan_seen SELECT path FROM batch)
            SELECT array_agg(CASE
                WHEN m.path IS NOT NULL THEN
-                   CASE WHEN (m.size, m.mtime_ns, m.inode, m.device) = (b.size, b.mtime_ns, b.inode, b.device)
-                        THEN 'unchanged' ELSE 'changed' END
+                   CASE WHEN {identity_sql.row_of('m')} = {identity_sql.row_of('b')} THEN 'unchanged' ELSE 'changed' END
                WHEN EXISTS (SELECT 1 FROM pending_models p WHERE p.path = b.path) THEN 'pending'
-               WHEN EXISTS (SELECT 1 FROM models t WHERE t.inode = b.inode AND t.device = b.device
-                            AND t.size = b.size AND t.mtime_ns = b.mtime_ns) THEN 'recognised'
+               WHEN EXISTS (SELECT 1 FROM models t WHERE {identity_sql.row_of('t')} = {identity_sql.row_of('b')})
+                   THEN 'recognised'
                ELSE 'new' END ORDER BY b.i)
            FROM batch b LEFT JOIN models m ON m.path = b.path""",
         *files,

@@ -1,28 +1,21 @@
-"""The gateway's use cases: hash a model file (answering from the catalogue when it can) and register a pending one."""
+"""The catalogue's use cases: a model file's hash (recalled when unchanged; promoting a pending file); registration."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import re
-import uuid
+import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import PurePosixPath
 
 import asyncpg
 from asyncpg import Record
 
 from backend.database import db
-from backend.database.migration.promotion import HashedFile, promote
-from backend.server.clients import HasherClient, ImagesClient, ProgressCallback
+from backend.database.migration.promotion import promote
+from backend.server.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
 from backend.server.errors import ApiError
-from backend.util.image_store import PENDING_DIR
-
-_UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
-# The image store caps a file name at 255 bytes; leave room for the suffix and ".webp".
-_MAX_NAME_BYTES = 200
+from backend.server.pending_registration import PendingRegistration
+from backend.util.file_identity import FileIdentity, HashedFile
 
 
 @dataclass(frozen=True)
@@ -35,34 +28,41 @@ class HashOutcome:
     moved_from: str | None = None
 
 
-def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
-    """pending/<name>.webp, or with a suffix derived from the path when that name is already taken."""
-    safe = _UNSAFE_IN_KEY.sub("_", name).encode("utf-8", "replace")[:_MAX_NAME_BYTES].decode(errors="ignore")
-    while ".." in safe:
-        safe = safe.replace("..", "_.")
-    if not safe or safe.startswith("."):
-        safe = "_" + safe
-    if suffixed:
-        safe += "-" + hashlib.sha256(path.encode()).hexdigest()[:10]
-    return f"pending/{safe}.webp"
+class PendingPolicy(enum.Enum):
+    """What hashing a file does to its pending record; the values are the REST parameter `pending_status`."""
+
+    # Reactive migration: a pending file becomes an active model, its preview renamed to its hash; a file
+    # the catalogue does not know yet is added to it.
+    PROMOTE = "pending"
+    # Only the hash: a pending record stays pending and no new path is catalogued.
+    IGNORE = "ignore"
 
 
-def unchanged(row: Record, identity) -> bool:
-    """The catalogue row still describes the file on disk: same size, mtime, inode and device."""
-    return (
-        row["size"] == identity.size
-        and row["mtime_ns"] == identity.mtime_ns
-        and int(row["inode"]) == identity.inode
-        and int(row["device"]) == identity.device
-    )
+@dataclass(frozen=True)
+class _Known:
+    """What the catalogue knew of a file when asked about it, and the file as the hasher saw it then."""
+
+    path: str
+    identity: FileIdentity
+    active: Record | None
+    pending: Record | None
+    # An unchanged record of the same inode under another path (a rename, a hard link); only for a new path.
+    twin: Record | None
+
+    def unchanged_record(self) -> Record | None:
+        """The record whose hash still holds for the file: its own while unchanged, else its inode's twin."""
+        if self.active is not None and FileIdentity.from_row(self.active) == self.identity:
+            return self.active
+        return self.twin
 
 
 class Catalogue:
+    """What the handlers, the scan and the import ask of the catalogue about one file: its hash, its registration."""
+
     def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool,
                  compressions: int = 4) -> None:
         self._pool = pool
-        # Compressions beyond what the image workers run at once would only queue there, each holding a request.
-        self._compressions = asyncio.Semaphore(compressions)
+        self._registration = PendingRegistration(pool, hasher, images, compressions=compressions)
         self._hasher = hasher
         self._images = images
         self._dev = dev
@@ -71,48 +71,63 @@ class Catalogue:
     def images(self) -> ImagesClient:
         return self._images
 
-    async def sha256(
-        self, path: str, *, pending_status: str, force: bool = False, on_progress: ProgressCallback | None = None
-    ) -> HashOutcome:
-        """The SHA-256 of a model file; with pending_status="pending", promote its pending record.
+    async def hash_model(self, path: str, *, pending: PendingPolicy, force: bool = False,
+                         on_progress: ProgressCallback | None = None) -> HashOutcome:
+        """The SHA-256 of a model file, read only when the catalogue cannot answer (or force); then, as the
+        policy says, promote its pending record, else keep the catalogue true to the disk.
 
         on_progress, if given, hears (bytes done, total) while the file is really read.
         """
-        identity = await self._hasher.stat(path)
-        resolved = identity.resolved_path
+        known = await self._look_up(path, pending)
+        file, cached = await self._hash_or_recall(known, force=force, on_progress=on_progress)
+        if known.pending is not None:  # looked up only to be promoted
+            return await self._promote(known, known.pending, file, cached=cached)
+        registered, moved_from = await self._keep_catalogue_true(known, file, cached=cached, pending=pending)
+        if registered is not None and pending is PendingPolicy.PROMOTE:
+            # Registered while the file was hashed: the registration won, nothing was written; promote it.
+            return await self._promote(known, registered, file, cached=cached)
+        return HashOutcome(file.sha256, known.path, cached, migrated=False, moved_from=moved_from)
+
+    async def _look_up(self, path: str, pending: PendingPolicy) -> _Known:
+        """The file as it is now, and what the catalogue holds for it (its pending row only when to promote)."""
+        stat = await self._hasher.stat(path)
+        resolved, identity = stat.resolved_path, FileIdentity.from_fields(stat)
         async with self._pool.acquire() as conn:
             active = await db.get_model_by_path(conn, resolved)
-            pending = await db.get_pending(conn, resolved) if pending_status == "pending" else None
+            pending_row = await db.get_pending(conn, resolved) if pending is PendingPolicy.PROMOTE else None
             # Under a new path, the same unchanged inode (a rename, a hard link) holds bytes we already hashed.
-            twin = None if active is not None else await db.model_with_identity(
-                conn, device=identity.device, inode=identity.inode, size=identity.size, mtime_ns=identity.mtime_ns)
+            twin = None if active is not None else await db.model_with_identity(conn, identity)
+        return _Known(resolved, identity, active, pending_row, twin)
 
-        known = active if active is not None and unchanged(active, identity) else twin
-        if known is not None and not force:
-            file = HashedFile(resolved, known["sha256"], identity.size, identity.mtime_ns, identity.inode,
-                              identity.device)
-            cached = True
-        else:
-            # Dev mode: the hasher answers a shadow file with the hash we already hold for it.
-            held = active["sha256"] if (self._dev and active is not None) else ""
-            digest = await self._hasher.hash(resolved, known_sha256=held, on_progress=on_progress)
-            ident = digest.identity
-            file = HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
-            cached = False
+    async def _hash_or_recall(self, known: _Known, *, force: bool, on_progress: ProgressCallback | None
+                              ) -> tuple[HashedFile, bool]:
+        """The file with its hash, and whether the catalogue answered (an unchanged record) instead of a read."""
+        record = known.unchanged_record()
+        if record is not None and not force:
+            return HashedFile(known.path, record["sha256"], known.identity), True
+        # Dev mode: the hasher answers a shadow file with the hash we already hold for it.
+        held = known.active["sha256"] if (self._dev and known.active is not None) else ""
+        digest = await self._hasher.hash(known.path, known_sha256=held, on_progress=on_progress)
+        return hashed_file(digest), False
 
-        moved_from = None
-        if pending is None and active is None and pending_status == "pending":
-            pending, moved_from = await self._catalogue_new_path(file)
-        elif pending is None and active is not None and not (cached and known is active):
-            # Keep the catalogue true to the disk: a changed file gets its new hash.
-            became_pending, _ = await self._write_active(file, partial(
-                db.upsert_model, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
-                inode=file.inode, device=file.device, image_key=None))
-            pending = became_pending if pending_status == "pending" else None
-        if pending is not None:
-            await promote(self._pool, self._images, pending["image_key"], file)
-            return HashOutcome(file.sha256, resolved, cached, migrated=True)
-        return HashOutcome(file.sha256, resolved, cached, migrated=False, moved_from=moved_from)
+    async def _keep_catalogue_true(self, known: _Known, file: HashedFile, *, cached: bool, pending: PendingPolicy
+                                   ) -> tuple[Record | None, str | None]:
+        """Record what the hash found: a new path (a copy, or a model moved here) or a changed file's new hash.
+
+        Returns the pending row registered while the file was hashed (nothing written then), and the path
+        the model moved from, if it did.
+        """
+        if known.active is None:
+            return await self._catalogue_new_path(file) if pending is PendingPolicy.PROMOTE else (None, None)
+        if cached:
+            return None, None  # the record already says all of it
+        registered, _ = await self._write_active(file, partial(db.upsert_model, file=file, image_key=None))
+        return registered, None
+
+    async def _promote(self, known: _Known, pending_row: Record, file: HashedFile, *, cached: bool) -> HashOutcome:
+        """Reactive migration: the pending record becomes an active model, its preview renamed to the hash."""
+        await promote(self._pool, self._images, pending_row["image_key"], file)
+        return HashOutcome(file.sha256, known.path, cached, migrated=True)
 
     async def _write_active(self, file: HashedFile, write: Callable[[asyncpg.Connection], Awaitable[Record | None]],
                             *, also_lock: Sequence[str] = ()) -> tuple[Record | None, Record | None]:
@@ -137,18 +152,15 @@ class Catalogue:
             same_content = await db.models_with_hash(conn, file.sha256)
         for row in same_content:
             if not await self._exists(row["path"]):
-                pending, moved = await self._write_active(file, partial(
-                    db.relocate_model, old_path=row["path"], path=file.path, sha256=file.sha256, size=file.size,
-                    mtime_ns=file.mtime_ns, inode=file.inode, device=file.device), also_lock=[row["path"]])
+                pending, moved = await self._write_active(
+                    file, partial(db.relocate_model, old_path=row["path"], file=file), also_lock=[row["path"]])
                 if pending is not None:
                     return pending, None
                 if moved is not None:
                     return None, row["path"]
         # A copy beside its original: a record of its own, sharing the preview of that content.
         image_key = next((row["image_key"] for row in same_content if row["image_key"]), None)
-        pending, _ = await self._write_active(file, partial(
-            db.upsert_model, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
-            inode=file.inode, device=file.device, image_key=image_key))
+        pending, _ = await self._write_active(file, partial(db.upsert_model, file=file, image_key=image_key))
         return pending, None
 
     async def _exists(self, path: str) -> bool:
@@ -162,45 +174,5 @@ class Catalogue:
         return True
 
     async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:
-        """Record a file as pending, with its preview if given; returns the row and whether it is new.
-
-        The preview is compressed first, under a key of this request's own, with no connection held: a slow
-        image cannot starve the pool. Only a preview that compressed is published under the row's key, so a
-        bad preview changes nothing, and a failed or abandoned request leaves no file behind.
-        """
-        identity = await self._hasher.stat(path)
-        resolved = identity.resolved_path
-        if preview_path is None:
-            return await self._claim_pending(resolved)
-        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}.webp"
-        try:
-            async with self._compressions:
-                await self._images.compress_file(preview_path, staged)
-            row, created = await self._claim_pending(resolved)
-            # A new preview replaces the old one: link keeps an existing target, so that goes first.
-            await self._images.delete(row["image_key"])
-            await self._images.link(staged, row["image_key"])
-            return row, created
-        finally:
-            # Shielded: a request cancelled here still lets go of its staged file.
-            await asyncio.shield(self._images.delete(staged))
-
-    async def _claim_pending(self, resolved: str) -> tuple[Record, bool]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            # Under the path's lock: a hash that makes the file active runs wholly before or after this.
-            await db.lock_paths(conn, [resolved])
-            if await db.get_model_by_path(conn, resolved) is not None:
-                raise ApiError(409, "already_active", f"{resolved!r} is already an active model")
-            existing = await db.get_pending(conn, resolved, for_update=True)
-            row = existing or await self._insert_pending(conn, resolved, PurePosixPath(resolved).stem)
-        return row, existing is None
-
-    async def _insert_pending(self, conn: asyncpg.Connection, path: str, name: str) -> Record:
-        for suffixed in (False, True):
-            key = pending_image_key(name, path, suffixed=suffixed)
-            row = await db.insert_pending(conn, path=path, name=name, image_key=key)
-            if row is not None:
-                return row
-            if (row := await db.get_pending(conn, path)) is not None:
-                return row  # registered by a concurrent request a moment ago
-        raise ApiError(409, "conflict", f"no free preview name for {path!r}")
+        """Record a file as pending, with its preview if given; returns the row and whether it is new."""
+        return await self._registration.register(path, preview_path)

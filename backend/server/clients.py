@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from backend.server.errors import ApiError, from_status
+from backend.util.file_identity import FileIdentity, HashedFile
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
 
@@ -98,6 +99,11 @@ async def _collect(call) -> list:
         return [reply async for reply in call]
     except grpc.aio.AioRpcError as exc:
         raise failure(exc, "hasher") from None
+
+
+def hashed_file(digest: hasher_pb2.FileDigest) -> HashedFile:
+    """The file a digest describes, as it was when the hasher read it."""
+    return HashedFile(digest.identity.resolved_path, digest.sha256, FileIdentity.from_fields(digest.identity))
 
 
 class HasherClient:

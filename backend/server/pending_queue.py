@@ -17,10 +17,11 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import queue_db
-from backend.database.migration.promotion import HashedFile, Promotions
-from backend.server.clients import FileFailed, HasherClient, ServiceDown
+from backend.database.migration.promotion import Promotions
+from backend.server.clients import FileFailed, HasherClient, ServiceDown, hashed_file
 from backend.server.disks import DiskReaders
 from backend.server.errors import ApiError
+from backend.util.file_identity import HashedFile
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0
@@ -76,11 +77,6 @@ async def hash_pending(
     async with services.pool.acquire() as conn:
         run.report.remaining, run.report.leased = await queue_db.count_queue(conn, run.prefix)
     return run.report
-
-
-def _hashed(digest) -> HashedFile:
-    ident = digest.identity
-    return HashedFile(ident.resolved_path, digest.sha256, ident.size, ident.mtime_ns, ident.inode, ident.device)
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:
@@ -169,7 +165,7 @@ class _QueueRun:
             if isinstance(answer, ApiError):
                 await self._set_aside(row["path"], answer)
             else:
-                await self._promotable.put((row, _hashed(answer)))
+                await self._promotable.put((row, hashed_file(answer)))
 
     async def _hash(self, path: str) -> HashedFile:
         identity = await self.s.hasher.stat(path)
@@ -179,7 +175,7 @@ class _QueueRun:
             digest = await self.s.hasher.hash(path, on_progress=self._reading(path))
         self._bytes_reading.pop(path, None)
         self._bytes_finished += identity.size
-        return _hashed(digest)
+        return hashed_file(digest)
 
     def _reading(self, path: str):
         async def on_bytes(done: int, _total: int) -> None:

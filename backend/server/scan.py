@@ -17,10 +17,11 @@ import asyncpg
 from backend.database import scan_queries
 from backend.database.scan_queries import FileColumns
 from backend.server.bounded import Bounded
-from backend.server.catalogue import Catalogue, pending_image_key
+from backend.server.catalogue import Catalogue, PendingPolicy
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
+from backend.server.pending_registration import pending_image_key
 from backend.server.scan_missing import find_missing
 from modelvault.hasher.v1 import hasher_pb2
 
@@ -122,8 +123,7 @@ async def _take_batch(
     conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
     follow_up: Bounded, with_sidecars: list[str],
 ) -> None:
-    files = FileColumns(list(models.resolved_path), list(models.size), list(models.mtime_ns), list(models.inode),
-                        list(models.device))
+    files = FileColumns.of(models)
     kinds = await scan_queries.classify(conn, files)
     new = [path for path, kind in zip(files.paths, kinds, strict=True) if kind == "new"]
     inserted = {}
@@ -192,7 +192,7 @@ async def _insert(conn: asyncpg.Connection, keys: dict[str, str]) -> set[str]:
 
 async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> None:
     try:
-        await catalogue.sha256(path, pending_status="pending")  # no read: the record follows its inode
+        await catalogue.hash_model(path, pending=PendingPolicy.PROMOTE)  # no read: the record follows its inode
     except ApiError as exc:
         report.add_error(path, exc.code, exc.message)
         return

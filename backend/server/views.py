@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from backend.server import keys
+from backend.server.catalogue import PendingPolicy
 from backend.server.errors import ApiError
 from backend.server.jobs.kinds import read_folder
 from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
@@ -20,13 +21,13 @@ from backend.util.sha256_text import is_sha256
 async def hash_model(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
     path = required_text(params, "path")
-    pending_status = choice(params, "pending_status", ("pending", "ignore"), "pending")
+    pending = PendingPolicy(choice(params, "pending_status", ("pending", "ignore"), "pending"))
     force = flag(params, "force")
     catalogue = request.app[keys.CATALOGUE]
 
     async def work(report: Report | None) -> dict[str, Any]:
         on_progress = None if report is None else (lambda done, total: report(bytes_done=done, bytes_total=total))
-        outcome = await catalogue.sha256(path, pending_status=pending_status, force=force, on_progress=on_progress)
+        outcome = await catalogue.hash_model(path, pending=pending, force=force, on_progress=on_progress)
         return dataclasses.asdict(outcome)
 
     return await respond(request, flag(params, "progress"), work)

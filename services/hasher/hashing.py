@@ -11,6 +11,7 @@ import signal
 import stat
 from collections.abc import Generator, MutableSequence
 
+from backend.util.file_identity import FileIdentity
 from backend.util.model_paths import FileMissingError, NotRegularFileError
 from services.hasher.errors import FileChangedError, HashCancelledError, ReadError, UnreadableError
 from services.hasher.prefetch import Prefetcher
@@ -46,8 +47,8 @@ def warm_up() -> None:
     """Submitted once per worker at start so that the first request does not pay for a process spawn."""
 
 
-def hash_file(path: str, slot: int, device: int, inode: int, size: int, mtime_ns: int, *, mapped: bool = True) -> str:
-    """SHA-256 of the file that was checked as (device, inode, size, mtime_ns); 64 lowercase hex.
+def hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> str:
+    """SHA-256 of the file that was checked as `checked`; 64 lowercase hex.
 
     mapped=False reads with read() instead of a memory mapping. A mapped file that shrinks under us, or
     whose disk fails, kills the worker with SIGBUS where read() would return an error; the pool then
@@ -63,15 +64,17 @@ def hash_file(path: str, slot: int, device: int, inode: int, size: int, mtime_ns
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             raise NotRegularFileError(f"{path!r} is no longer a regular file")
-        if (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns) != (device, inode, size, mtime_ns):
+        if FileIdentity.from_stat(before) != checked:
             raise FileChangedError(f"file changed before hashing: {path!r}")
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         except OSError:
             pass  # Only advice (a larger read-ahead); some file systems (FUSE, NFS) refuse it.
+        size = checked.size
         digest = _hash_blocks(_mapped_blocks(fd, size) if mapped else _read_blocks(fd, size), path, slot, size)
+        # The open file keeps its device and inode: only size and mtime can tell a write while it was read.
         after = os.fstat(fd)
-        if (after.st_size, after.st_mtime_ns) != (size, mtime_ns):
+        if (after.st_size, after.st_mtime_ns) != (checked.size, checked.mtime_ns):
             raise FileChangedError(f"file changed while hashing: {path!r}")
         return digest
     finally:

@@ -8,6 +8,7 @@ import multiprocessing
 import time
 from functools import partial
 
+from backend.util.file_identity import FileIdentity
 from services.hasher.errors import HashCancelledError
 from services.hasher.hashing import hash_file, init_worker, warm_up
 from services.hasher.slots import SlotTable
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 class HashJob:
     """One file being hashed: a task that ends with the hex digest, and how far the worker has got."""
 
-    def __init__(self, pool: HashPool, path: str, identity: tuple[int, int, int, int]) -> None:
+    def __init__(self, pool: HashPool, path: str, identity: FileIdentity) -> None:
         self._pool = pool
         self._slots = pool.slots
         self.slot: int | None = None
@@ -58,11 +59,11 @@ class HashPool:
     def warm_up(self) -> None:
         self._pool.warm_up()
 
-    def start(self, path: str, device: int, inode: int, size: int, mtime_ns: int) -> HashJob:
-        """Queue a file; the returned job's task resolves to its SHA-256 (hex) or raises an errors.* exception."""
-        return HashJob(self, path, (device, inode, size, mtime_ns))
+    def start(self, path: str, identity: FileIdentity) -> HashJob:
+        """Queue a file as checked; the job's task resolves to its SHA-256 (hex) or raises an errors.* exception."""
+        return HashJob(self, path, identity)
 
-    async def run(self, job: HashJob, path: str, identity: tuple[int, int, int, int]) -> str:
+    async def run(self, job: HashJob, path: str, identity: FileIdentity) -> str:
         """The body of job.task: hash through a memory mapping, once more with read() if the worker died."""
         try:
             return await self._attempt(job, path, identity, mapped=True)
@@ -73,14 +74,14 @@ class HashPool:
             log.warning("a worker died while hashing %s; trying it once more, with read()", path)
             return await self._attempt(job, path, identity, mapped=False)
 
-    async def _attempt(self, job: HashJob, path: str, identity: tuple[int, int, int, int], *, mapped: bool) -> str:
+    async def _attempt(self, job: HashJob, path: str, identity: FileIdentity, *, mapped: bool) -> str:
         """Wait for a slot, run hash_file in a worker, and stop it if cancelled."""
         if self._closed:
             raise PoolClosedError("the hasher is shutting down")
         # Jobs queue here for a slot, not inside the executor: a waiting job is then cancelled for free.
         slot = await self.slots.acquire()
         try:
-            future = self._pool.submit(partial(hash_file, path, slot, *identity, mapped=mapped))
+            future = self._pool.submit(partial(hash_file, path, slot, identity, mapped=mapped))
         except BaseException:
             self.slots.release(slot)
             raise
@@ -101,8 +102,8 @@ class HashPool:
             raise PoolClosedError("the hasher is shutting down") from None
         # One line per computed digest: operators see which file took how long.
         seconds = time.monotonic() - started
-        log.info("hashed %s (%d bytes, %.2f s, %.2f GB/s)", path, identity[2], seconds,
-                 identity[2] / seconds / 1e9 if seconds > 0 else 0.0)
+        log.info("hashed %s (%d bytes, %.2f s, %.2f GB/s)", path, identity.size, seconds,
+                 identity.size / seconds / 1e9 if seconds > 0 else 0.0)
         return sha256
 
     def worker_pids(self) -> list[int]:

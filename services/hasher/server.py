@@ -15,6 +15,7 @@ from pathlib import Path
 import grpc
 
 from backend.util.config import Config
+from backend.util.file_identity import FileIdentity
 from backend.util.model_paths import ModelFile, resolve_model_file, resolve_model_folder
 from backend.util.model_walk import FoundModel, Unlisted, find_models
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
@@ -32,7 +33,6 @@ PROGRESS_INTERVAL_S = 0.5
 # How often the stream reads the worker's counter; also bounds how late a progress message can be.
 _POLL_S = 0.05
 
-FileKey = tuple[int, int, int, int]
 # Files in one HashMany call.
 MAX_HASH_MANY = 1000
 # Files per ListModels message, as the proto documents.
@@ -50,7 +50,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
                               *(root.resolve() for root in config.import_roots))
         self._dev = config.dev
         self.pool = HashPool(config.hasher.workers)
-        self.coalescer: Coalescer[FileKey, HashJob] = Coalescer()
+        # Calls for one unchanged file share one read, whatever path they name it by.
+        self.coalescer: Coalescer[FileIdentity, HashJob] = Coalescer()
         # Host name (a container's id under compose), process, and a random part for several servers in one
         # process (tests): tells replicas apart in every digest and in Capacity.
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -181,9 +182,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         return _digest(file, shadow.shadow_sha256(file, known), self.replica_id, shadow=True)
 
     def _join(self, file: ModelFile) -> contextlib.AbstractContextManager[HashJob]:
-        key = (file.device, file.inode, file.size, file.mtime_ns)
-        path = str(file.resolved_path)
-        return self.coalescer.join(key, lambda: self.pool.start(path, *key))
+        identity = FileIdentity.from_fields(file)
+        return self.coalescer.join(identity, lambda: self.pool.start(str(file.resolved_path), identity))
 
 
 async def _ticks(job: HashJob) -> AsyncIterator[int]:

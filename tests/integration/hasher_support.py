@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 
+from backend.util.file_identity import FileIdentity
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.hasher.server import HasherService
 
@@ -58,9 +59,9 @@ def make_sparse(path: Path, size: int) -> Path:
     return path
 
 
-def file_key(path: Path) -> tuple[int, int, int, int]:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+def file_key(path: Path) -> FileIdentity:
+    """The key the hasher shares one read of a file under."""
+    return FileIdentity.from_stat(os.stat(path))
 
 
 async def first_progress(call) -> int:

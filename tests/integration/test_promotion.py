@@ -17,10 +17,11 @@ from aiohttp.test_utils import TestClient
 from PIL import Image
 
 from backend.database.embedded import EmbeddedPostgres
-from backend.database.migration.promotion import ORPHAN_MIN_AGE_S, HashedFile, Promotions, sweep_orphan_previews
+from backend.database.migration.promotion import ORPHAN_MIN_AGE_S, Promotions, sweep_orphan_previews
 from backend.server import keys
 from backend.server.clients import ServiceDown
 from backend.server.instance import create_app
+from backend.util.file_identity import FileIdentity, HashedFile
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import error_of, files_under, write_model, write_preview
@@ -153,9 +154,8 @@ async def test_image_service_down_gives_503_and_loses_nothing_then_succeeds(
 
 
 def _hashed(path: str) -> HashedFile:
-    stat = os.stat(path)
     sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return HashedFile(path, sha, stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev)
+    return HashedFile(path, sha, FileIdentity.from_stat(os.stat(path)))
 
 
 async def test_a_batch_finishes_a_crashed_link_skips_a_file_promoted_already_and_shares_images(

@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from backend.util.file_identity import FileIdentity
 from backend.util.model_paths import FileMissingError, InvalidPathError, NotRegularFileError, OutsideRootsError
 from services.hasher import hashing
 from services.hasher.coalesce import Coalescer
@@ -36,9 +37,8 @@ def slot(monkeypatch: pytest.MonkeyPatch):
     return cancel, progress
 
 
-def identity(path: Path) -> tuple[int, int, int, int]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+def identity(path: Path) -> FileIdentity:
+    return FileIdentity.from_stat(os.stat(path))
 
 
 @pytest.mark.parametrize("mapped", [True, False])
@@ -49,7 +49,7 @@ def test_hash_file_equals_hashlib_and_reports_progress(tmp_path: Path, slot, siz
     data = os.urandom(size)
     path.write_bytes(data)
 
-    assert hashing.hash_file(str(path), 0, *identity(path), mapped=mapped) == hashlib.sha256(data).hexdigest()
+    assert hashing.hash_file(str(path), 0, identity(path), mapped=mapped) == hashlib.sha256(data).hexdigest()
     assert slot[1][0] == size
 
 
@@ -62,7 +62,7 @@ def test_a_fifo_swapped_in_is_refused_without_blocking(tmp_path: Path, slot):
     started = time.monotonic()
 
     with pytest.raises(NotRegularFileError):
-        hashing.hash_file(str(fifo), 0, *checked)
+        hashing.hash_file(str(fifo), 0, checked)
     assert time.monotonic() - started < 1
 
 
@@ -73,7 +73,7 @@ def test_a_symlink_in_place_of_the_resolved_path_counts_as_a_change(tmp_path: Pa
     link.symlink_to(target)
 
     with pytest.raises(FileChangedError):
-        hashing.hash_file(str(link), 0, *identity(target))
+        hashing.hash_file(str(link), 0, identity(target))
 
 
 def test_a_different_file_at_the_path_counts_as_a_change(tmp_path: Path, slot):
@@ -84,7 +84,7 @@ def test_a_different_file_at_the_path_counts_as_a_change(tmp_path: Path, slot):
     path.write_bytes(b"second, replaced")
 
     with pytest.raises(FileChangedError, match="file changed before hashing"):
-        hashing.hash_file(str(path), 0, *checked)
+        hashing.hash_file(str(path), 0, checked)
 
 
 def test_a_vanished_file_is_missing(tmp_path: Path, slot):
@@ -94,7 +94,7 @@ def test_a_vanished_file_is_missing(tmp_path: Path, slot):
     path.unlink()
 
     with pytest.raises(FileMissingError):
-        hashing.hash_file(str(path), 0, *checked)
+        hashing.hash_file(str(path), 0, checked)
 
 
 def test_the_cancel_flag_stops_the_worker(tmp_path: Path, slot):
@@ -103,7 +103,7 @@ def test_the_cancel_flag_stops_the_worker(tmp_path: Path, slot):
     slot[0][0] = 1
 
     with pytest.raises(HashCancelledError):
-        hashing.hash_file(str(path), 0, *identity(path))
+        hashing.hash_file(str(path), 0, identity(path))
     assert slot[1][0] == 0
 
 

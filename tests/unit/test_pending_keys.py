@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.server.catalogue import pending_image_key
+from backend.server.pending_registration import pending_image_key
 from backend.util.image_store import validate_key
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +34,7 @@ from asyncpg import Record
 
 from backend.database import db, queue_db
 from backend.util.crash_points import crash_point
+from backend.util.file_identity import HashedFile
 from backend.util.image_store import PENDING_DIR
 
 log = logging.getLogger(__name__)
@@ -51,16 +51,6 @@ class PreviewStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove a key; a missing key is not an error."""
-
-
-@dataclass(frozen=True)
-class HashedFile:
-    path: str
-    sha256: str
-    size: int
-    mtime_ns: int
-    inode: int
-    device: int
 
 
 def active_image_key(sha256: str) -> str:
@@ -81,10 +71,7 @@ async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key:
             active = await db.get_model_by_path(conn, file.path)
             if active is not None:
                 return active
-        active = await db.upsert_model(
-            conn, path=file.path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
-            inode=file.inode, device=file.device, image_key=active_image_key(file.sha256) if has_image else None,
-        )
+        active = await db.upsert_model(conn, file, image_key=active_image_key(file.sha256) if has_image else None)
         if pending is not None:
             await db.delete_pending(conn, file.path)
         if has_image:

@@ -58,7 +58,6 @@ async def apply(services: LegacyServices, steps: Sequence[Step], report: ImportR
 
 
 async def _apply_one(services: LegacyServices, step: Step, report: ImportReport) -> None:
-    path = step.file.path
     if step.action == REGISTER:
         await _register(services, step, report)
     elif step.action == CREATE:
@@ -68,10 +67,8 @@ async def _apply_one(services: LegacyServices, step: Step, report: ImportReport)
         assert step.pending_key is not None
         await promote(services.pool, services.images, step.pending_key, step.hashed())
     elif step.action == REFRESH:
-        file = step.hashed()
         async with services.pool.acquire() as conn:
-            await db.upsert_model(conn, path=path, sha256=file.sha256, size=file.size, mtime_ns=file.mtime_ns,
-                                  inode=file.inode, device=file.device, image_key=None)
+            await db.upsert_model(conn, step.hashed(), image_key=None)
     if step.action in TRUSTING:
         async with services.pool.acquire() as conn:
             await legacy_queries.mark_legacy(conn, [_mark(step)])
@@ -93,7 +90,7 @@ async def _register(services: LegacyServices, step: Step, report: ImportReport):
 
 def _row(step: Step) -> tuple[str, str, int, int, int, int]:
     file = step.hashed()
-    return (file.path, file.sha256, file.size, file.mtime_ns, file.inode, file.device)
+    return (file.path, file.sha256, *file.identity.values())
 
 
 def _mark(step: Step) -> tuple[str, str, list[str]]:

@@ -12,6 +12,7 @@ from backend.database.migration.legacy.sidecars import read_sidecars, source_of
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 from backend.server.legacy.report import ImportReport
+from backend.util.file_identity import FileIdentity
 from modelvault.hasher.v1 import hasher_pb2
 
 
@@ -25,6 +26,10 @@ class LegacyFile:
     @property
     def path(self) -> str:
         return self.entry.identity.resolved_path
+
+    @property
+    def identity(self) -> FileIdentity:
+        return FileIdentity.from_fields(self.entry.identity)
 
 
 async def gather(hasher: HasherClient, report: ImportReport, *, folder: str = "", paths: Sequence[str] = (),

@@ -10,10 +10,9 @@ from asyncpg import Record
 
 from backend.database.legacy_queries import SOURCE_PRIORITY
 from backend.database.migration.legacy.rules import Verdict, decide
-from backend.database.migration.promotion import HashedFile
-from backend.server.catalogue import unchanged
 from backend.server.legacy.gather import LegacyFile
 from backend.server.legacy.report import ImportReport
+from backend.util.file_identity import FileIdentity, HashedFile
 
 # What a step does: record a trusted hash (new file, pending file, changed active file), queue the file
 # to be hashed, or nothing because the catalogue already holds what the import would give it.
@@ -29,18 +28,15 @@ class Step:
     pending_key: str | None = None
 
     def hashed(self) -> HashedFile:
-        ident = self.file.entry.identity
         assert self.verdict.sha256 is not None
-        return HashedFile(ident.resolved_path, self.verdict.sha256, ident.size, ident.mtime_ns, ident.inode,
-                          ident.device)
+        return HashedFile(self.file.path, self.verdict.sha256, self.file.identity)
 
 
 def plan(files: Iterable[LegacyFile], models: dict[str, Record], pending: dict[str, Record],
          report: ImportReport) -> list[Step]:
     steps = []
     for file in files:
-        ident = file.entry.identity
-        verdict = decide(ident.size, ident.mtime_ns, file.claims)
+        verdict = decide(file.identity.size, file.identity.mtime_ns, file.claims)
         for source, reason in verdict.stale:
             report.skip(file.path, source, f"not trusted, the file will be hashed: {reason}")
         if verdict.conflict:
@@ -55,7 +51,7 @@ def _step(file: LegacyFile, verdict: Verdict, active: Record | None, pending: Re
           report: ImportReport) -> Step | None:
     sources = ",".join(verdict.sources)
     if active is not None:
-        if not unchanged(active, file.entry.identity):
+        if FileIdentity.from_row(active) != file.identity:
             if verdict.sha256 is not None:
                 return Step(file, REFRESH, verdict)
             report.skip(file.path, sources, "changed since it was catalogued: hash it to refresh its record")

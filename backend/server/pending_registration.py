@@ -1,0 +1,86 @@
+"""Register a model file as pending (not hashed yet), with its preview compressed under a key of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import uuid
+from pathlib import PurePosixPath
+
+import asyncpg
+from asyncpg import Record
+
+from backend.database import db
+from backend.server.clients import HasherClient, ImagesClient
+from backend.server.errors import ApiError
+from backend.util.image_store import PENDING_DIR
+
+_UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
+# The image store caps a file name at 255 bytes; leave room for the suffix and ".webp".
+_MAX_NAME_BYTES = 200
+
+
+def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
+    """pending/<name>.webp, or with a suffix derived from the path when that name is already taken."""
+    safe = _UNSAFE_IN_KEY.sub("_", name).encode("utf-8", "replace")[:_MAX_NAME_BYTES].decode(errors="ignore")
+    while ".." in safe:
+        safe = safe.replace("..", "_.")
+    if not safe or safe.startswith("."):
+        safe = "_" + safe
+    if suffixed:
+        safe += "-" + hashlib.sha256(path.encode()).hexdigest()[:10]
+    return f"pending/{safe}.webp"
+
+
+class PendingRegistration:
+    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, compressions: int) -> None:
+        self._pool = pool
+        self._hasher = hasher
+        self._images = images
+        # Compressions beyond what the image workers run at once would only queue there, each holding a request.
+        self._compressions = asyncio.Semaphore(compressions)
+
+    async def register(self, path: str, preview_path: str | None) -> tuple[Record, bool]:
+        """Record a file as pending, with its preview if given; returns the row and whether it is new.
+
+        The preview is compressed first, under a key of this request's own, with no connection held: a slow
+        image cannot starve the pool. Only a preview that compressed is published under the row's key, so a
+        bad preview changes nothing, and a failed or abandoned request leaves no file behind.
+        """
+        identity = await self._hasher.stat(path)
+        resolved = identity.resolved_path
+        if preview_path is None:
+            return await self._claim(resolved)
+        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}.webp"
+        try:
+            async with self._compressions:
+                await self._images.compress_file(preview_path, staged)
+            row, created = await self._claim(resolved)
+            # A new preview replaces the old one: link keeps an existing target, so that goes first.
+            await self._images.delete(row["image_key"])
+            await self._images.link(staged, row["image_key"])
+            return row, created
+        finally:
+            # Shielded: a request cancelled here still lets go of its staged file.
+            await asyncio.shield(self._images.delete(staged))
+
+    async def _claim(self, resolved: str) -> tuple[Record, bool]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Under the path's lock: a hash that makes the file active runs wholly before or after this.
+            await db.lock_paths(conn, [resolved])
+            if await db.get_model_by_path(conn, resolved) is not None:
+                raise ApiError(409, "already_active", f"{resolved!r} is already an active model")
+            existing = await db.get_pending(conn, resolved, for_update=True)
+            row = existing or await self._insert(conn, resolved, PurePosixPath(resolved).stem)
+        return row, existing is None
+
+    async def _insert(self, conn: asyncpg.Connection, path: str, name: str) -> Record:
+        for suffixed in (False, True):
+            key = pending_image_key(name, path, suffixed=suffixed)
+            row = await db.insert_pending(conn, path=path, name=name, image_key=key)
+            if row is not None:
+                return row
+            if (row := await db.get_pending(conn, path)) is not None:
+                return row  # registered by a concurrent request a moment ago
+        raise ApiError(409, "conflict", f"no free preview name for {path!r}")
