@@ -106,7 +106,11 @@ def _mapped_blocks(fd: int, size: int) -> Generator[memoryview]:
     """The file's first size bytes as views of a read-only mapping, a window at a time."""
     for start in range(0, size, WINDOW_SIZE):
         length = min(WINDOW_SIZE, size - start)
-        with mmap.mmap(fd, length, offset=start, access=mmap.ACCESS_READ) as window:
+        try:
+            window = mmap.mmap(fd, length, offset=start, access=mmap.ACCESS_READ)
+        except ValueError:
+            return  # the file is shorter than it was: Python maps nothing past its end (the caller says so)
+        with window:
             # Sequential read-ahead for files not yet cached, and pages dropped behind us sooner.
             window.madvise(mmap.MADV_SEQUENTIAL)
             # Every view released before the window closes, also when the caller stops early.

@@ -9,7 +9,7 @@ import time
 from functools import partial
 
 from backend.util.file_identity import FileIdentity
-from services.hasher.errors import HashCancelledError
+from services.hasher.errors import FileChangedError, HashCancelledError
 from services.hasher.hashing import hash_file, init_worker, warm_up
 from services.hasher.slots import SlotTable
 from services.process_pool import PoolClosedError, ProcessPool, WorkerDiedError
@@ -72,7 +72,11 @@ class HashPool:
             # in the pool then loses its worker. Each tries once more with read(), which cannot kill: the
             # culprit now gets its own error (changed, unreadable), the others their digests.
             log.warning("a worker died while hashing %s; trying it once more, with read()", path)
+        try:
             return await self._attempt(job, path, identity, mapped=False)
+        except FileChangedError:
+            # Found changed on the second try: it changed while the first one read it.
+            raise FileChangedError(f"file changed while hashing: {path!r}") from None
 
     async def _attempt(self, job: HashJob, path: str, identity: FileIdentity, *, mapped: bool) -> str:
         """Wait for a slot, run hash_file in a worker, and stop it if cancelled."""

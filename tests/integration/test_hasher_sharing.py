@@ -135,12 +135,19 @@ async def test_file_changed_between_check_and_read_is_aborted(start_hasher, shar
     await expect_error(waiting, grpc.StatusCode.ABORTED, "file changed before hashing")
 
 
-async def test_killed_worker_gives_unavailable_and_the_pool_recovers(start_hasher, shared_root: Path, model_root: Path):
+async def test_a_worker_killed_twice_gives_unavailable_and_the_pool_recovers(
+    start_hasher, shared_root: Path, model_root: Path
+):
     small = model_root / "small.safetensors"
     small.write_bytes(b"after the crash")
     hasher, call = await one_busy_worker(start_hasher, shared_root)
+    first = hasher.pool.submissions
 
     for pid in hasher.pool.worker_pids():
+        os.kill(pid, signal.SIGKILL)
+    # One loss is retried (test_hasher_worker_loss); the retry's worker is lost too.
+    await eventually(lambda: hasher.pool.submissions == first + 1, what="the retry")
+    for pid in await eventually(hasher.pool.worker_pids, what="the new pool's workers"):
         os.kill(pid, signal.SIGKILL)
 
     await expect_error(drain(call), grpc.StatusCode.UNAVAILABLE, "worker died")
