@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 import uuid
 from pathlib import PurePosixPath
 
@@ -14,23 +12,7 @@ from asyncpg import Record
 from backend.database import db
 from backend.server.clients import HasherClient, ImagesClient
 from backend.server.errors import ApiError
-from backend.util.image_store import PENDING_DIR
-
-_UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
-# The image store caps a file name at 255 bytes; leave room for the suffix and ".webp".
-_MAX_NAME_BYTES = 200
-
-
-def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
-    """pending/<name>.webp, or with a suffix derived from the path when that name is already taken."""
-    safe = _UNSAFE_IN_KEY.sub("_", name).encode("utf-8", "replace")[:_MAX_NAME_BYTES].decode(errors="ignore")
-    while ".." in safe:
-        safe = safe.replace("..", "_.")
-    if not safe or safe.startswith("."):
-        safe = "_" + safe
-    if suffixed:
-        safe += "-" + hashlib.sha256(path.encode()).hexdigest()[:10]
-    return f"pending/{safe}.webp"
+from backend.util.image_keys import PENDING_DIR, SUFFIX, pending_image_key
 
 
 class PendingRegistration:
@@ -52,7 +34,7 @@ class PendingRegistration:
         resolved = identity.resolved_path
         if preview_path is None:
             return await self._claim(resolved)
-        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}.webp"
+        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}{SUFFIX}"
         try:
             async with self._compressions:
                 await self._images.compress_file(preview_path, staged)

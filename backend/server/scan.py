@@ -21,8 +21,8 @@ from backend.server.catalogue import Catalogue, PendingPolicy
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
-from backend.server.pending_registration import pending_image_key
 from backend.server.scan_missing import find_missing
+from backend.util.image_keys import pending_image_key
 from modelvault.hasher.v1 import hasher_pb2
 
 log = logging.getLogger(__name__)

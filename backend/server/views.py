@@ -14,7 +14,8 @@ from backend.server.jobs.kinds import read_folder
 from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
 from backend.server.progress import Report, respond
 from backend.server.shapes import model_json, pending_json
-from backend.util.image_store import InvalidKeyError, resolve_key
+from backend.util.image_keys import PENDING_DIR, InvalidKeyError
+from backend.util.image_store import resolve_key
 from backend.util.sha256_text import is_sha256
 
 
@@ -93,7 +94,7 @@ async def image(request: web.Request) -> web.StreamResponse:
     if not path.is_file():
         raise ApiError(404, "not_found", f"no image {key!r}")
     # A hash-named preview never changes for its name; a pending one is replaced when re-registered.
-    cache = "public, max-age=31536000, immutable" if not key.startswith("pending/") else "no-cache"
+    cache = "public, max-age=31536000, immutable" if not key.startswith(PENDING_DIR + "/") else "no-cache"
     return web.FileResponse(path, headers={"Cache-Control": cache, "Content-Type": "image/webp"})
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import errno
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -13,26 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-PENDING_DIR = "pending"
-SUFFIX = ".webp"
-# One file name on Linux file systems; longer names would fail later with a less clear ENAMETOOLONG.
-MAX_NAME_BYTES = 255
+from backend.util.image_keys import InvalidKeyError, validate_key
 
-_HASH_KEY = re.compile(r"[0-9a-f]{64}\.webp")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # errno values with which os.link says "no hard links here", so a copy has to do.
 _NO_HARD_LINK = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
 
 
-class ImageStoreError(Exception):
-    """Base of the store's errors; each maps to one gRPC status."""
-
-
-class InvalidKeyError(ImageStoreError):
-    """A key that is neither a hash key nor a pending key, or that leaves the store: INVALID_ARGUMENT."""
-
-
-class NotAFileError(ImageStoreError):
+class NotAFileError(Exception):
     """A key that names a directory or a special file: INVALID_ARGUMENT, as a directory given as a model path."""
 
 
@@ -41,41 +27,6 @@ class LinkOutcome(enum.Enum):
     COPIED = "copied"
     TARGET_EXISTS = "target_exists"
     SOURCE_MISSING = "source_missing"
-
-
-def validate_key(key: str) -> None:
-    """Accept `<64 lowercase hex>.webp` or `pending/<name>.webp`, with a plain, visible file name."""
-    if not isinstance(key, str) or not key:
-        raise InvalidKeyError("invalid key: it must be a non-empty string")
-    if "\x00" in key:
-        raise InvalidKeyError(f"invalid key {key!r}: it contains NUL")
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidKeyError(f"invalid key {key!r}: it is not valid text (it holds a lone surrogate)") from None
-    if _HASH_KEY.fullmatch(key):
-        return
-    if not key.startswith(PENDING_DIR + "/"):
-        raise InvalidKeyError(
-            f"invalid key {key!r}: expected '<64 lowercase hex digits>.webp' or 'pending/<name>.webp'"
-        )
-    file_name = key[len(PENDING_DIR) + 1 :]
-    name = file_name.removesuffix(SUFFIX)
-    if name == file_name:
-        raise InvalidKeyError(f"invalid key {key!r}: it must end with {SUFFIX!r}")
-    if not name:
-        raise InvalidKeyError(f"invalid key {key!r}: the pending name is empty")
-    if "/" in name or "\\" in name:
-        raise InvalidKeyError(f"invalid key {key!r}: the pending name contains a path separator")
-    if ".." in name:
-        raise InvalidKeyError(f"invalid key {key!r}: the pending name contains '..'")
-    if name.startswith("."):
-        # Leading dots are reserved for our temporary files and hidden files.
-        raise InvalidKeyError(f"invalid key {key!r}: the pending name starts with '.'")
-    if _CONTROL.search(name):
-        raise InvalidKeyError(f"invalid key {key!r}: the pending name contains control characters")
-    if len(file_name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise InvalidKeyError(f"invalid key {key!r}: the file name is longer than {MAX_NAME_BYTES} bytes")
 
 
 def resolve_key(store: Path, key: str) -> Path:

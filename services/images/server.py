@@ -12,6 +12,7 @@ import grpc
 
 from backend.util import image_store
 from backend.util.config import Config
+from backend.util.image_keys import InvalidKeyError
 from backend.util.image_processor import (
     BadImageError,
     SourceAccessError,
@@ -19,7 +20,7 @@ from backend.util.image_processor import (
     compress_to_webp,
     prepare_worker,
 )
-from backend.util.image_store import InvalidKeyError, LinkOutcome, NotAFileError
+from backend.util.image_store import LinkOutcome, NotAFileError
 from backend.util.model_paths import resolve_model_file
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
 from services.grpc_runtime import GrpcService

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from backend.util import image_store
+from backend.util.image_keys import InvalidKeyError
 from backend.util.image_processor import (
     MAX_PIXELS,
     MAX_SIDE,
@@ -21,7 +22,7 @@ from backend.util.image_processor import (
     encode_webp,
     target_size,
 )
-from backend.util.image_store import InvalidKeyError, LinkOutcome, NotAFileError
+from backend.util.image_store import LinkOutcome, NotAFileError
 
 HASH = "f" * 64 + ".webp"
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from backend.util import image_store
-from backend.util.image_store import InvalidKeyError
+from backend.util import image_keys, image_store
+from backend.util.image_keys import InvalidKeyError
 from backend.util.model_paths import ModelPathError, resolve_model_file, resolve_model_folder
 from backend.util.sha256_text import is_sha256
 
@@ -97,7 +97,7 @@ PENDING_NAMES = st.text(
 @given(key=st.one_of(ANY_TEXT, st.text(alphabet=HEX + "./pending", max_size=80)))
 def test_any_key_is_valid_or_refused_as_invalid(key: str) -> None:
     try:
-        image_store.validate_key(key)
+        image_keys.validate_key(key)
     except InvalidKeyError:
         return
     name = key.removeprefix("pending/")
@@ -111,9 +111,9 @@ def test_any_key_is_valid_or_refused_as_invalid(key: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(digest=st.text(alphabet=HEX, min_size=64, max_size=64), name=PENDING_NAMES)
 def test_every_key_of_the_documented_grammar_is_accepted(digest: str, name: str) -> None:
-    image_store.validate_key(f"{digest}.webp")
-    if len(f"{name}.webp".encode()) <= image_store.MAX_NAME_BYTES:
-        image_store.validate_key(f"pending/{name}.webp")
+    image_keys.validate_key(f"{digest}.webp")
+    if len(f"{name}.webp".encode()) <= image_keys.MAX_NAME_BYTES:
+        image_keys.validate_key(f"pending/{name}.webp")
 
 
 @SETTINGS

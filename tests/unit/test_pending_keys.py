@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.server.pending_registration import pending_image_key
-from backend.util.image_store import validate_key
+from backend.util.image_keys import pending_image_key, validate_key
 
 
 @pytest.mark.parametrize(

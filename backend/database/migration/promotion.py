@@ -35,7 +35,7 @@ from asyncpg import Record
 from backend.database import db, queue_db
 from backend.util.crash_points import crash_point
 from backend.util.file_identity import HashedFile
-from backend.util.image_store import PENDING_DIR
+from backend.util.image_keys import PENDING_DIR, SUFFIX, active_image_key
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,6 @@ class PreviewStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove a key; a missing key is not an error."""
-
-
-def active_image_key(sha256: str) -> str:
-    return f"{sha256}.webp"
 
 
 async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key: str, file: HashedFile) -> Record:
@@ -124,7 +120,7 @@ async def sweep_orphan_previews(
         candidates = {
             f"{PENDING_DIR}/{entry.name}"
             for entry in folder.iterdir()
-            if entry.suffix == ".webp" and not entry.name.startswith(".") and entry.stat().st_mtime < cutoff
+            if entry.suffix == SUFFIX and not entry.name.startswith(".") and entry.stat().st_mtime < cutoff
         }
     except FileNotFoundError:
         return []

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from backend.database import legacy_queries
-from backend.database.migration.promotion import active_image_key
 from backend.server.errors import ApiError
 from backend.server.legacy.report import FileProgress, LegacyServices, VerifyReport
+from backend.util.image_keys import active_image_key
 
 
 async def verify_imported(services: LegacyServices, folder: str | None = None,
