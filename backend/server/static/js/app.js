@@ -7,6 +7,8 @@ import { attempt } from './notices.js';
 
 const $ = (selector) => document.querySelector(selector);
 const TITLES = { library: 'Library', model: 'Model', pending: 'Pending', jobs: 'Jobs', duplicates: 'Duplicates' };
+// The address the page was opened at: a link followed before the views were ready still moves focus.
+const ARRIVAL = location.hash;
 
 async function main() {
   setupLogin($('#login'));
@@ -44,7 +46,7 @@ async function main() {
     if (view === 'jobs' && !first) attempt(loadRecentJobs);
     if (view === 'model') await showModel($('#model'), argument);
     // Moving focus tells a screen reader the view changed; on arrival, focus stays at the top of the page.
-    if (!first) $(`#${view} h2`).focus();
+    if (!first || location.hash !== ARRIVAL) $(`#${view} h2`).focus();
     first = false;
   };
   window.addEventListener('hashchange', route);
