@@ -41,6 +41,9 @@ def make_config(model_roots: list[Path], data_dir: Path, **env: str) -> Config:
         "MODELVAULT_IMAGES_WORKERS": "2",
         # Tests drive scans and hashing themselves; the one test of the automatic scan turns it on.
         "MODELVAULT_AUTO_SCAN": "0",
+        # Test files are page-cached or sparse, whatever this machine's disk claims to be (a VM's virtual
+        # disk often says "rotational"); the tests of the one-reader rule set it themselves.
+        "MODELVAULT_ROTATIONAL_DEVICES": "none",
     }
     base.update(env)
     return load_config(base)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -20,6 +21,9 @@ ProgressCallback = Callable[[int, int], Awaitable[None]]
 # round_robin: with `dns:///hasher:50051` and N replicas, calls spread over all of them.
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 _MAX_MESSAGE = 64 * 1024 * 1024
+# Replicas come and go with a deployment, not from one job to the next: their workers are counted again
+# at most this often (a count takes eight round trips, which every small job started by the watcher paid).
+CAPACITY_TTL_S = 30.0
 
 
 def open_channel(target: str) -> grpc.aio.Channel:
@@ -111,6 +115,7 @@ class HasherClient:
         self._stub = hasher_pb2_grpc.HasherServiceStub(channel)
         self._rpc_timeout_s = rpc_timeout_s
         self._hash_timeout_s = hash_timeout_s
+        self._capacity: tuple[int, float] | None = None
 
     async def stat(self, path: str) -> hasher_pb2.FileIdentity:
         reply = await _call("hasher", self._stub.Stat(hasher_pb2.StatRequest(path=path), timeout=self._rpc_timeout_s))
@@ -162,7 +167,17 @@ class HasherClient:
         ]
 
     async def capacity(self, probes: int = 8) -> int:
-        """Files the hasher service hashes at once: workers summed over the replicas that round-robin reached."""
+        """Files the hasher service hashes at once: workers summed over the replicas that round-robin reached.
+
+        Counted again once CAPACITY_TTL_S have passed since the last count.
+        """
+        if self._capacity is not None and time.monotonic() - self._capacity[1] < CAPACITY_TTL_S:
+            return self._capacity[0]
+        workers = await self._count_workers(probes)
+        self._capacity = (workers, time.monotonic())
+        return workers
+
+    async def _count_workers(self, probes: int) -> int:
         workers: dict[str, int] = {}
         for _ in range(probes):
             try:

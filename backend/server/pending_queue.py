@@ -19,7 +19,6 @@ from asyncpg import Record
 from backend.database import queue_db
 from backend.database.migration.promotion import Promotions
 from backend.server.clients import FileFailed, HasherClient, ServiceDown, hashed_file
-from backend.server.disks import DiskReaders
 from backend.server.errors import ApiError
 from backend.util.file_identity import HashedFile
 
@@ -31,6 +30,13 @@ REPORT_LIMIT = 1000
 LIGHT_BATCH = 64
 LIGHT_CALLS = 4
 PROMOTE_BATCH = 256
+# Files finish one by one; the promoter waits this long for more before writing, so a transaction
+# promotes several (each one costs eight round trips and a commit, whatever its size).
+PROMOTE_LINGER_S = 0.05
+# Hash calls in flight per hasher worker: one being read and the next one waiting in the hasher, which
+# hands it to the worker the moment it is free (the hasher's QUEUED_PER_WORKER). The hasher itself reads
+# one file at a time from a spinning disk, whoever asks.
+CALLS_PER_WORKER = 2
 SHADOW_PATTERN = "shadow_*.safetensors"
 
 Progress = Callable[..., None]
@@ -52,7 +58,6 @@ class QueueServices:
     pool: asyncpg.Pool
     hasher: HasherClient
     promotions: Promotions
-    disks: DiskReaders
     lease_s: float
     dev: bool
 
@@ -100,9 +105,9 @@ class _QueueRun:
         self._bytes_total = 0
 
     async def execute(self, limit: int) -> None:
-        workers = await self.s.hasher.capacity()
-        self._heavy = asyncio.Semaphore(workers)
-        in_flight = workers * 2 + (LIGHT_CALLS if self.s.dev else 0)
+        calls = await self.s.hasher.capacity() * CALLS_PER_WORKER
+        self._heavy = asyncio.Semaphore(calls)
+        in_flight = calls + (LIGHT_CALLS if self.s.dev else 0)
         async with self.s.pool.acquire() as conn:
             waiting, _ = await queue_db.count_queue(conn, self.prefix)
         self._progress(files_total=min(limit, waiting), files_done=0, bytes_done=0, bytes_total=0, errors=0)
@@ -168,17 +173,19 @@ class _QueueRun:
                 await self._promotable.put((row, hashed_file(answer)))
 
     async def _hash(self, path: str) -> HashedFile:
-        identity = await self.s.hasher.stat(path)
-        self._bytes_total += identity.size
-        async with self.s.disks.reading(identity.device), self._heavy:
+        async with self._heavy:
             self._progress(current=path)
             digest = await self.s.hasher.hash(path, on_progress=self._reading(path))
-        self._bytes_reading.pop(path, None)
-        self._bytes_finished += identity.size
+        if self._bytes_reading.pop(path, None) is None:
+            self._bytes_total += digest.identity.size  # answered without a progress message
+        self._bytes_finished += digest.identity.size
         return hashed_file(digest)
 
     def _reading(self, path: str):
-        async def on_bytes(done: int, _total: int) -> None:
+        async def on_bytes(done: int, total: int) -> None:
+            # The first message comes before any byte is read and gives the file's size.
+            if path not in self._bytes_reading:
+                self._bytes_total += total
             self._bytes_reading[path] = done
             self._progress(bytes_done=self._bytes_finished + sum(self._bytes_reading.values()),
                            bytes_total=self._bytes_total)
@@ -195,13 +202,23 @@ class _QueueRun:
     async def _promote_all(self) -> None:
         ended = False
         while not ended:
-            batch = [await self._promotable.get()]
-            while len(batch) < PROMOTE_BATCH and not self._promotable.empty():
-                batch.append(self._promotable.get_nowait())
+            batch = await self._next_batch()
             ended = batch[-1] is None
             items = [item for item in batch if item is not None]
             if items:
                 await self._promote(items)
+
+    async def _next_batch(self) -> list[tuple[Record, HashedFile] | None]:
+        """What finished, waiting up to PROMOTE_LINGER_S for more; the end (None) closes a batch at once."""
+        batch = [await self._promotable.get()]
+        deadline = asyncio.get_running_loop().time() + PROMOTE_LINGER_S
+        try:
+            async with asyncio.timeout_at(deadline):
+                while len(batch) < PROMOTE_BATCH and batch[-1] is not None:
+                    batch.append(await self._promotable.get())
+        except TimeoutError:
+            pass
+        return batch
 
     async def _promote(self, items: list[tuple[Record, HashedFile]]) -> None:
         await self.s.promotions.promote(items)

@@ -19,6 +19,10 @@ class ConfigError(ValueError):
 class HasherConfig:
     listen: str
     workers: int
+    # Files read at once from one spinning disk; SSDs and page-cached data get every worker.
+    readers_per_disk: int
+    # auto: /sys/block/<dev>/queue/rotational decides; all / none override the detection.
+    rotational_devices: str
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,6 @@ class JobsConfig:
     lease_s: float
     # A running job whose gateway has not beaten its heart for this long died with it.
     stale_s: float
-    # Files read at once from one spinning disk; SSDs and page-cached data get every worker.
-    readers_per_disk: int
-    # auto: /sys/block/<dev>/queue/rotational decides; all / none override the detection.
-    rotational_devices: str
 
 
 @dataclass(frozen=True)
@@ -222,6 +222,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         hasher=HasherConfig(
             listen=_text(env, "MODELVAULT_HASHER_LISTEN", "127.0.0.1:50051"),
             workers=_int(env, "MODELVAULT_HASHER_WORKERS", cpus, minimum=1),
+            readers_per_disk=_int(env, "MODELVAULT_READERS_PER_DISK", 1, minimum=1),
+            rotational_devices=_rotational_devices(env),
         ),
         images=ImagesConfig(
             listen=_text(env, "MODELVAULT_IMAGES_LISTEN", "127.0.0.1:50052"),
@@ -233,15 +235,17 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     )
 
 
-def _jobs(env: Mapping[str, str]) -> JobsConfig:
+def _rotational_devices(env: Mapping[str, str]) -> str:
     rotational = env.get("MODELVAULT_ROTATIONAL_DEVICES", "auto").strip().lower() or "auto"
     if rotational not in ("auto", "all", "none"):
         raise ConfigError(f"MODELVAULT_ROTATIONAL_DEVICES must be auto, all or none, got {rotational!r}")
+    return rotational
+
+
+def _jobs(env: Mapping[str, str]) -> JobsConfig:
     return JobsConfig(
         auto_scan=_bool(env, "MODELVAULT_AUTO_SCAN", default=True),
         rescan_interval_s=_float(env, "MODELVAULT_RESCAN_INTERVAL_S", 3600.0),
         lease_s=_float(env, "MODELVAULT_LEASE_S", 60.0),
         stale_s=_float(env, "MODELVAULT_JOB_STALE_S", 30.0),
-        readers_per_disk=_int(env, "MODELVAULT_READERS_PER_DISK", 1, minimum=1),
-        rotational_devices=rotational,
     )

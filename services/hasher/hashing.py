@@ -9,6 +9,7 @@ import mmap
 import os
 import signal
 import stat
+import time
 from collections.abc import Generator, MutableSequence
 
 from backend.util.file_identity import FileIdentity
@@ -46,6 +47,12 @@ def init_worker(cancel: ctypes.Array, progress: ctypes.Array) -> None:
 
 def warm_up() -> None:
     """Submitted once per worker at start so that the first request does not pay for a process spawn."""
+
+
+def timed_hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> tuple[str, float]:
+    """hash_file, and the seconds the worker spent on it (not counting the time the job waited in the pool)."""
+    started = time.monotonic()
+    return hash_file(path, slot, checked, mapped=mapped), time.monotonic() - started
 
 
 def hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> str:

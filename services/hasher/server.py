@@ -7,7 +7,6 @@ import contextlib
 import itertools
 import os
 import socket
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,16 +21,15 @@ from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.grpc_runtime import GrpcService
 from services.hasher import legacy, shadow
 from services.hasher.coalesce import Coalescer
+from services.hasher.disks import DiskReaders
 from services.hasher.pool import HashJob, HashPool
 from services.hasher.status import STATUSES
 
 SERVICE_NAME = hasher_pb2.DESCRIPTOR.services_by_name["HasherService"].full_name
 
-# HashStream sends progress whenever this much more is hashed or this much time has passed.
-PROGRESS_BYTES = 256 * 1024 * 1024
-PROGRESS_INTERVAL_S = 0.5
-# How often the stream reads the worker's counter; also bounds how late a progress message can be.
-_POLL_S = 0.05
+# HashStream sends progress this often while a file is read: as often as a job shows it (4 times a second).
+# The stream sleeps in between, so a file hashed faster than that costs no wake-up at all.
+PROGRESS_INTERVAL_S = 0.25
 
 # Files in one HashMany call.
 MAX_HASH_MANY = 1000
@@ -49,7 +47,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         self._legacy_roots = (*config.model_roots, *config.import_roots,
                               *(root.resolve() for root in config.import_roots))
         self._dev = config.dev
-        self.pool = HashPool(config.hasher.workers)
+        self.pool = HashPool(config.hasher.workers,
+                             DiskReaders(config.hasher.rotational_devices, config.hasher.readers_per_disk))
         # Calls for one unchanged file share one read, whatever path they name it by.
         self.coalescer: Coalescer[FileIdentity, HashJob] = Coalescer()
         # Host name (a container's id under compose), process, and a random part for several servers in one
@@ -187,16 +186,12 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
 
 
 async def _ticks(job: HashJob) -> AsyncIterator[int]:
-    """Bytes done, each time PROGRESS_BYTES more are hashed or PROGRESS_INTERVAL_S has passed, until the end."""
-    last_time, last_bytes = time.monotonic(), 0
+    """Bytes done, every PROGRESS_INTERVAL_S until the job ends."""
     while True:
-        await asyncio.wait((job.task,), timeout=_POLL_S)
+        await asyncio.wait((job.task,), timeout=PROGRESS_INTERVAL_S)
         if job.task.done():
             return
-        now, done = time.monotonic(), job.bytes_done
-        if now - last_time + _POLL_S >= PROGRESS_INTERVAL_S or done - last_bytes >= PROGRESS_BYTES:
-            last_time, last_bytes = now, done
-            yield done
+        yield job.bytes_done
 
 
 def _try(function, *args):

@@ -8,7 +8,10 @@ from multiprocessing.context import BaseContext
 
 
 class SlotTable:
-    """As many slots as workers, so a job holds a slot exactly while a worker can be running it."""
+    """A job holds a slot from the moment it is handed to the process pool until a worker is done with it.
+
+    A job still queued in the pool when cancelled sees its flag as the worker takes it, and ends unread.
+    """
 
     def __init__(self, context: BaseContext, count: int) -> None:
         # Raw (lock-free) arrays: one writer per cell, and a byte or an aligned 64-bit word is written whole.

@@ -119,6 +119,8 @@ class _hasher:
             "MODELVAULT_DATA_DIR": str(data),
             "MODELVAULT_HASHER_LISTEN": "127.0.0.1:0",
             "MODELVAULT_HASHER_WORKERS": str(workers),
+            # Page-cached files: every worker reads, whatever this machine's disk claims to be.
+            "MODELVAULT_ROTATIONAL_DEVICES": "none",
         })
         # One distinct file per worker: the same file would coalesce into one job and warm only one worker.
         self._warm = [root / f"warm_up_{index}.bin" for index in range(workers)]

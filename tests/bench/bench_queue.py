@@ -21,9 +21,7 @@ SHADOW_FILES = 10_000
 
 
 def run(workdir: Path) -> dict[str, float]:
-    figures = _run_stack(workdir / "bench_queue_parallel", _parallel,
-                         # This measures the queue on page-cached data; a VM's virtual disk often says "rotational".
-                         MODELVAULT_ROTATIONAL_DEVICES="none")
+    figures = _run_stack(workdir / "bench_queue_parallel", _parallel)
     figures.update(_run_stack(workdir / "bench_queue_shadow", _shadow, MODELVAULT_DEV="1"))
     return figures
 

@@ -206,4 +206,5 @@ def _service_env(model_root: Path, data_dir: Path) -> dict[str, str]:
         "MODELVAULT_IMAGES_LISTEN": "127.0.0.1:0",
         "MODELVAULT_HASHER_WORKERS": "1",
         "MODELVAULT_IMAGES_WORKERS": "1",
+        "MODELVAULT_ROTATIONAL_DEVICES": "none",
     }

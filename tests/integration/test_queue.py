@@ -8,7 +8,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from backend.server.clients import HasherClient, open_channel
+from backend.server import clients
+from backend.server.clients import HasherClient, ServiceDown, open_channel
+from backend.server.pending_queue import CALLS_PER_WORKER
+from services.hasher.pool import QUEUED_PER_WORKER
 from services.hasher.server import build_service as build_hasher
 from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import MiB, finished, register, sparse_model, until
@@ -21,16 +24,24 @@ async def _hash_job(client: TestClient, **body) -> dict:
     return await finished(client, (await reply.json())["id"])
 
 
-@pytest.mark.parametrize("rotational, most_at_once", [("none", 2), ("all", 1)])
+# 2 workers here, each with the next file already waiting; one file at a time from a spinning disk.
+@pytest.mark.parametrize("rotational, most_at_once", [("none", 2 * QUEUED_PER_WORKER), ("all", 1)])
 async def test_the_queue_fills_every_worker_but_reads_one_file_at_a_time_from_a_spinning_disk(
     stack: Stack, aiohttp_client, rotational: str, most_at_once: int
 ) -> None:
-    gateway = await aiohttp_client(stack.app(MODELVAULT_ROTATIONAL_DEVICES=rotational))
-    await register(gateway, [sparse_model(stack.model_root, f"m{i}.safetensors", 96 * MiB) for i in range(4)])
-    done = await _hash_job(gateway)
-    assert done["state"] == "done" and done["files_done"] == 4 and done["bytes_done"] == 4 * 96 * MiB
-    # Counted by the hasher: the calls that waited on a real read at the same moment (2 workers here).
-    assert stack.hasher.servicer.reads_high_water == most_at_once
+    hasher = build_hasher(stack.config(MODELVAULT_ROTATIONAL_DEVICES=rotational))
+    await hasher.start()
+    try:
+        gateway = await aiohttp_client(stack.app(MODELVAULT_HASHER_TARGET=f"127.0.0.1:{hasher.port}"))
+        await register(gateway, [sparse_model(stack.model_root, f"m{i}.safetensors", 96 * MiB) for i in range(6)])
+        done = await _hash_job(gateway)
+    finally:
+        await hasher.stop(grace=0)
+    assert done["state"] == "done" and done["files_done"] == 6
+    assert (done["bytes_done"], done["bytes_total"]) == (6 * 96 * MiB, 6 * 96 * MiB)
+    # Counted by the hasher: the files handed to its workers (being read or next in line) at one moment.
+    assert hasher.servicer.pool.most_files_in_pool == most_at_once
+    assert hasher.servicer.reads_high_water == 2 * CALLS_PER_WORKER  # what the gateway asked at once
 
 
 async def test_an_unreadable_or_missing_file_is_set_aside_and_the_batch_goes_on(
@@ -112,6 +123,19 @@ async def test_capacity_is_summed_over_the_replicas_a_channel_reaches(stack: Sta
             assert await HasherClient(channel, 10, 10).capacity() == 3
     finally:
         await second.stop(grace=0)
+
+
+async def test_the_worker_count_is_kept_for_its_time_to_live_then_asked_again(stack: Stack, monkeypatch) -> None:
+    hasher = build_hasher(stack.config(MODELVAULT_HASHER_WORKERS="3"))
+    await hasher.start()
+    async with open_channel(f"127.0.0.1:{hasher.port}") as channel:
+        client = HasherClient(channel, 2, 2)
+        assert await client.capacity() == 3
+        await hasher.stop(grace=0)
+        assert await client.capacity() == 3  # no call: the count is fresh
+        monkeypatch.setattr(clients, "CAPACITY_TTL_S", 0.0)
+        with pytest.raises(ServiceDown):
+            await client.capacity()
 
 
 async def test_dev_mode_shadow_files_are_answered_many_per_call_without_a_read(

@@ -30,12 +30,14 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
 
 
 def test_jobs_settings_are_on_by_default_and_can_be_turned_off(tmp_path: Path) -> None:
-    jobs = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path)}).jobs
-    assert jobs.auto_scan is True and jobs.rotational_devices == "auto" and jobs.readers_per_disk == 1
-    assert (jobs.lease_s, jobs.stale_s) == (60.0, 30.0)
-    jobs = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path), "MODELVAULT_AUTO_SCAN": "0",
-                        "MODELVAULT_ROTATIONAL_DEVICES": "ALL", "MODELVAULT_READERS_PER_DISK": "2"}).jobs
-    assert (jobs.auto_scan, jobs.rotational_devices, jobs.readers_per_disk) == (False, "all", 2)
+    config = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path)})
+    assert config.jobs.auto_scan is True
+    assert (config.hasher.rotational_devices, config.hasher.readers_per_disk) == ("auto", 1)
+    assert (config.jobs.lease_s, config.jobs.stale_s) == (60.0, 30.0)
+    config = load_config({"MODELVAULT_MODEL_ROOTS": str(tmp_path), "MODELVAULT_AUTO_SCAN": "0",
+                          "MODELVAULT_ROTATIONAL_DEVICES": "ALL", "MODELVAULT_READERS_PER_DISK": "2"})
+    assert config.jobs.auto_scan is False
+    assert (config.hasher.rotational_devices, config.hasher.readers_per_disk) == ("all", 2)
 
 
 @pytest.mark.parametrize(

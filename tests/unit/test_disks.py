@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.server.disks import DiskReaders, is_rotational
 from backend.server.jobs.watch import affected_folders
+from services.hasher.disks import DiskReaders, is_rotational
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from aiohttp import web
 from backend.database import jobs_db
 from backend.database.migration.promotion import Promotions
 from backend.server import keys
-from backend.server.disks import DiskReaders
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
@@ -24,7 +23,6 @@ def queue_services(app: web.Application) -> QueueServices:
         pool=app[keys.POOL],
         hasher=app[keys.HASHER],
         promotions=Promotions(app[keys.POOL], app[keys.IMAGES], config.images_dir),
-        disks=DiskReaders(config.jobs.rotational_devices, config.jobs.readers_per_disk),
         lease_s=config.jobs.lease_s,
         dev=config.dev,
     )

@@ -28,7 +28,10 @@ def is_rotational(device: int, sys_dev_block: Path = SYS_DEV_BLOCK) -> bool:
 
 
 class DiskReaders:
-    """Bounds the reads per rotational device; other devices are bounded only by the hasher's workers.
+    """Bounds the reads per rotational device; other devices are bounded only by the workers.
+
+    In the hasher, the one process that reads: it holds for every caller (jobs, single requests, several
+    gateways) and needs no stat of its own.
 
     mode: "auto" asks /sys, "all" treats every device as rotational, "none" none (MODELVAULT_ROTATIONAL_DEVICES).
     """
