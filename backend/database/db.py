@@ -138,12 +138,13 @@ async def get_pending(conn: asyncpg.Connection, path: str, *, for_update: bool =
     return await conn.fetchrow(f"SELECT {_PENDING_COLUMNS} FROM pending_models WHERE path = $1{lock}", path)
 
 
-async def insert_pending(conn: asyncpg.Connection, *, path: str, name: str, image_key: str) -> Record | None:
+async def insert_pending(conn: asyncpg.Connection, *, path: str, name: str, image_key: str, size: int
+                         ) -> Record | None:
     """Insert a pending row; None when the path or the image key is already taken."""
     return await conn.fetchrow(
-        f"""INSERT INTO pending_models (path, name, image_key) VALUES ($1, $2, $3)
+        f"""INSERT INTO pending_models (path, name, image_key, size) VALUES ($1, $2, $3, $4)
             ON CONFLICT DO NOTHING RETURNING {_PENDING_COLUMNS}""",
-        path, name, image_key,
+        path, name, image_key, size,
     )
 
 

@@ -26,7 +26,7 @@ async def claim_batch(
         f"""UPDATE pending_models SET claimed_until = now() + make_interval(secs => $3), claimed_by = $1
             WHERE id IN (SELECT id FROM pending_models WHERE {_CLAIMABLE} AND {_in_folder('$2')}
                          ORDER BY discovered_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-            RETURNING path, name, image_key""",
+            RETURNING path, name, image_key, size""",
         job_id, folder_prefix, lease_s, count,
     )
 
@@ -57,6 +57,20 @@ async def count_queue(conn: asyncpg.Connection, folder_prefix: str = "") -> tupl
         folder_prefix,
     )
     return row["waiting"], row["leased"]
+
+
+async def work_ahead(conn: asyncpg.Connection, limit: int, folder_prefix: str = "") -> tuple[int, int]:
+    """(files, bytes) of the oldest `limit` rows waiting: what a job of that limit has ahead of it.
+
+    Bytes count the rows whose size is known (all since the column exists).
+    """
+    row = await conn.fetchrow(
+        f"""SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM (
+                SELECT size FROM pending_models WHERE {_CLAIMABLE} AND {_in_folder('$1')}
+                ORDER BY discovered_at, id LIMIT $2) AS ahead""",
+        folder_prefix, limit,
+    )
+    return row["files"], row["bytes"]
 
 
 async def promote_batch(conn: asyncpg.Connection, files: Sequence[HashedFile], image_keys: Sequence[str | None]

@@ -70,7 +70,8 @@ async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
 
 
 async def insert_pending(
-    conn: asyncpg.Connection, paths: Sequence[str], names: Sequence[str], image_keys: Sequence[str]
+    conn: asyncpg.Connection, paths: Sequence[str], names: Sequence[str], image_keys: Sequence[str],
+    sizes: Sequence[int],
 ) -> set[str]:
     """Insert pending rows in one statement; returns the paths inserted (a taken path or key is skipped).
 
@@ -80,11 +81,11 @@ async def insert_pending(
     async with conn.transaction():
         await db.lock_paths(conn, paths)
         rows = await conn.fetch(
-            """INSERT INTO pending_models (path, name, image_key)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS b(path, name, image_key)
+            """INSERT INTO pending_models (path, name, image_key, size)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS b(path, name, image_key, size)
                WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.path = b.path)
                ON CONFLICT DO NOTHING RETURNING path""",
-            list(paths), list(names), list(image_keys),
+            list(paths), list(names), list(image_keys), list(sizes),
         )
     return {row["path"] for row in rows}
 

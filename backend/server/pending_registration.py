@@ -31,14 +31,14 @@ class PendingRegistration:
         bad preview changes nothing, and a failed or abandoned request leaves no file behind.
         """
         identity = await self._hasher.stat(path)
-        resolved = identity.resolved_path
+        resolved, size = identity.resolved_path, identity.size
         if preview_path is None:
-            return await self._claim(resolved)
+            return await self._claim(resolved, size)
         staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}{SUFFIX}"
         try:
             async with self._compressions:
                 await self._images.compress_file(preview_path, staged)
-            row, created = await self._claim(resolved)
+            row, created = await self._claim(resolved, size)
             # A new preview replaces the old one: link keeps an existing target, so that goes first.
             await self._images.delete(row["image_key"])
             await self._images.link(staged, row["image_key"])
@@ -47,20 +47,20 @@ class PendingRegistration:
             # Shielded: a request cancelled here still lets go of its staged file.
             await asyncio.shield(self._images.delete(staged))
 
-    async def _claim(self, resolved: str) -> tuple[Record, bool]:
+    async def _claim(self, resolved: str, size: int) -> tuple[Record, bool]:
         async with self._pool.acquire() as conn, conn.transaction():
             # Under the path's lock: a hash that makes the file active runs wholly before or after this.
             await db.lock_paths(conn, [resolved])
             if await db.get_model_by_path(conn, resolved) is not None:
                 raise ApiError(409, "already_active", f"{resolved!r} is already an active model")
             existing = await db.get_pending(conn, resolved, for_update=True)
-            row = existing or await self._insert(conn, resolved, PurePosixPath(resolved).stem)
+            row = existing or await self._insert(conn, resolved, PurePosixPath(resolved).stem, size)
         return row, existing is None
 
-    async def _insert(self, conn: asyncpg.Connection, path: str, name: str) -> Record:
+    async def _insert(self, conn: asyncpg.Connection, path: str, name: str, size: int) -> Record:
         for suffixed in (False, True):
             key = pending_image_key(name, path, suffixed=suffixed)
-            row = await db.insert_pending(conn, path=path, name=name, image_key=key)
+            row = await db.insert_pending(conn, path=path, name=name, image_key=key, size=size)
             if row is not None:
                 return row
             if (row := await db.get_pending(conn, path)) is not None:

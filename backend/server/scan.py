@@ -128,8 +128,9 @@ async def _take_batch(
     new = [path for path, kind in zip(files.paths, kinds, strict=True) if kind == "new"]
     inserted = {}
     if new:
+        sizes = dict(zip(files.paths, files.sizes, strict=True))
         async with conn.transaction():  # the batch's new rows: one transaction
-            inserted = await _insert_new(conn, new, report)
+            inserted = await _insert_new(conn, {path: sizes[path] for path in new}, report)
     report.found += len(kinds)
     for path, kind, preview in zip(files.paths, kinds, models.preview_path, strict=True):
         if kind == "unchanged":
@@ -164,19 +165,19 @@ def _image_key(path: str, *, suffixed: bool = False) -> str:
     return pending_image_key(PurePosixPath(path).stem, path, suffixed=suffixed)
 
 
-async def _insert_new(conn: asyncpg.Connection, paths: list[str], report: ScanReport) -> dict[str, str]:
-    """Insert pending rows for new paths; returns path -> preview key of the rows inserted.
+async def _insert_new(conn: asyncpg.Connection, sizes: dict[str, int], report: ScanReport) -> dict[str, str]:
+    """Insert pending rows for new paths (with their sizes); returns path -> preview key of the rows inserted.
 
     A name whose preview key is taken (the same file name in two folders) gets a suffixed key.
     """
-    keys = {path: _image_key(path) for path in paths}
-    inserted = await _insert(conn, keys)
-    left = [path for path in paths if path not in inserted]
+    keys = {path: _image_key(path) for path in sizes}
+    inserted = await _insert(conn, keys, sizes)
+    left = [path for path in sizes if path not in inserted]
     if left:
         already = await scan_queries.pending_paths(conn, left)  # registered by a request a moment ago
         report.already_pending += len(already)
         retry = {path: _image_key(path, suffixed=True) for path in left if path not in already}
-        suffixed = await _insert(conn, retry)
+        suffixed = await _insert(conn, retry, sizes)
         for path in retry.keys() - suffixed:
             report.add_error(path, "conflict", f"no free preview name for {path!r}")
         inserted |= suffixed
@@ -185,9 +186,10 @@ async def _insert_new(conn: asyncpg.Connection, paths: list[str], report: ScanRe
     return {path: keys[path] for path in inserted}
 
 
-async def _insert(conn: asyncpg.Connection, keys: dict[str, str]) -> set[str]:
+async def _insert(conn: asyncpg.Connection, keys: dict[str, str], sizes: dict[str, int]) -> set[str]:
     paths = list(keys)
-    return await scan_queries.insert_pending(conn, paths, [PurePosixPath(p).stem for p in paths], list(keys.values()))
+    return await scan_queries.insert_pending(conn, paths, [PurePosixPath(p).stem for p in paths], list(keys.values()),
+                                             [sizes[p] for p in paths])
 
 
 async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> None:

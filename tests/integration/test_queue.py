@@ -14,7 +14,8 @@ from backend.server.pending_queue import CALLS_PER_WORKER
 from services.hasher.pool import QUEUED_PER_WORKER
 from services.hasher.server import build_service as build_hasher
 from tests.integration.conftest import Stack
-from tests.integration.jobs_helpers import MiB, finished, register, sparse_model, until
+from tests.integration.hasher_support import frozen
+from tests.integration.jobs_helpers import MiB, finished, job, register, sparse_model, until
 from tests.integration.test_gateway import write_model
 
 
@@ -42,6 +43,33 @@ async def test_the_queue_fills_every_worker_but_reads_one_file_at_a_time_from_a_
     # Counted by the hasher: the files handed to its workers (being read or next in line) at one moment.
     assert hasher.servicer.pool.most_files_in_pool == most_at_once
     assert hasher.servicer.reads_high_water == 2 * CALLS_PER_WORKER  # what the gateway asked at once
+
+
+async def test_a_hash_job_knows_the_bytes_ahead_of_it_from_its_start(stack: Stack, gateway: TestClient) -> None:
+    sizes = [3 * MiB, 96 * MiB, 200 * MiB]  # hashed without progress messages, and with them
+    await register(gateway, [sparse_model(stack.model_root, f"s{i}.safetensors", n) for i, n in enumerate(sizes)])
+    # Stopped workers: whatever the job shows now, it knew before reading a byte.
+    with frozen(stack.hasher.servicer.pool.worker_pids()):
+        job_id = (await (await gateway.post("/api/jobs", json={"kind": "hash"})).json())["id"]
+
+        async def started() -> dict | None:
+            body = await job(gateway, job_id)
+            return body if body["files_total"] == 3 else None
+        first = await until(started, what="the job's first progress")
+        assert (first["bytes_total"], first["files_done"], first["bytes_done"]) == (sum(sizes), 0, 0)
+    done = await finished(gateway, job_id)
+    assert (done["state"], done["files_done"]) == ("done", 3)
+    assert (done["bytes_done"], done["bytes_total"]) == (sum(sizes), sum(sizes))
+
+
+async def test_a_scan_records_each_pending_files_size(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    paths = [write_model(stack.model_root, f"sized{i}.safetensors", b"x" * 1000 * (i + 1)) for i in range(3)]
+    reply = await gateway.post("/api/models/scan", json={})
+    assert reply.status == 200, await reply.text()
+    sizes = dict(await db.fetch("SELECT path, size FROM pending_models"))
+    assert [sizes[str(path)] for path in paths] == [1000, 2000, 3000]
 
 
 async def test_an_unreadable_or_missing_file_is_set_aside_and_the_batch_goes_on(
