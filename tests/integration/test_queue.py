@@ -35,12 +35,13 @@ async def test_the_queue_fills_every_worker_but_reads_one_file_at_a_time_from_a_
     await hasher.start()
     try:
         gateway = await aiohttp_client(stack.app(MODELVAULT_HASHER_TARGET=f"127.0.0.1:{hasher.port}"))
-        await register(gateway, [sparse_model(stack.model_root, f"m{i}.safetensors", 96 * MiB) for i in range(6)])
+        # 256 MiB each (sparse: no disk): long enough that every call is in the hasher before one ends.
+        await register(gateway, [sparse_model(stack.model_root, f"m{i}.safetensors", 256 * MiB) for i in range(6)])
         done = await _hash_job(gateway)
     finally:
         await hasher.stop(grace=0)
     assert done["state"] == "done" and done["files_done"] == 6
-    assert (done["bytes_done"], done["bytes_total"]) == (6 * 96 * MiB, 6 * 96 * MiB)
+    assert (done["bytes_done"], done["bytes_total"]) == (6 * 256 * MiB, 6 * 256 * MiB)
     # Counted by the hasher: the files handed to its workers (being read or next in line) at one moment.
     assert hasher.servicer.pool.most_files_in_pool == most_at_once
     assert hasher.servicer.reads_high_water == 2 * CALLS_PER_WORKER  # what the gateway asked at once
