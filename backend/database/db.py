@@ -17,7 +17,7 @@ from backend.util.file_identity import FileIdentity, HashedFile
 log = logging.getLogger(__name__)
 
 _MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
-_PENDING_COLUMNS = "path, name, image_key, discovered_at, last_error"
+_PENDING_COLUMNS = "path, name, image_key, size, discovered_at, last_error"
 
 
 async def _session_needs_no_reset(conn: asyncpg.Connection) -> None:

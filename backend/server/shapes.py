@@ -38,6 +38,7 @@ def pending_json(row: Record, images_dir: Path) -> dict[str, Any]:
         "name": row["name"],
         "image_key": row["image_key"],
         "image_url": _image_url(row["image_key"]) if has_image else None,
+        "size": row["size"],
         "discovered_at": row["discovered_at"].isoformat(),
         "last_error": row["last_error"],
     }

@@ -51,3 +51,4 @@ async def test_scan_now_finds_new_files_and_lists_them_as_pending(stack, site, p
     await page.get_by_role("link", name="Pending", exact=True).click()
     await expect(page.locator(".pending-item")).to_have_count(2)
     assert sorted(await page.locator(".pending-item h3").all_text_contents()) == ["fresh_one", "fresh_two"]
+    await expect(page.locator(".pending-item").first).to_contain_text("4.1 KB")  # each file's size, as found

@@ -72,6 +72,10 @@ async def test_a_scan_records_each_pending_files_size(
     assert reply.status == 200, await reply.text()
     sizes = dict(await db.fetch("SELECT path, size FROM pending_models"))
     assert [sizes[str(path)] for path in paths] == [1000, 2000, 3000]
+    listed = {item["path"]: item["size"] for item in (await (await gateway.get("/api/models/pending")).json())["items"]}
+    assert [listed[str(path)] for path in paths] == [1000, 2000, 3000]
+    registered = await (await gateway.post("/api/models/pending", json={"path": str(paths[0])})).json()
+    assert registered["size"] == 1000
 
 
 async def test_an_unreadable_or_missing_file_is_set_aside_and_the_batch_goes_on(

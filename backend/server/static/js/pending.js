@@ -1,7 +1,7 @@
 // Pending files: found on disk, not hashed yet; hash one with live bytes, or start whole-library jobs.
 import { modelLink } from './card.js';
 import { clear, h, preview } from './dom.js';
-import { count, date, fileName, shortHash } from './format.js';
+import { count, date, fileName, shortHash, size } from './format.js';
 import { runWithProgress, startJob } from './jobs.js';
 import { attempt, showNews } from './notices.js';
 import { offsetList } from './paging.js';
@@ -31,7 +31,7 @@ export function setupPending(section, { hashed, importAvailable }) {
       h('div', { class: 'about' },
         h('h3', {}, item.name || fileName(item.path)),
         h('p', { class: 'path' }, item.path),
-        h('p', {}, `Found ${date(item.discovered_at)}`),
+        h('p', {}, `Found ${date(item.discovered_at)}`, item.size == null ? '' : ` · ${size(item.size)}`),
         item.last_error ? h('p', { class: 'problem' }, 'Last attempt failed: ', sentence(item.last_error)) : null,
         h('div', { class: 'progress' })),
       h('button', { type: 'button', class: 'hash-one', 'aria-label': `Hash this one: ${item.name}` }, 'Hash this one'));
