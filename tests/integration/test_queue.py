@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from backend.server import clients
 from backend.server.clients import HasherClient, open_channel
 from backend.server.errors import ApiError
-from backend.server.pending_queue import CALLS_PER_WORKER
+from backend.server.pending_queue import CALLS_PER_WORKER, SMALL_BELOW_BYTES
 from services.hasher.pool import QUEUED_PER_WORKER
 from services.hasher.server import build_service as build_hasher
 from tests.integration.conftest import Stack
@@ -45,6 +45,17 @@ async def test_the_queue_fills_every_worker_but_reads_one_file_at_a_time_from_a_
     # Counted by the hasher: the files handed to its workers (being read or next in line) at one moment.
     assert hasher.servicer.pool.most_files_in_pool == most_at_once
     assert hasher.servicer.reads_high_water == 2 * CALLS_PER_WORKER  # what the gateway asked at once
+
+
+async def test_small_files_go_to_the_hasher_many_per_call(stack: Stack, gateway: TestClient) -> None:
+    small = SMALL_BELOW_BYTES - MiB  # a LoRA's size; sparse, so it takes no disk
+    await register(gateway, [sparse_model(stack.model_root, f"lora{i}.safetensors", small) for i in range(16)])
+    done = await _hash_job(gateway)
+    assert (done["state"], done["files_done"], done["errors"]) == ("done", 16, 0)
+    assert (done["bytes_done"], done["bytes_total"]) == (16 * small, 16 * small)
+    # Calls of several files: the hasher held more files at once than one call per file would give it.
+    assert stack.hasher.servicer.reads_high_water > 2 * CALLS_PER_WORKER
+    assert stack.hasher.servicer.pool.most_files_in_pool == 2 * QUEUED_PER_WORKER
 
 
 async def test_a_hash_job_knows_the_bytes_ahead_of_it_from_its_start(stack: Stack, gateway: TestClient) -> None:
