@@ -41,6 +41,8 @@ CALLS_PER_WORKER = 2
 # well under a progress interval, they need no progress stream, and a call of their own cost the gateway
 # and the hasher about 3 ms of CPU per file, where many per call cost about 1.3 (measured on 2 cores).
 SMALL_BELOW_BYTES = 64 * 1024 * 1024
+# Calls of small files in flight: while the hasher answers one, the other keeps its workers busy.
+SMALL_CALLS = 2
 SHADOW_PATTERN = "shadow_*.safetensors"
 
 Progress = Callable[..., None]
@@ -124,7 +126,8 @@ class _QueueRun:
         """Lease rows a batch at a time and start them, never more than `calls` calls at once (and the
         dev-mode shadow calls): shadow and small files many per call, the others one per call."""
         room = asyncio.Semaphore(calls + (LIGHT_CALLS if self.s.dev else 0))
-        batch = LIGHT_BATCH * LIGHT_CALLS if self.s.dev else calls * calls
+        small_calls = asyncio.Semaphore(SMALL_CALLS)
+        batch = LIGHT_BATCH * LIGHT_CALLS if self.s.dev else calls * SMALL_CALLS
         claimed = 0
         while claimed < limit:
             async with self.s.pool.acquire() as conn:
@@ -135,10 +138,13 @@ class _QueueRun:
             claimed += len(rows)
             light = [row for row in rows if self._light(row["path"])]
             small = [row for row in rows if not self._light(row["path"]) and self._small(row)]
-            for group, per_call in ((light, LIGHT_BATCH), (small, calls)):
-                for start in range(0, len(group), per_call):
-                    await room.acquire()
-                    files.create_task(self._many(group[start:start + per_call], room))
+            for start in range(0, len(light), LIGHT_BATCH):
+                await room.acquire()
+                files.create_task(self._many(light[start:start + LIGHT_BATCH], room))
+            for start in range(0, len(small), calls):  # as many files per call as the hasher has slots
+                await small_calls.acquire()
+                await room.acquire()
+                files.create_task(self._many(small[start:start + calls], room, small_calls))
             for row in rows:
                 if not self._light(row["path"]) and not self._small(row):
                     await room.acquire()
@@ -170,12 +176,13 @@ class _QueueRun:
             room.release()
         await self._promotable.put((row, file))
 
-    async def _many(self, rows: list[Record], room: asyncio.Semaphore) -> None:
+    async def _many(self, rows: list[Record], *held: asyncio.Semaphore) -> None:
         self._progress(current=rows[0]["path"])
         try:
             answers = await self.s.hasher.hash_many([row["path"] for row in rows])
         finally:
-            room.release()
+            for limit in held:
+                limit.release()
         for row, answer in zip(rows, answers, strict=True):
             if isinstance(answer, ServiceDown):
                 raise answer
