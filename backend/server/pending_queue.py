@@ -136,8 +136,7 @@ class _QueueRun:
             if not rows:
                 return
             claimed += len(rows)
-            light = [row for row in rows if self._light(row["path"])]
-            small = [row for row in rows if not self._light(row["path"]) and self._small(row)]
+            light, small, single = self._sort_out(rows)
             for start in range(0, len(light), LIGHT_BATCH):
                 await room.acquire()
                 files.create_task(self._many(light[start:start + LIGHT_BATCH], room))
@@ -145,18 +144,23 @@ class _QueueRun:
                 await small_calls.acquire()
                 await room.acquire()
                 files.create_task(self._many(small[start:start + calls], room, small_calls))
-            for row in rows:
-                if not self._light(row["path"]) and not self._small(row):
-                    await room.acquire()
-                    files.create_task(self._one(row, room))
+            for row in single:
+                await room.acquire()
+                files.create_task(self._one(row, room))
 
-    def _light(self, path: str) -> bool:
-        """A dev-mode shadow file, which the hasher answers without reading it."""
-        return self.s.dev and fnmatchcase(PurePosixPath(path).name, SHADOW_PATTERN)
-
-    @staticmethod
-    def _small(row: Record) -> bool:
-        return row["size"] is not None and row["size"] < SMALL_BELOW_BYTES
+    def _sort_out(self, rows: list[Record]) -> tuple[list[Record], list[Record], list[Record]]:
+        """(dev-mode shadow files, which the hasher answers without a read; small files; the others)."""
+        light: list[Record] = []
+        small: list[Record] = []
+        single: list[Record] = []
+        for row in rows:
+            if self.s.dev and fnmatchcase(PurePosixPath(row["path"]).name, SHADOW_PATTERN):
+                light.append(row)
+            elif row["size"] is not None and row["size"] < SMALL_BELOW_BYTES:
+                small.append(row)
+            else:
+                single.append(row)
+        return light, small, single
 
     async def renew_leases(self) -> None:
         while True:

@@ -51,8 +51,8 @@ class HashJob:
 class HashPool:
     """The shared process pool, fed one job per free slot; a job waiting for a slot is cancelled for free."""
 
-    def __init__(self, workers: int, disks: DiskReaders | None = None) -> None:
-        self._disks = disks or DiskReaders("none", 1)
+    def __init__(self, workers: int, disks: DiskReaders) -> None:
+        self._disks = disks
         self.slots = SlotTable(multiprocessing.get_context("spawn"), workers * QUEUED_PER_WORKER)
         self._pool = ProcessPool(
             "hash", workers, init_worker, (self.slots.cancel_flags, self.slots.progress), warm_up_job=warm_up
