@@ -16,7 +16,7 @@ from backend.util.file_identity import FileIdentity, HashedFile
 
 log = logging.getLogger(__name__)
 
-_MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
+MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
 _PENDING_COLUMNS = "path, name, image_key, size, discovered_at, last_error"
 
 
@@ -78,7 +78,7 @@ async def lock_paths(conn: asyncpg.Connection, paths: Sequence[str]) -> None:
 # --- active models -------------------------------------------------------------------------
 
 async def get_model_by_path(conn: asyncpg.Connection, path: str) -> Record | None:
-    return await conn.fetchrow(f"SELECT {_MODEL_COLUMNS} FROM models WHERE path = $1", path)
+    return await conn.fetchrow(f"SELECT {MODEL_COLUMNS} FROM models WHERE path = $1", path)
 
 
 # An active row written for a path that has one takes the file's hash and identity, and a preview only when
@@ -94,7 +94,7 @@ async def upsert_model(conn: asyncpg.Connection, file: HashedFile, *, image_key:
         f"""INSERT INTO models (path, sha256, {identity_sql.COLUMNS}, image_key)
             VALUES ($1, $2, {identity_sql.params(3)}, $7)
             {REFRESH_ON_PATH_CONFLICT}
-            RETURNING {_MODEL_COLUMNS}""",
+            RETURNING {MODEL_COLUMNS}""",
         file.path, file.sha256, *file.identity.values(), image_key,
     )
 
@@ -102,7 +102,7 @@ async def upsert_model(conn: asyncpg.Connection, file: HashedFile, *, image_key:
 async def model_with_identity(conn: asyncpg.Connection, identity: FileIdentity) -> Record | None:
     """A row for the same inode, unchanged: the same bytes under another path."""
     return await conn.fetchrow(
-        f"""SELECT {_MODEL_COLUMNS} FROM models
+        f"""SELECT {MODEL_COLUMNS} FROM models
             WHERE {identity_sql.row_of('models')} = ({identity_sql.params(1)}) ORDER BY path LIMIT 1""",
         *identity.values(),
     )
@@ -117,7 +117,7 @@ async def relocate_model(conn: asyncpg.Connection, old_path: str, file: HashedFi
         f"""UPDATE models SET path = $2, sha256 = $3, ({identity_sql.COLUMNS}) = ({identity_sql.params(4)}),
                    updated_at = now()
             WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM models WHERE path = $2)
-            RETURNING {_MODEL_COLUMNS}""",
+            RETURNING {MODEL_COLUMNS}""",
         old_path, file.path, file.sha256, *file.identity.values(),
     )
 
@@ -128,7 +128,7 @@ async def share_image(conn: asyncpg.Connection, sha256: str, image_key: str) -> 
 
 
 async def models_with_hash(conn: asyncpg.Connection, sha256: str) -> list[Record]:
-    return await conn.fetch(f"SELECT {_MODEL_COLUMNS} FROM models WHERE sha256 = $1 ORDER BY path", sha256)
+    return await conn.fetch(f"SELECT {MODEL_COLUMNS} FROM models WHERE sha256 = $1 ORDER BY path", sha256)
 
 
 # --- pending models ------------------------------------------------------------------------

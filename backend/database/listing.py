@@ -8,7 +8,8 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
+from backend.database.db import MODEL_COLUMNS
+
 # Each row's imported metadata as one JSON object text, {field: value}: a page is one query, and its JSON
 # goes into the answer as it is, never parsed and written again in Python.
 _METADATA = """coalesce((SELECT jsonb_object_agg(m.field, m.value) FROM model_metadata AS m
@@ -73,7 +74,7 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: int)
     rare = query.q is not None and len(query.q) >= 3 and matches <= _RARE_MATCHES
     source = "(SELECT * FROM models WHERE path ILIKE $1 OFFSET 0)" if rare else "models"
     return await conn.fetch(
-        f"""SELECT {_COLUMNS}, {_METADATA}, {key} AS sort_key FROM {source} AS models
+        f"""SELECT {MODEL_COLUMNS}, {_METADATA}, {key} AS sort_key FROM {source} AS models
             {"WHERE " + " AND ".join(where) if where else ""}
             ORDER BY {key} {direction}, path {direction} LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
         *args,
@@ -99,4 +100,4 @@ async def duplicate_groups(conn: asyncpg.Connection, limit: int, offset: int) ->
 
 async def files_with_hashes(conn: asyncpg.Connection, hashes: list[str]) -> list[Record]:
     return await conn.fetch(
-        f"SELECT {_COLUMNS}, {_METADATA} FROM models WHERE sha256 = ANY($1::text[]) ORDER BY sha256, path", hashes)
+        f"SELECT {MODEL_COLUMNS}, {_METADATA} FROM models WHERE sha256 = ANY($1::text[]) ORDER BY sha256, path", hashes)
