@@ -28,5 +28,22 @@ async def test_models_present_at_start_and_copied_in_later_appear_in_the_catalog
     assert kinds[:2] == ["hash", "scan"] and len(kinds) >= 4  # start-up scan and hash, then again after the copy
 
 
+async def test_a_file_name_that_is_not_utf8_does_not_stop_the_watching(stack: Stack, aiohttp_client) -> None:
+    gateway = await aiohttp_client(stack.app(MODELVAULT_AUTO_SCAN="1"))
+
+    async def catalogued() -> set[str]:
+        body = await (await gateway.get("/api/models")).json()
+        return {item["path"] for item in body["items"]}
+
+    async def start_up_done() -> bool:
+        return len((await (await gateway.get("/api/jobs")).json())["items"]) >= 2
+    await until(start_up_done, what="the start-up scan and hash")
+    # Unpacked from an old Latin-1 archive: the watcher cannot name it.
+    with open(bytes(stack.model_root) + b"/caf\xe9.safetensors", "wb") as latin1:
+        latin1.write(b"an old model")
+    later = write_model(stack.model_root, "later.safetensors", b"copied in after it")
+    await until(lambda: _has(catalogued, str(later)), what="the model copied in after the Latin-1 name")
+
+
 async def _has(catalogued, path: str) -> bool:
     return path in await catalogued()

@@ -69,14 +69,25 @@ class AutoScan:
             await asyncio.gather(watcher, return_exceptions=True)
 
     async def _watch(self) -> None:
-        try:
-            async for changes in watchfiles.awatch(*self._roots, watch_filter=_ModelChanges(), debounce=DEBOUNCE_MS):
-                folders = affected_folders((path for _, path in changes), self._roots)
-                if folders:
-                    await self.refresh(folders)
-        except (OSError, RuntimeError) as exc:  # out of inotify watches, a root that went away
-            log.warning("cannot watch the model roots (%s); relying on the rescan every %.0f s",
-                        exc, self._interval_s)
+        while True:
+            try:
+                async for changes in watchfiles.awatch(*self._roots, watch_filter=_ModelChanges(),
+                                                       debounce=DEBOUNCE_MS):
+                    folders = affected_folders((path for _, path in changes), self._roots)
+                    if folders:
+                        await self.refresh(folders)
+                return
+            except ExceptionGroup as group:
+                # A change the watcher could not report, such as a file whose name is not UTF-8: it stops
+                # watching. Its batch of changes is lost, so the roots are scanned whole (which reports such
+                # names), and watching starts again.
+                log.warning("the watcher of the model roots stopped (%s); scanning the roots and watching again",
+                            "; ".join(map(str, group.exceptions)))
+                await self.refresh([""])
+            except (OSError, RuntimeError) as exc:  # out of inotify watches, a root that went away
+                log.warning("cannot watch the model roots (%s); relying on the rescan every %.0f s",
+                            exc, self._interval_s)
+                return
 
     async def refresh(self, folders: list[str]) -> None:
         async with self._lock:
