@@ -32,8 +32,15 @@ async def claim_batch(
 
 
 async def renew_leases(conn: asyncpg.Connection, job_id: int, lease_s: float) -> None:
+    """Extend the job's leases, skipping rows another transaction holds.
+
+    A row held is being promoted (or set aside) by this very job, so it needs no renewal. Waiting for it
+    instead would take the job's row locks in physical order while a promotion takes them in path order:
+    two transactions each holding what the other wants, which PostgreSQL ends as a deadlock.
+    """
     await conn.execute(
-        "UPDATE pending_models SET claimed_until = now() + make_interval(secs => $2) WHERE claimed_by = $1",
+        """UPDATE pending_models SET claimed_until = now() + make_interval(secs => $2)
+           WHERE id IN (SELECT id FROM pending_models WHERE claimed_by = $1 FOR UPDATE SKIP LOCKED)""",
         job_id, lease_s,
     )
 

@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
+from backend.database.db import lock_paths
 from backend.database.embedded import EmbeddedPostgres
 from backend.database.migration.promotion import ORPHAN_MIN_AGE_S, Promotions, sweep_orphan_previews
 from backend.server import keys
@@ -200,6 +201,39 @@ async def test_a_batch_with_the_image_service_down_changes_no_row_and_keeps_ever
     assert await db.fetchval("SELECT count(*) FROM models") == 0
     assert sorted(await db.fetchval("SELECT array_agg(path) FROM pending_models")) == sorted(paths)
     assert files_under(stack.data_dir / "images") == ["pending/first.webp", "pending/second.webp"]
+
+
+async def test_a_batch_that_postgresql_ends_in_a_deadlock_is_promoted_on_its_next_try(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    paths = [(await _register(gateway, stack, name, name.encode()))[0] for name in ("first", "second")]
+    rows = {r["path"]: r for r in await db.fetch("SELECT path, image_key FROM pending_models")}
+    app = gateway.app
+    rival = await asyncpg.connect(stack.database_url)
+    try:
+        # The rival holds a pending row the batch needs, then asks for the batch's path lock: a real deadlock.
+        # Its own check waits long, so PostgreSQL ends the batch's transaction, not the rival's.
+        await rival.execute("SET deadlock_timeout = '60s'")
+        rival_tx = rival.transaction()
+        await rival_tx.start()
+        await rival.execute("SELECT 1 FROM pending_models WHERE path = $1 FOR UPDATE", paths[1])
+        promotion = asyncio.create_task(Promotions(app[keys.POOL], app[keys.IMAGES], stack.data_dir / "images")
+                                        .promote([(rows[path], _hashed(path)) for path in paths]))
+
+        async def batch_waits_for_the_rival() -> bool:
+            return await db.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $1",
+                rival.get_server_pid())
+        await eventually(batch_waits_for_the_rival, what="the batch to wait for the rival's row")
+        await lock_paths(rival, [paths[1]])
+        await rival_tx.commit()
+        promoted = await asyncio.wait_for(promotion, 30)
+    finally:
+        await rival.close()
+    assert promoted == paths
+    assert sorted(await db.fetchval("SELECT array_agg(path) FROM models")) == sorted(paths)
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+    await assert_promotion_invariants(db, stack.data_dir / "images")
 
 
 # ---- the start-up sweep ----------------------------------------------------------------------------

@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 # A registration writes its preview before its row commits; younger files may belong to one in flight.
 ORPHAN_MIN_AGE_S = 600.0
+# A batch's transaction that PostgreSQL chose to end (a deadlock with, or a serialization failure against,
+# another transaction) is tried again this many times in all, waiting a little longer each time.
+SWAP_ATTEMPTS = 5
+SWAP_BACKOFF_S = 0.05
+_RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 
 
 class PreviewStore(Protocol):
@@ -92,13 +97,29 @@ class Promotions:
         # 1. Before any row changes: if the image service is down, every pending row is untouched.
         keys = await asyncio.gather(*(self._link(row["image_key"], file.sha256) for row, file in batch))
         # 2. One transaction for the whole batch: one round trip per statement, not per file.
-        async with self._pool.acquire() as conn:
-            promoted = set(await queue_db.promote_batch(conn, [file for _, file in batch], keys))
+        promoted = set(await self._swap_rows([file for _, file in batch], keys))
         # 3. Only now are the pending previews unreferenced; a lost delete is finished by the start-up sweep.
         linked = [row["image_key"] for (row, file), key in zip(batch, keys, strict=True)
                   if key is not None and file.path in promoted]
         await asyncio.gather(*(self._previews.delete(key) for key in linked))
         return [file.path for _, file in batch if file.path in promoted]
+
+    async def _swap_rows(self, files: list[HashedFile], keys: list[str | None]) -> list[str]:
+        """Step 2, tried again when PostgreSQL ends the transaction to resolve a conflict with another one.
+
+        The batch rolled back whole, so trying it again is safe; after the last try the failure is the job's.
+        """
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            try:
+                async with self._pool.acquire() as conn:
+                    return await queue_db.promote_batch(conn, files, keys)
+            except _RETRYABLE as exc:
+                if attempt == SWAP_ATTEMPTS:
+                    raise
+                log.warning("promoting %d files: %s; trying the batch again (%d of %d)",
+                            len(files), type(exc).__name__, attempt + 1, SWAP_ATTEMPTS)
+                await asyncio.sleep(SWAP_BACKOFF_S * attempt)
+        raise AssertionError("unreachable")
 
     async def _link(self, pending_key: str, sha256: str) -> str | None:
         """The active key once linked (or already there for this content); None when neither exists."""
