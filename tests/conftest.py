@@ -41,6 +41,9 @@ def make_config(model_roots: list[Path], data_dir: Path, **env: str) -> Config:
         "MODELVAULT_IMAGES_WORKERS": "2",
         # Tests drive scans and hashing themselves; the one test of the automatic scan turns it on.
         "MODELVAULT_AUTO_SCAN": "0",
+        # Test files are written a moment before they are scanned: hashed at once unless a test of the
+        # settling time sets one.
+        "MODELVAULT_SETTLE_S": "0",
         # Test files are page-cached or sparse, whatever this machine's disk claims to be (a VM's virtual
         # disk often says "rotational"); the tests of the one-reader rule set it themselves.
         "MODELVAULT_ROTATIONAL_DEVICES": "none",

@@ -9,8 +9,10 @@ import asyncpg
 
 
 async def paths_both_pending_and_active(conn: asyncpg.Connection) -> list[str]:
-    """Paths that have an active row and a pending row at once: a file is one or the other, never both."""
-    rows = await conn.fetch("SELECT path FROM models JOIN pending_models USING (path) ORDER BY path")
+    """Paths that have an active row and a pending row at once: a file is one or the other, except a changed
+    file queued to be hashed again, whose record says so (changed_at) until the new hash replaces it."""
+    rows = await conn.fetch(
+        "SELECT path FROM models JOIN pending_models USING (path) WHERE changed_at IS NULL ORDER BY path")
     return [row["path"] for row in rows]
 
 

@@ -32,6 +32,7 @@ def stack_env(model_root: Path, data_dir: Path, http_port: int, **extra: str) ->
         "MODELVAULT_DATA_DIR": str(data_dir),
         "MODELVAULT_HTTP_PORT": str(http_port),
         "MODELVAULT_AUTO_SCAN": "0",
+        "MODELVAULT_SETTLE_S": "0",  # files written a moment before they are scanned are hashed at once
         # Page-cached files, whatever this machine's disk claims to be (a VM's virtual disk often "spins").
         "MODELVAULT_ROTATIONAL_DEVICES": "none",
     })

@@ -16,7 +16,7 @@ from backend.util.file_identity import FileIdentity, HashedFile
 
 log = logging.getLogger(__name__)
 
-MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at"
+MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at, changed_at"
 _PENDING_COLUMNS = "path, name, image_key, size, discovered_at, last_error"
 
 
@@ -85,7 +85,7 @@ async def get_model_by_path(conn: asyncpg.Connection, path: str) -> Record | Non
 # one is given: the upserts of one file and of a batch share it.
 REFRESH_ON_PATH_CONFLICT = f"""ON CONFLICT (path) DO UPDATE SET
     sha256 = EXCLUDED.sha256, {identity_sql.set_from('EXCLUDED')},
-    image_key = COALESCE(EXCLUDED.image_key, models.image_key), updated_at = now()"""
+    image_key = COALESCE(EXCLUDED.image_key, models.image_key), updated_at = now(), changed_at = NULL"""
 
 
 async def upsert_model(conn: asyncpg.Connection, file: HashedFile, *, image_key: str | None) -> Record:
@@ -115,7 +115,7 @@ async def relocate_model(conn: asyncpg.Connection, old_path: str, file: HashedFi
     """
     return await conn.fetchrow(
         f"""UPDATE models SET path = $2, sha256 = $3, ({identity_sql.COLUMNS}) = ({identity_sql.params(4)}),
-                   updated_at = now()
+                   updated_at = now(), changed_at = NULL
             WHERE path = $1 AND NOT EXISTS (SELECT 1 FROM models WHERE path = $2)
             RETURNING {MODEL_COLUMNS}""",
         old_path, file.path, file.sha256, *file.identity.values(),

@@ -90,7 +90,7 @@ async def duplicate_groups(conn: asyncpg.Connection, limit: int, offset: int) ->
     groups_sql = """
         SELECT sha256, max(size) AS size, count(DISTINCT (device, inode)) AS count,
                max(size) * (count(DISTINCT (device, inode)) - 1) AS wasted_bytes
-        FROM models GROUP BY sha256 HAVING count(DISTINCT (device, inode)) > 1"""
+        FROM models WHERE changed_at IS NULL GROUP BY sha256 HAVING count(DISTINCT (device, inode)) > 1"""
     totals = await conn.fetchrow(
         f"SELECT count(*) AS groups, coalesce(sum(wasted_bytes), 0) AS wasted FROM ({groups_sql}) g")
     groups = await conn.fetch(
@@ -100,4 +100,5 @@ async def duplicate_groups(conn: asyncpg.Connection, limit: int, offset: int) ->
 
 async def files_with_hashes(conn: asyncpg.Connection, hashes: list[str]) -> list[Record]:
     return await conn.fetch(
-        f"SELECT {MODEL_COLUMNS}, {_METADATA} FROM models WHERE sha256 = ANY($1::text[]) ORDER BY sha256, path", hashes)
+        f"SELECT {MODEL_COLUMNS}, {_METADATA} FROM models WHERE sha256 = ANY($1::text[]) AND changed_at IS NULL\n"
+        "ORDER BY sha256, path", hashes)

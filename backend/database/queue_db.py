@@ -11,6 +11,8 @@ from backend.database import db, identity_sql
 from backend.util.file_identity import FIELDS, HashedFile
 
 _CLAIMABLE = "(claimed_until IS NULL OR claimed_until < now())"
+# What a job takes now: claimable, and settled (a file still being written waits until it has stood still).
+_TAKEABLE = f"({_CLAIMABLE} AND (settle_until IS NULL OR settle_until <= now()))"
 
 
 def _in_folder(param: str) -> str:
@@ -21,12 +23,17 @@ def _in_folder(param: str) -> str:
 async def claim_batch(
     conn: asyncpg.Connection, job_id: int, count: int, lease_s: float, folder_prefix: str = ""
 ) -> list[Record]:
-    """Lease up to `count` of the oldest rows nobody holds; SKIP LOCKED lets other workers take the next ones."""
+    """Lease up to `count` of the oldest settled rows nobody holds; SKIP LOCKED lets other workers take the next.
+
+    Each row comes with `previous_image_key`, the preview of the file's record when it is a changed file
+    hashed again: the preview it keeps when it has no pending one of its own.
+    """
     return await conn.fetch(
         f"""UPDATE pending_models SET claimed_until = now() + make_interval(secs => $3), claimed_by = $1
-            WHERE id IN (SELECT id FROM pending_models WHERE {_CLAIMABLE} AND {_in_folder('$2')}
+            WHERE id IN (SELECT id FROM pending_models WHERE {_TAKEABLE} AND {_in_folder('$2')}
                          ORDER BY discovered_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-            RETURNING path, name, image_key, size""",
+            RETURNING path, name, image_key, size,
+                      (SELECT m.image_key FROM models m WHERE m.path = pending_models.path) AS previous_image_key""",
         job_id, folder_prefix, lease_s, count,
     )
 
@@ -55,6 +62,22 @@ async def set_aside(conn: asyncpg.Connection, path: str, error: str, retry_after
     )
 
 
+async def wait_to_settle(conn: asyncpg.Connection, path: str, settle_s: float) -> None:
+    """A file that changed while it was hashed: back in the queue, held by nobody, once it has stood still."""
+    await conn.execute(
+        """UPDATE pending_models SET claimed_by = NULL, claimed_until = NULL,
+                  settle_until = now() + make_interval(secs => $2)
+           WHERE path = $1""",
+        path, settle_s,
+    )
+
+
+async def next_settled_in(conn: asyncpg.Connection) -> float | None:
+    """Seconds until the next file that is still settling may be hashed; None when none is settling."""
+    return await conn.fetchval(
+        "SELECT extract(epoch FROM min(settle_until) - now())::float8 FROM pending_models WHERE settle_until > now()")
+
+
 async def count_queue(conn: asyncpg.Connection, folder_prefix: str = "") -> tuple[int, int]:
     """(rows waiting for a worker, rows leased by a running job now); rows set aside after a failure are neither."""
     row = await conn.fetchrow(
@@ -73,7 +96,7 @@ async def work_ahead(conn: asyncpg.Connection, limit: int, folder_prefix: str = 
     """
     row = await conn.fetchrow(
         f"""SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM (
-                SELECT size FROM pending_models WHERE {_CLAIMABLE} AND {_in_folder('$1')}
+                SELECT size FROM pending_models WHERE {_TAKEABLE} AND {_in_folder('$1')}
                 ORDER BY discovered_at, id LIMIT $2) AS ahead""",
         folder_prefix, limit,
     )

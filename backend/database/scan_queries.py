@@ -48,8 +48,10 @@ async def end(conn: asyncpg.Connection) -> None:
 
 
 async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
-    """What each file is to the catalogue, in order: unchanged, changed, pending, recognised (its unchanged
-    inode has a record under another path) or new. Also remembers the paths as seen by this scan.
+    """What each file is to the catalogue, in order: unchanged, changed (its record's identity no longer holds),
+    requeued (changed, and back in the queue already), pending, growing (pending, and its size or mtime moved
+    since it was seen last), recognised (its unchanged inode has a record under another path) or new.
+    Also remembers the paths as seen by this scan.
     """
     kinds = await conn.fetchval(
         f"""WITH batch AS (
@@ -57,37 +59,72 @@ async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
                    WITH ORDINALITY AS b(path, {identity_sql.COLUMNS}, i)),
            seen AS (INSERT INTO scan_seen SELECT path FROM batch)
            SELECT array_agg(CASE
-               WHEN m.path IS NOT NULL THEN
-                   CASE WHEN {identity_sql.row_of('m')} = {identity_sql.row_of('b')} THEN 'unchanged' ELSE 'changed' END
-               WHEN EXISTS (SELECT 1 FROM pending_models p WHERE p.path = b.path) THEN 'pending'
+               WHEN m.path IS NOT NULL AND {identity_sql.row_of('m')} = {identity_sql.row_of('b')} THEN 'unchanged'
+               WHEN m.path IS NOT NULL AND p.path IS NULL THEN 'changed'
+               WHEN p.path IS NOT NULL AND p.mtime_ns IS NOT NULL
+                    AND (p.size, p.mtime_ns) IS DISTINCT FROM (b.size, b.mtime_ns) THEN 'growing'
+               WHEN m.path IS NOT NULL THEN 'requeued'
+               WHEN p.path IS NOT NULL THEN 'pending'
                WHEN EXISTS (SELECT 1 FROM models t WHERE {identity_sql.row_of('t')} = {identity_sql.row_of('b')})
                    THEN 'recognised'
                ELSE 'new' END ORDER BY b.i)
-           FROM batch b LEFT JOIN models m ON m.path = b.path""",
+           FROM batch b LEFT JOIN models m ON m.path = b.path LEFT JOIN pending_models p ON p.path = b.path""",
         *files,
     )
     return list(kinds)
 
 
-async def insert_pending(
-    conn: asyncpg.Connection, paths: Sequence[str], names: Sequence[str], image_keys: Sequence[str],
-    sizes: Sequence[int],
-) -> set[str]:
+class NewRows(NamedTuple):
+    """Pending rows to insert, as parallel lists; a file is taken by a job once `settle_s` after its mtime."""
+
+    paths: list[str]
+    names: list[str]
+    image_keys: list[str]
+    sizes: list[int]
+    mtimes_ns: list[int]
+
+
+# When a file found with this mtime may be hashed: once it has stood still for the settling time.
+_SETTLED_AT = "to_timestamp(b.mtime_ns / 1e9) + make_interval(secs => $7)"
+
+
+async def insert_pending(conn: asyncpg.Connection, rows: NewRows, settle_s: float, *, changed: bool = False
+                         ) -> set[str]:
     """Insert pending rows in one statement; returns the paths inserted (a taken path or key is skipped).
 
-    A path made active since the scan classified it (a request hashed it) is skipped too: under the
-    paths' locks, which every promotion takes, that check and this insert are one step.
+    New files (changed=False): a path made active since the scan classified it (a request hashed it) is
+    skipped. Changed files (changed=True): only paths that are active, whose records are marked changed, so
+    that they say their hash is the previous one until the promotion of the new one clears the mark. Under the
+    paths' locks, which every promotion takes, the check and the insert are one step.
     """
     async with conn.transaction():
-        await db.lock_paths(conn, paths)
-        rows = await conn.fetch(
-            """INSERT INTO pending_models (path, name, image_key, size)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS b(path, name, image_key, size)
-               WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.path = b.path)
+        await db.lock_paths(conn, rows.paths)
+        inserted = await conn.fetch(
+            f"""INSERT INTO pending_models (path, name, image_key, size, mtime_ns, settle_until)
+               SELECT b.path, b.name, b.image_key, b.size, b.mtime_ns,
+                      CASE WHEN {_SETTLED_AT} > now() THEN {_SETTLED_AT} END
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+                   AS b(path, name, image_key, size, mtime_ns)
+               WHERE EXISTS (SELECT 1 FROM models m WHERE m.path = b.path) = $6
                ON CONFLICT DO NOTHING RETURNING path""",
-            list(paths), list(names), list(image_keys), list(sizes),
+            *rows, changed, settle_s,
         )
-    return {row["path"] for row in rows}
+        paths = [row["path"] for row in inserted]
+        if changed:
+            await conn.execute("UPDATE models SET changed_at = now() WHERE path = ANY($1::text[])", paths)
+    return set(paths)
+
+
+async def note_growth(conn: asyncpg.Connection, files: FileColumns, settle_s: float) -> None:
+    """Pending files whose size or mtime moved since they were seen: still being written. Each waits the
+    settling time again from now, whatever its mtime says (a copy that keeps the source's mtime)."""
+    await conn.execute(
+        """UPDATE pending_models p SET size = b.size, mtime_ns = b.mtime_ns,
+                  settle_until = now() + make_interval(secs => $4)
+           FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS b(path, size, mtime_ns)
+           WHERE p.path = b.path""",
+        files.paths, files.sizes, files.mtimes_ns, settle_s,
+    )
 
 
 async def pending_paths(conn: asyncpg.Connection, paths: Sequence[str]) -> set[str]:

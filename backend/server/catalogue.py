@@ -126,7 +126,8 @@ class Catalogue:
 
     async def _promote(self, known: _Known, pending_row: Record, file: HashedFile, *, cached: bool) -> HashOutcome:
         """Reactive migration: the pending record becomes an active model, its preview renamed to the hash."""
-        await promote(self._pool, self._images, pending_row["image_key"], file)
+        previous = known.active["image_key"] if known.active is not None else None
+        await promote(self._pool, self._images, pending_row["image_key"], file, previous)
         return HashOutcome(file.sha256, known.path, cached, migrated=True)
 
     async def _write_active(self, file: HashedFile, write: Callable[[asyncpg.Connection], Awaitable[Record | None]],

@@ -20,10 +20,13 @@ from backend.database import queue_db
 from backend.database.migration.promotion import Promotions
 from backend.server.clients import FileFailed, HasherClient, ServiceDown, hashed_file
 from backend.server.errors import ApiError
+from backend.util.config import GROWING_SETTLE_FACTOR
 from backend.util.file_identity import HashedFile
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0
+# The hasher's ABORTED: the file's size or mtime moved between the start and the end of its read.
+CHANGED_WHILE_READ = "aborted"
 # Lists in the report stop here; the counts go on.
 REPORT_LIMIT = 1000
 # Dev mode answers shadow files without reading: they go in HashMany calls of this many, a few at once.
@@ -57,6 +60,8 @@ class QueueReport:
     # Rows waiting for a worker, and rows another job holds a lease on right now.
     remaining: int = 0
     leased: int = 0
+    # Files that changed while they were read (still being written): back in the queue until they stand still.
+    changed_while_read: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class QueueServices:
     promotions: Promotions
     lease_s: float
     dev: bool
+    # How long a file that changed while it was read waits before a job takes it again.
+    settle_s: float = 0.0
 
 
 def folder_prefix(folder: str) -> str:
@@ -174,7 +181,7 @@ class _QueueRun:
         except FileFailed as exc:
             self._bytes_reading.pop(row["path"], None)
             self._account(row, 0)
-            await self._set_aside(row["path"], exc)
+            await self._not_hashed(row["path"], exc)
             return
         finally:
             room.release()
@@ -192,7 +199,7 @@ class _QueueRun:
                 raise answer
             if isinstance(answer, ApiError):
                 self._account(row, 0)
-                await self._set_aside(row["path"], answer)
+                await self._not_hashed(row["path"], answer)
             else:
                 self._account(row, answer.identity.size)
                 await self._promotable.put((row, hashed_file(answer)))
@@ -217,6 +224,16 @@ class _QueueRun:
             self._progress(bytes_done=self._bytes_finished + sum(self._bytes_reading.values()),
                            bytes_total=self._bytes_total)
         return on_bytes
+
+    async def _not_hashed(self, path: str, exc: ApiError) -> None:
+        """A file changed while it was read waits to settle (it is being written); any other failure is set aside."""
+        if exc.code != CHANGED_WHILE_READ:
+            await self._set_aside(path, exc)
+            return
+        async with self.s.pool.acquire() as conn:
+            await queue_db.wait_to_settle(conn, path, self.s.settle_s * GROWING_SETTLE_FACTOR)
+        self.report.changed_while_read += 1
+        self._files_progress(path)
 
     async def _set_aside(self, path: str, exc: ApiError) -> None:
         async with self.s.pool.acquire() as conn:

@@ -15,13 +15,14 @@ from pathlib import PurePosixPath
 import asyncpg
 
 from backend.database import scan_queries
-from backend.database.scan_queries import FileColumns
+from backend.database.scan_queries import FileColumns, NewRows
 from backend.server.bounded import Bounded
 from backend.server.catalogue import Catalogue, PendingPolicy
 from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
 from backend.server.scan_missing import find_missing
+from backend.util.config import GROWING_SETTLE_FACTOR
 from backend.util.image_keys import pending_image_key
 from modelvault.hasher.v1 import hasher_pb2
 
@@ -42,13 +43,19 @@ class ScanReport:
     already_pending: int = 0
     unchanged: int = 0
     recognised: int = 0
+    # Files whose record no longer matches them (replaced, rewritten): back in the queue, hashed again.
     changed: list[str] = field(default_factory=list)
+    changed_count: int = 0
+    # Pending files whose size or mtime moved since the last scan: still being written, so they wait longer.
+    growing: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     # Records under the scanned folders whose file is gone; `missing_paths` lists the first of them.
     missing: int = 0
     missing_paths: list[str] = field(default_factory=list)
     # Records removed because their file is gone (only when asked to prune).
     pruned: int = 0
+    # Pending records whose file is gone (moved or deleted before it was hashed): removed by every scan.
+    pending_removed: int = 0
     # New files catalogued from another tool's side-car hash, without being read (see legacy migration).
     imported: int = 0
 
@@ -57,6 +64,7 @@ class ScanReport:
             self.errors.append({"path": path, "code": code, "message": message})
 
     def add_changed(self, path: str) -> None:
+        self.changed_count += 1
         if len(self.changed) < REPORT_LIMIT:
             self.changed.append(path)
 
@@ -68,14 +76,15 @@ class ScanReport:
 
 async def scan(
     pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, folder: str, on_progress: FileProgress | None,
-    *, prune: bool = False,
+    *, prune: bool = False, settle_s: float = 0.0,
 ) -> ScanReport:
     """Register every model file the catalogue does not know as pending, with its side-car preview.
 
-    Known files are not read: unchanged ones are counted, changed ones listed (hash them to refresh),
-    and a file whose inode the catalogue knows under another path (a move, a hard link) is recorded
-    at once from that record. Records under the scanned folders whose file is gone are reported as
-    missing, and with prune removed (with their previews, unless another file shows the same one).
+    Known files are not read: unchanged ones are counted, changed ones go back to the queue (their records
+    marked changed until hashed again), and a file whose inode the catalogue knows under another path (a move,
+    a hard link) is recorded at once from that record. A new or changed file is hashed only once it has stood
+    still for settle_s. Pending records under the scanned folders whose file is gone are removed; active ones
+    are reported as missing, and with prune removed (with their previews, unless another file shows the same).
     """
     report = ScanReport()
     with_sidecars: list[str] = []  # new files beside another tool's side-car, imported after the walk
@@ -83,7 +92,8 @@ async def scan(
         await scan_queries.begin(conn)
         try:
             async with Bounded(FOLLOW_UP_CONCURRENCY) as follow_up:
-                scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress, with_sidecars)
+                scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress, with_sidecars,
+                                    settle_s)
             await find_missing(conn, hasher, catalogue.images, scope, report, prune=prune)
         finally:
             await _end(conn)
@@ -103,7 +113,7 @@ async def _end(conn: asyncpg.Connection) -> None:
 
 async def _walk(
     conn: asyncpg.Connection, hasher: HasherClient, catalogue: Catalogue, folder: str, report: ScanReport,
-    follow_up: Bounded, on_progress: FileProgress | None, with_sidecars: list[str],
+    follow_up: Bounded, on_progress: FileProgress | None, with_sidecars: list[str], settle_s: float,
 ) -> list[str]:
     """Take in what the hasher finds, batch by batch; returns the folders it walked."""
     scope: list[str] = []
@@ -113,7 +123,7 @@ async def _walk(
             report.add_error(unlisted.path, "invalid_file_name", unlisted.reason)
         if not reply.models.resolved_path:
             continue
-        await _take_batch(conn, catalogue, reply.models, report, follow_up, with_sidecars)
+        await _take_batch(conn, catalogue, reply.models, report, follow_up, with_sidecars, settle_s)
         if on_progress is not None:
             await on_progress(report.found, 0, reply.models.resolved_path[-1])
     return scope
@@ -121,24 +131,27 @@ async def _walk(
 
 async def _take_batch(
     conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
-    follow_up: Bounded, with_sidecars: list[str],
+    follow_up: Bounded, with_sidecars: list[str], settle_s: float,
 ) -> None:
     files = FileColumns.of(models)
     kinds = await scan_queries.classify(conn, files)
-    new = [path for path, kind in zip(files.paths, kinds, strict=True) if kind == "new"]
-    inserted = {}
-    if new:
-        sizes = dict(zip(files.paths, files.sizes, strict=True))
-        async with conn.transaction():  # the batch's new rows: one transaction
-            inserted = await _insert_new(conn, {path: sizes[path] for path in new}, report)
+    inserted: dict[str, str] = {}
+    async with conn.transaction():  # the batch's rows: one transaction
+        if new := _of_kind(files, kinds, "new"):
+            inserted = await _insert_new(conn, new, report, settle_s)
+        if changed := _of_kind(files, kinds, "changed"):
+            await _insert_new(conn, changed, report, settle_s, changed=True)
+        if growing := _of_kind(files, kinds, "growing"):
+            await scan_queries.note_growth(conn, growing, settle_s * GROWING_SETTLE_FACTOR)
     report.found += len(kinds)
     for path, kind, preview in zip(files.paths, kinds, models.preview_path, strict=True):
         if kind == "unchanged":
             report.unchanged += 1
-        elif kind == "changed":
+        elif kind in ("changed", "requeued"):
             report.add_changed(path)
-        elif kind == "pending":
+        elif kind in ("pending", "growing"):
             report.already_pending += 1
+            report.growing += kind == "growing"
         elif kind == "recognised":
             await follow_up.submit(_recognise, catalogue, path, report)
         elif path in inserted and preview:
@@ -165,31 +178,44 @@ def _image_key(path: str, *, suffixed: bool = False) -> str:
     return pending_image_key(PurePosixPath(path).stem, path, suffixed=suffixed)
 
 
-async def _insert_new(conn: asyncpg.Connection, sizes: dict[str, int], report: ScanReport) -> dict[str, str]:
-    """Insert pending rows for new paths (with their sizes); returns path -> preview key of the rows inserted.
+def _of_kind(files: FileColumns, kinds: list[str], wanted: str) -> FileColumns | None:
+    """The batch's files of one kind, as columns; None when there are none."""
+    chosen = [i for i, kind in enumerate(kinds) if kind == wanted]
+    return FileColumns(*([column[i] for i in chosen] for column in files)) if chosen else None
 
-    A name whose preview key is taken (the same file name in two folders) gets a suffixed key.
+
+async def _insert_new(conn: asyncpg.Connection, files: FileColumns, report: ScanReport, settle_s: float, *,
+                      changed: bool = False) -> dict[str, str]:
+    """Insert pending rows for new paths, or for changed active ones; returns path -> preview key of the rows
+    inserted. A name whose preview key is taken (the same file name in two folders) gets a suffixed key.
     """
-    keys = {path: _image_key(path) for path in sizes}
-    inserted = await _insert(conn, keys, sizes)
-    left = [path for path in sizes if path not in inserted]
+    keys = {path: _image_key(path) for path in files.paths}
+    inserted = await _insert(conn, keys, files, settle_s, changed)
+    left = [path for path in files.paths if path not in inserted]
     if left:
         already = await scan_queries.pending_paths(conn, left)  # registered by a request a moment ago
-        report.already_pending += len(already)
+        if not changed:
+            report.already_pending += len(already)
         retry = {path: _image_key(path, suffixed=True) for path in left if path not in already}
-        suffixed = await _insert(conn, retry, sizes)
+        suffixed = await _insert(conn, retry, files, settle_s, changed)
         for path in retry.keys() - suffixed:
             report.add_error(path, "conflict", f"no free preview name for {path!r}")
         inserted |= suffixed
         keys.update(retry)
-    report.registered += len(inserted)
+    if not changed:
+        report.registered += len(inserted)
     return {path: keys[path] for path in inserted}
 
 
-async def _insert(conn: asyncpg.Connection, keys: dict[str, str], sizes: dict[str, int]) -> set[str]:
-    paths = list(keys)
-    return await scan_queries.insert_pending(conn, paths, [PurePosixPath(p).stem for p in paths], list(keys.values()),
-                                             [sizes[p] for p in paths])
+async def _insert(conn: asyncpg.Connection, keys: dict[str, str], files: FileColumns, settle_s: float,
+                  changed: bool) -> set[str]:
+    if not keys:
+        return set()
+    index = {path: i for i, path in enumerate(files.paths)}
+    chosen = [index[path] for path in keys]
+    rows = NewRows(list(keys), [PurePosixPath(p).stem for p in keys], list(keys.values()),
+                   [files.sizes[i] for i in chosen], [files.mtimes_ns[i] for i in chosen])
+    return await scan_queries.insert_pending(conn, rows, settle_s, changed=changed)
 
 
 async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> None:

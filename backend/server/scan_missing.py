@@ -1,4 +1,6 @@
-"""After a scan: the records under the scanned folders whose file is gone, reported, and pruned when asked."""
+"""After a scan: the records under the scanned folders whose file is gone. A pending record is removed at once
+(there is nothing to keep: no hash, and a moved file is found again at its new path); an active one is
+reported, and pruned when asked (its file may be on a disk that is not mounted right now)."""
 
 from __future__ import annotations
 
@@ -32,13 +34,17 @@ async def find_missing(
     while page := await scan_queries.unseen_page(conn, after, PAGE):
         after = page[-1]["path"]
         gone = await _confirm_gone(hasher, page, report)
-        for row in gone:
-            report.add_missing(row["path"])
-        if prune and gone:
+        active = [row["path"] for row in gone if not row["pending"]]
+        pending = [row["path"] for row in gone if row["pending"]]
+        for path in active:
+            report.add_missing(path)
+        report.pending_removed += len(pending)
+        if not prune:
+            active = []
+        if active or pending:
             async with conn.transaction():
-                pruned, orphan_keys = await scan_queries.prune(
-                    conn, [r["path"] for r in gone if not r["pending"]], [r["path"] for r in gone if r["pending"]])
-            report.pruned += pruned
+                pruned, orphan_keys = await scan_queries.prune(conn, active, pending)
+            report.pruned += pruned - len(pending)
             # After the commit: a preview is deleted only once no record can show it.
             await _delete_previews(images, orphan_keys, report)
 

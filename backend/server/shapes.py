@@ -16,17 +16,22 @@ def model_json(row: Record) -> dict[str, Any]:
     # String operations, not PurePosixPath: a page of the library shapes a hundred of these per request.
     folder, _, file_name = row["path"].rpartition("/")
     dot = file_name.rfind(".")
+    changed = row["changed_at"] is not None
     return {
         "path": row["path"],
         "name": file_name[:dot] if dot > 0 else file_name,
         "folder": folder or "/",
-        "sha256": row["sha256"],
+        # A changed file is being hashed again: its record's hash is only the previous one, never shown as its own.
+        "state": "changed" if changed else "active",
+        "sha256": None if changed else row["sha256"],
+        "previous_sha256": row["sha256"] if changed else None,
         "size": row["size"],
         "mtime_ns": row["mtime_ns"],
         "image_key": row["image_key"],
         "image_url": _image_url(row["image_key"]),
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
+        "changed_at": row["changed_at"].isoformat() if changed else None,
         "metadata": {},
     }
 

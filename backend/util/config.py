@@ -51,6 +51,10 @@ class GatewayConfig:
     allowed_hosts: tuple[str, ...]
 
 
+# How much longer than the settling time a file seen growing waits: a copy that paused once may pause again.
+GROWING_SETTLE_FACTOR = 3.0
+
+
 @dataclass(frozen=True)
 class JobsConfig:
     # Scan the roots at start, hash what is new, and watch the roots; 0 leaves everything to the user.
@@ -61,6 +65,9 @@ class JobsConfig:
     lease_s: float
     # A running job whose gateway has not beaten its heart for this long died with it.
     stale_s: float
+    # A file is hashed once its size and mtime have stood still this long (one still being copied is not);
+    # a file seen growing waits GROWING_SETTLE_FACTOR times as long from then.
+    settle_s: float
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, zero: bool = False) -> float:
+    """A positive number (or, where zero has a meaning, zero too)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -115,8 +123,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise ConfigError(f"{name} must be positive, got {value}")
+    if not (value >= 0 if zero else value > 0) or value == float("inf"):
+        raise ConfigError(f"{name} must be {'zero or ' if zero else ''}positive, got {value}")
     return value
 
 
@@ -248,4 +256,5 @@ def _jobs(env: Mapping[str, str]) -> JobsConfig:
         rescan_interval_s=_float(env, "MODELVAULT_RESCAN_INTERVAL_S", 3600.0),
         lease_s=_float(env, "MODELVAULT_LEASE_S", 60.0),
         stale_s=_float(env, "MODELVAULT_JOB_STALE_S", 30.0),
+        settle_s=_float(env, "MODELVAULT_SETTLE_S", 5.0, zero=True),
     )

@@ -134,6 +134,8 @@ def stack() -> Iterator[Stack]:
         "MODELVAULT_IMAGES_WORKERS": "1",
         # The gateway re-resolves hasher replicas within seconds, not the default 30 s.
         "MODELVAULT_GRPC_MAX_CONNECTION_AGE_S": "3",
+        # Files written a moment before they are scanned are hashed at once.
+        "MODELVAULT_SETTLE_S": "0",
     }
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():

@@ -104,14 +104,17 @@ async def test_missing_files_are_reported_and_pruned_on_request(
     shutil.rmtree(stack.model_root / "other")
 
     loras = await _scan(gateway, folder=str(stack.model_root / "loras"))
-    assert (loras["missing"], loras["missing_paths"], loras["pruned"]) == (2, [str(original), str(waiting)], 0)
+    # The active record stays until pruned (its disk may be away); the pending one has nothing to keep.
+    assert (loras["missing"], loras["missing_paths"], loras["pruned"]) == (1, [str(original)], 0)
+    assert loras["pending_removed"] == 1
     assert await db.fetchval("SELECT count(*) FROM models") == 3
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+    assert files_under(stack.data_dir / "images") == [f"{ink}.webp"]  # the pending one's preview had no one left
 
     pruned = await _scan(gateway, folder=str(stack.model_root / "loras"), prune=True)
-    assert (pruned["missing"], pruned["pruned"]) == (2, 2)
+    assert (pruned["missing"], pruned["pruned"], pruned["pending_removed"]) == (1, 1, 0)
     assert sorted(r["path"] for r in await db.fetch("SELECT path FROM models")) == [str(copy), str(other)]
-    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
-    # The copy still shows the preview of that content; the pending one's preview had no one left.
+    # The copy still shows the preview of that content.
     assert files_under(stack.data_dir / "images") == [f"{ink}.webp"]
 
     copy.unlink()

@@ -12,7 +12,7 @@ after 2, by `sweep_orphan_previews` at the gateway's start (the pending preview 
 Invariants, checked by tests/integration/test_promotion.py:
 
 - every image an active row names exists, after any step and after a crash at any crash point;
-- no path is both pending and active;
+- no path is both pending and active, except a changed file queued again, whose record is marked changed;
 - a preview is never lost: it is deleted from pending/ only once an active row and its `<sha256>.webp` exist;
 - an image service that fails before the commit leaves every pending row as it was;
 - two promotions of one file, at once or one after the other, leave one active row; a batch does not count
@@ -58,10 +58,17 @@ class PreviewStore(Protocol):
         """Remove a key; a missing key is not an error."""
 
 
-async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key: str, file: HashedFile) -> Record:
-    """Promote the pending row of file.path to an active row; safe to run twice or concurrently."""
+async def promote(pool: asyncpg.Pool, previews: PreviewStore, pending_image_key: str, file: HashedFile,
+                  previous_image_key: str | None = None) -> Record:
+    """Promote the pending row of file.path to an active row; safe to run twice or concurrently.
+
+    previous_image_key: the preview of the path's record when a changed file is hashed again, kept (under
+    the new content's name) when there is no pending preview.
+    """
     # 1. Before any row changes: if this fails (image service down), the pending row is untouched.
     has_image = await previews.link(pending_image_key, active_image_key(file.sha256))
+    if not has_image and previous_image_key and previous_image_key != active_image_key(file.sha256):
+        has_image = await previews.link(previous_image_key, active_image_key(file.sha256))
     crash_point("promote_after_link")
     # 2. The path lock makes concurrent promotions and registrations of one file queue here; the first
     # does the work, and a registration after it finds the file active.
@@ -95,7 +102,8 @@ class Promotions:
     async def promote(self, batch: list[tuple[Record, HashedFile]]) -> list[str]:
         """Promote each file's pending row; returns the paths promoted (a row gone and active already is not)."""
         # 1. Before any row changes: if the image service is down, every pending row is untouched.
-        keys = await asyncio.gather(*(self._link(row["image_key"], file.sha256) for row, file in batch))
+        keys = await asyncio.gather(*(self._link(row["image_key"], file.sha256, row.get("previous_image_key"))
+                                      for row, file in batch))
         # 2. One transaction for the whole batch: one round trip per statement, not per file.
         promoted = set(await self._swap_rows([file for _, file in batch], keys))
         # 3. Only now are the pending previews unreferenced; a lost delete is finished by the start-up sweep.
@@ -121,14 +129,18 @@ class Promotions:
                 await asyncio.sleep(SWAP_BACKOFF_S * attempt)
         raise AssertionError("unreachable")
 
-    async def _link(self, pending_key: str, sha256: str) -> str | None:
-        """The active key once linked (or already there for this content); None when neither exists."""
+    async def _link(self, pending_key: str, sha256: str, previous_key: str | None = None) -> str | None:
+        """The active key once linked (or already there for this content); None when none exists.
+
+        A changed file hashed again has no pending preview: it keeps its record's, named for the new content.
+        """
         target = active_image_key(sha256)
         # The gateway shares the image folder with the image service: most files have no preview, and
         # knowing that costs no round trip.
-        if not (self._images_dir / pending_key).is_file():
-            return target if (self._images_dir / target).is_file() else None
-        return target if await self._previews.link(pending_key, target) else None
+        for source in (pending_key, previous_key):
+            if source and source != target and (self._images_dir / source).is_file():
+                return target if await self._previews.link(source, target) else None
+        return target if (self._images_dir / target).is_file() else None
 
 
 async def sweep_orphan_previews(

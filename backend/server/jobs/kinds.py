@@ -56,13 +56,13 @@ def validate_hash(body: dict[str, Any]) -> dict[str, Any]:
     return {"folder": read_folder(body), "limit": integer(body, "limit", MAX_LIMIT, 1, MAX_LIMIT)}
 
 
-def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue) -> JobKind:
+def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, settle_s: float) -> JobKind:
     async def run(ctx: JobContext) -> dict[str, Any]:
         async def on_progress(done: int, total: int, path: str) -> None:
             ctx.progress(files_done=done, files_total=total, current=path)
 
         report = await scan.scan(pool, hasher, catalogue, ctx.params["folder"], on_progress,
-                                 prune=ctx.params.get("prune", False))
+                                 prune=ctx.params.get("prune", False), settle_s=settle_s)
         ctx.progress(errors=len(report.errors))
         return dataclasses.asdict(report)
 

@@ -25,6 +25,7 @@ def queue_services(app: web.Application) -> QueueServices:
         promotions=Promotions(app[keys.POOL], app[keys.IMAGES], config.images_dir),
         lease_s=config.jobs.lease_s,
         dev=config.dev,
+        settle_s=config.jobs.settle_s,
     )
 
 
@@ -32,7 +33,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     """A cleanup context: the runner and its heartbeat live exactly as long as the pool they write to."""
     config = app[keys.CONFIG]
     runner = JobRunner(app[keys.POOL], config.jobs.stale_s)
-    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE]))
+    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.jobs.settle_s))
     runner.register("hash", hash_kind(queue_services(app)))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     app[keys.JOB_RUNNER] = runner

@@ -7,17 +7,28 @@ export function modelLink(sha256) {
   return `#/model/${sha256}`;
 }
 
+// A changed file (replaced or rewritten, queued to be hashed again) has no hash to show or copy: its record's
+// hash is only the previous one, and its page is found under that one until the new hash is known.
+function hashLine(model, name) {
+  if (model.state === 'changed') {
+    return h('p', { class: 'hash changed', title: `previous SHA-256 ${model.previous_sha256}` },
+      'Changed: being hashed again');
+  }
+  return h('p', { class: 'hash' },
+    h('code', { title: model.sha256 }, shortHash(model.sha256)),
+    copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`));
+}
+
 export function modelCard(model) {
   const name = modelName(model);
   const base = model.metadata && model.metadata.base_model;
   const folder = folderOf(model);
-  return h('li', { class: 'card', 'data-sha256': model.sha256 },
-    h('a', { href: modelLink(model.sha256), class: 'thumb', tabindex: '-1', 'aria-hidden': 'true' },
+  const key = model.sha256 || model.previous_sha256;
+  return h('li', { class: 'card', 'data-sha256': key },
+    h('a', { href: modelLink(key), class: 'thumb', tabindex: '-1', 'aria-hidden': 'true' },
       preview(model.image_url, name)),
-    h('h3', {}, h('a', { href: modelLink(model.sha256) }, name)),
+    h('h3', {}, h('a', { href: modelLink(key) }, name)),
     h('p', { class: 'folder', title: folder }, shortFolder(folder)),
     h('p', { class: 'facts' }, size(model.size), base ? ` · ${base}` : ''),
-    h('p', { class: 'hash' },
-      h('code', { title: model.sha256 }, shortHash(model.sha256)),
-      copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`)));
+    hashLine(model, name));
 }
