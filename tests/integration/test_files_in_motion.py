@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
+from tests.integration.hasher_support import frozen
 from tests.integration.jobs_helpers import finished
 from tests.integration.test_gateway import files_under, write_model, write_preview
 
@@ -107,6 +108,28 @@ async def test_a_file_found_still_settling_waits_and_an_old_one_is_hashed_at_onc
     assert set(await _models(gateway)) == {str(old)}
     assert await db.fetchval("SELECT settle_until > now() + interval '50 minutes' FROM pending_models WHERE path = $1",
                              str(fresh))
+
+
+async def test_a_file_that_changes_while_it_is_read_waits_to_settle_instead_of_failing(
+    stack: Stack, aiohttp_client, db: asyncpg.Connection
+) -> None:
+    gateway = await aiohttp_client(stack.app(MODELVAULT_SETTLE_S="600"))
+    model = write_model(stack.model_root, "appended.safetensors", b"the first part")
+    an_hour_ago = time.time() - 3600 - 60
+    os.utime(model, (an_hour_ago, an_hour_ago))  # settled by its date: the job takes it at once
+    await _job(gateway, "scan")
+    # Stopped workers: the file is in the hasher's hands, not read yet, when the writer goes on.
+    with frozen(stack.hasher.servicer.pool.worker_pids()):
+        reply = await gateway.post("/api/jobs", json={"kind": "hash"})
+        await eventually(lambda: stack.hasher.servicer.reads_in_flight == 1, what="the file to be handed over")
+        with open(model, "ab") as out:
+            out.write(b" and the rest")
+    done = await finished(gateway, (await reply.json())["id"])
+    assert (done["state"], done["errors"], done["result"]["changed_while_read"]) == ("done", 0, 1)
+    row = await db.fetchrow("SELECT last_error, claimed_by, settle_until > now() + interval '25 minutes' AS waits"
+                            " FROM pending_models WHERE path = $1", str(model))
+    assert (row["last_error"], row["claimed_by"], row["waits"]) == (None, None, True)
+    assert await _models(gateway) == {}
 
 
 async def test_a_file_written_slowly_into_a_watched_folder_is_catalogued_once_whole(
