@@ -87,3 +87,11 @@ def a1111_cache(entries: dict[str, tuple[float, str]]) -> dict[str, Any]:
         "safetensors-metadata": {},
         "extensions-git": {},
     }
+
+
+def a1111_diskcache(webui: Path) -> Any:
+    """AUTOMATIC1111 1.9+'s hashes section, opened as the web UI's modules/cache.py opens it (the caller sets
+    `cache[key] = {"mtime": ..., "sha256": ...}` as its modules/hashes.py does, and closes it)."""
+    import diskcache
+
+    return diskcache.Cache(str(webui / "cache" / "hashes"), size_limit=2**32, disk_min_file_size=2**18)

@@ -12,7 +12,8 @@ from asyncpg import Record
 from backend.database import db, identity_sql
 
 # When two tools name a field of one content, the first in this order wins: Civitai's own data first.
-SOURCE_PRIORITY = ("civitai_helper", "stability_matrix", "lora_manager", "a1111")
+# A person's own notes first; then the tools that copied the hub's answer; A1111's cache knows no metadata.
+SOURCE_PRIORITY = ("a1111_user_metadata", "civitai_helper", "stability_matrix", "lora_manager", "a1111")
 
 
 async def existing_metadata(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[tuple[str, str], Record]:

@@ -195,11 +195,12 @@ class HasherClient:
         request = hasher_pb2.ReadSidecarsRequest(folder=folder, paths=list(paths))
         return await _collect(self._stub.ReadSidecars(request, timeout=self._hash_timeout_s))
 
-    async def read_legacy_cache(self, path: str) -> bytes:
-        """A web UI's cache.json, read by the hasher (the gateway may not see the model folders)."""
+    async def read_legacy_cache(self, path: str) -> tuple[bytes, bytes]:
+        """A web UI's cache.json, or its hashes/cache.db and that database's log, read by the hasher (the gateway
+        may not see the model folders): (content, log)."""
         request = hasher_pb2.ReadLegacyCacheRequest(path=path)
         reply = await _call("hasher", self._stub.ReadLegacyCache(request, timeout=self._rpc_timeout_s))
-        return reply.content
+        return reply.content, reply.wal
 
 
 class ImagesClient:

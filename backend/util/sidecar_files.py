@@ -12,7 +12,7 @@ from pathlib import Path
 from backend.util.model_files import is_model_file
 
 # The side-car suffixes of Civitai Helper, ComfyUI-Lora-Manager and Stability Matrix.
-SIDECAR_SUFFIXES = (".civitai.info", ".metadata.json", ".cm-info.json")
+SIDECAR_SUFFIXES = (".civitai.info", ".metadata.json", ".cm-info.json", ".json")
 LEGACY_CACHE_NAME = "cache.json"
 # Side-car JSON is a few KB; a civitai.info with every image's generation data rarely passes 1 MiB.
 MAX_SIDECAR_BYTES = 4 * 1024 * 1024

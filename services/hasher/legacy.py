@@ -8,10 +8,21 @@ from pathlib import Path
 
 from backend.util.model_files import previews_of
 from backend.util.model_paths import InvalidPathError, ModelFile, ModelPathError, resolve_model_file
-from backend.util.sidecar_files import LEGACY_CACHE_NAME, MAX_CACHE_BYTES, read_small_file, sidecars_of
+from backend.util.sidecar_files import (
+    LEGACY_CACHE_NAME,
+    MAX_CACHE_BYTES,
+    SidecarMissingError,
+    read_small_file,
+    sidecars_of,
+)
 from modelvault.hasher.v1 import hasher_pb2
 
 Identity = Callable[[ModelFile], hasher_pb2.FileIdentity]
+
+# AUTOMATIC1111 since 1.9.0 keeps its hashes in a diskcache (SQLite) per section, under <web UI>/cache/.
+A1111_HASHES_DB = ("hashes", "cache.db")
+# SQLite checkpoints its log at about 4 MB; a log far beyond that is not one a web UI wrote.
+MAX_WAL_BYTES = 16 * 1024 * 1024
 
 
 def found_reply(model: ModelFile, preview: Path | None, folder: Path | None, roots: Sequence[Path],
@@ -47,10 +58,21 @@ def _messages(model: Path, roots: Sequence[Path]) -> list[hasher_pb2.Sidecar]:
     return [hasher_pb2.Sidecar(path=s.path, content=s.content, error=s.error) for s in sidecars_of(model, roots)]
 
 
-def read_legacy_cache(path: str, allowed: Sequence[Path]) -> bytes:
-    """A web UI's cache.json inside the allowed folders (model roots and import roots)."""
+def read_legacy_cache(path: str, allowed: Sequence[Path]) -> tuple[bytes, bytes]:
+    """A web UI's cache.json, or its diskcache's hashes/cache.db with the write-ahead log beside it, inside the
+    allowed folders (model roots and import roots): (content, log); the log is empty when there is none."""
     if not path or "\x00" in path or not Path(path).is_absolute():
         raise InvalidPathError(f"path must be absolute, without NUL characters: {path!r}")
-    if Path(path).name != LEGACY_CACHE_NAME:
-        raise InvalidPathError(f"only a web UI's {LEGACY_CACHE_NAME} is read this way, not {path!r}")
-    return read_small_file(Path(path), allowed, MAX_CACHE_BYTES)
+    file = Path(path)
+    if file.name == LEGACY_CACHE_NAME:
+        return read_small_file(file, allowed, MAX_CACHE_BYTES), b""
+    if (file.parent.name, file.name) != A1111_HASHES_DB:
+        raise InvalidPathError(f"only a web UI's {LEGACY_CACHE_NAME} or {'/'.join(A1111_HASHES_DB)} is read this way,"
+                               f" not {path!r}")
+    content = read_small_file(file, allowed, MAX_CACHE_BYTES)
+    try:
+        # The log after the database: an entry checkpointed between the two reads is in the database already.
+        log = read_small_file(file.with_name(file.name + "-wal"), allowed, MAX_WAL_BYTES)
+    except SidecarMissingError:
+        log = b""
+    return content, log

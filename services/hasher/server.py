@@ -166,8 +166,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
 
     async def ReadLegacyCache(self, request, context):
         async with STATUSES.guard(context):
-            content = await asyncio.to_thread(legacy.read_legacy_cache, request.path, self._legacy_roots)
-            return hasher_pb2.ReadLegacyCacheResponse(content=content)
+            content, wal = await asyncio.to_thread(legacy.read_legacy_cache, request.path, self._legacy_roots)
+            return hasher_pb2.ReadLegacyCacheResponse(content=content, wal=wal)
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.

@@ -11,7 +11,15 @@ from aiohttp.test_utils import TestClient
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import files_under, write_model, write_preview
-from tests.legacy_formats import a1111_cache, civitai_version, lora_manager, sha, stability_matrix, write_json
+from tests.legacy_formats import (
+    a1111_cache,
+    a1111_diskcache,
+    civitai_version,
+    lora_manager,
+    sha,
+    stability_matrix,
+    write_json,
+)
 
 
 def civitai_model(root: Path, relative: str, content: bytes, *, preview: bool = False) -> tuple[Path, str]:
@@ -82,6 +90,111 @@ async def test_a1111_cache_is_trusted_until_the_file_is_newer(stack: Stack, gate
     assert "modified after" in next(s["reason"] for s in report["skipped"] if s["path"] == str(lora))
     assert await db.fetchval("SELECT sha256 FROM models WHERE path = $1", str(fresh)) == sha(b"base model")
     assert await db.fetchval("SELECT path FROM pending_models") == str(lora)
+
+
+async def test_a_current_a1111_diskcache_is_read_while_the_web_ui_runs_and_no_planted_pickle_runs(
+    stack: Stack, gateway: TestClient, db, tmp_path: Path
+) -> None:
+    webui = stack.model_root / "webui"
+    base = write_model(webui, "models/Stable-diffusion/sdxl/base.safetensors", b"base model")
+    lora = write_model(webui, "models/Lora/ink.safetensors", b"ink lora")
+    old = write_model(webui, "models/Lora/old.safetensors", b"converted from cache.json")
+    # What 1.9 left of the old format: converted once, never written again; the diskcache's entry is newer.
+    converted = {"lora/old": (os.stat(old).st_mtime, sha(b"converted from cache.json")),
+                 "lora/ink": (os.stat(lora).st_mtime, "55" * 32)}
+    write_json(webui / "cache.json", a1111_cache(converted))
+    marker = tmp_path / "pwned"
+    cache = a1111_diskcache(webui)
+    try:  # left open, as by a running web UI: its newest entries are still in cache.db-wal
+        cache["checkpoint/sdxl/base.safetensors"] = {"mtime": os.stat(base).st_mtime, "sha256": sha(b"base model")}
+        cache["lora/ink"] = {"mtime": os.stat(lora).st_mtime, "sha256": sha(b"ink lora")}
+        cache["vae"] = {"mtime": 1.0, "sha256": "66" * 32}
+        cache["lora/planted"] = _PlantedPickle(f"touch {marker}")
+        assert (webui / "cache/hashes/cache.db-wal").stat().st_size > 0
+        report = await do_import(gateway, a1111_root=[str(webui)])
+    finally:
+        cache.close()
+    assert not marker.exists()
+    assert (report["trusted"], report["pending"]) == (3, 0)
+    reasons = {s["reason"].split(":")[0]: s["path"] for s in report["skipped"]}
+    database = str(webui / "cache/hashes/cache.db")
+    assert reasons == {"vae": database, "lora/planted": database}
+    assert "refers to posix.system" in next(s["reason"] for s in report["skipped"] if "planted" in s["reason"])
+    active = {r["path"]: r["sha256"] for r in await db.fetch("SELECT path, sha256 FROM models")}
+    assert active == {str(base): sha(b"base model"), str(lora): sha(b"ink lora"),
+                      str(old): sha(b"converted from cache.json")}
+    assert stack.hasher.servicer.pool.bytes_read == 0
+
+
+class _PlantedPickle:
+    """A value whose pickle runs a shell command when a plain pickle.loads reads it."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+async def test_a_persons_own_notes_from_the_web_uis_editor_rank_first_and_wait_for_an_unhashed_file(
+    stack: Stack, gateway: TestClient, db
+) -> None:
+    ink, ink_sha = civitai_model(stack.model_root, "loras/ink.safetensors", b"ink lora")
+    write_json(ink.with_suffix(".json"), {"description": "", "sd version": "SDXL", "preferred weight": 0.8,
+                                           "activation text": "inkstyle, sketch", "negative text": "",
+                                           "notes": "best at 0.8"})
+    hashed = write_model(stack.model_root, "loras/hashed.safetensors", b"hashed already")
+    assert (await gateway.post("/api/models/sha256", json={"path": str(hashed)})).status == 200
+    write_json(hashed.with_suffix(".json"), {"activation text": "hashedstyle", "sd version": "Unknown",
+                                              "preferred weight": 0})
+    fresh = write_model(stack.model_root, "loras/fresh.safetensors", b"not hashed yet")
+    write_json(fresh.with_suffix(".json"), {"activation text": "freshstyle"})
+    # sd-civitai-browser-plus adds the hash (either case) and the model's id; no size to check the hash by.
+    browsed = write_model(stack.model_root, "loras/browsed.safetensors", b"browsed")
+    write_json(browsed.with_suffix(".json"), {"activation text": "browsedstyle", "SHA256": sha(b"browsed").upper(),
+                                               "modelId": 4242})
+
+    report = await do_import(gateway)
+    assert report["trusted"] == 1  # ink, by its .civitai.info; browsed's hash is not checkable, so it is read
+    skipped = {(s["path"], s["source"]): s["reason"] for s in report["skipped"]}
+    assert set(skipped) == {(str(fresh), "a1111_user_metadata"), (str(browsed), "a1111_user_metadata")}
+    assert "when the file is hashed" in skipped[(str(fresh), "a1111_user_metadata")]
+    assert "no size or date" in skipped[(str(browsed), "a1111_user_metadata")]
+
+    ink_detail = (await (await gateway.get(f"/api/models/{ink_sha}")).json())["metadata"]
+    assert ink_detail["trained_words"] == {"value": ["inkstyle", "sketch"], "source": "a1111_user_metadata"}
+    assert ink_detail["base_model"] == {"value": "SDXL", "source": "a1111_user_metadata"}
+    assert ink_detail["preferred_weight"] == {"value": 0.8, "source": "a1111_user_metadata"}
+    assert ink_detail["notes"] == {"value": "best at 0.8", "source": "a1111_user_metadata"}
+    assert ink_detail["model_name"] == {"value": "Ink Style", "source": "civitai_helper"}
+    hashed_detail = (await (await gateway.get(f"/api/models/{sha(b'hashed already')}")).json())["metadata"]
+    assert hashed_detail == {"trained_words": {"value": ["hashedstyle"], "source": "a1111_user_metadata"}}
+    assert await db.fetchval("SELECT count(*) FROM model_metadata WHERE sha256 = $1", sha(b"browsed")) == 2
+    pending = {r["path"] for r in await db.fetch("SELECT path FROM pending_models")}
+    assert pending == {str(fresh), str(browsed)}
+
+
+async def test_placeholders_empty_answers_and_unverifiable_sizes_are_not_knowledge(
+    stack: Stack, gateway: TestClient, db
+) -> None:
+    odd = write_model(stack.model_root, "loras/odd_size.safetensors", b"odd size")
+    side_car = lora_manager(sha(b"odd size"), 8, odd)
+    write_json(odd.with_suffix(".metadata.json"), {**side_car, "size": "8 B"})
+    placeholder = write_model(stack.model_root, "loras/placeholder.safetensors", b"placeholder")
+    side_car = lora_manager(sha(b"placeholder"), len(b"placeholder"), placeholder)
+    write_json(placeholder.with_suffix(".metadata.json"), {**side_car, "model_name": "placeholder",
+                                                           "base_model": "Unknown", "trainedWords": ["plc"]})
+    unknown = write_model(stack.model_root, "loras/unknown_to_the_hub.safetensors", b"never on the hub")
+    write_json(unknown.with_suffix(".civitai.info"), {})  # what Civitai Helper writes when the hub says "not found"
+
+    report = await do_import(gateway)
+    assert report["trusted"] == 1  # only the placeholder's: its size is checkable
+    assert [(s["path"], s["source"]) for s in report["skipped"]] == [(str(odd), "lora_manager")]
+    assert "size field" in report["skipped"][0]["reason"]
+    assert await db.fetchval("SELECT path FROM pending_models") == str(odd)
+    fields = {r["field"]: r["value"] for r in await db.fetch(
+        "SELECT field, value FROM model_metadata WHERE sha256 = $1", sha(b"placeholder"))}
+    assert fields == {"trained_words": '["plc"]'}
 
 
 async def test_a_wrong_size_and_a_conflict_send_the_file_to_the_queue(stack: Stack, gateway: TestClient) -> None:

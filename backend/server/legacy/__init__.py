@@ -13,7 +13,7 @@ from typing import Any
 from backend.database import legacy_queries
 from backend.server.legacy.apply import apply
 from backend.server.legacy.gather import LegacyFile, gather
-from backend.server.legacy.plan import count, metadata_rows, plan
+from backend.server.legacy.plan import count, known_hashes, metadata_rows, plan
 from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices, VerifyReport
 from backend.server.legacy.verify import verify_imported
 
@@ -62,7 +62,7 @@ async def _import(services: LegacyServices, files: list[LegacyFile], report: Imp
         models, pending = await legacy_queries.catalogue_rows(conn, [f.path for f in files])
     steps = plan(files, models, pending, report)
     count(steps, report)
-    rows = metadata_rows(files)
+    rows = metadata_rows(files, known_hashes(steps, models), report)
     async with services.pool.acquire() as conn, conn.transaction():
         existing = await legacy_queries.existing_metadata(conn, sorted({row[0] for row in rows}))
         changes = legacy_queries.metadata_changes(rows, existing)

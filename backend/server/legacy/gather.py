@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from backend.database.migration.legacy import a1111
+from backend.database.migration.legacy import a1111, a1111_diskcache
 from backend.database.migration.legacy.claims import Claim, LegacyFormatError
 from backend.database.migration.legacy.sidecars import read_sidecars, source_of
 from backend.server.clients import HasherClient
@@ -63,20 +63,51 @@ def add_entry(files: dict[str, LegacyFile], entry: hasher_pb2.ReadSidecarsRespon
     return files[path]
 
 
+# A web UI's hash caches, oldest format first: cache.json until 1.9.0, then its diskcache, whose entries are newer.
+_A1111_CACHES: tuple[tuple[str, Callable[[bytes, bytes], tuple[list[a1111.CacheEntry], list[tuple[str, str]]]]],
+                     ...] = (
+    (a1111.CACHE_FILE, lambda content, _wal: a1111.read_cache(content)),
+    (a1111_diskcache.RELATIVE_PATH, a1111_diskcache.read_diskcache),
+)
+
+
+async def _a1111_entries(hasher: HasherClient, root: str, report: ImportReport
+                         ) -> dict[str, tuple[a1111.CacheEntry, str]]:
+    """Each key's entry in the newest hash cache the web UI at root has, with that cache's path; a cache it
+    does not have is only worth a word when it has none at all."""
+    entries: dict[str, tuple[a1111.CacheEntry, str]] = {}
+    absent: list[tuple[str, str]] = []
+    for relative, read in _A1111_CACHES:
+        cache_path = posixpath.join(root, relative)
+        try:
+            content, wal = await hasher.read_legacy_cache(cache_path)
+            found, problems = read(content, wal)
+        except LegacyFormatError as exc:
+            report.skip(cache_path, a1111.SOURCE, str(exc))
+            continue
+        except ApiError as exc:
+            if exc.status >= 500:
+                raise
+            if exc.status == 404:
+                absent.append((cache_path, exc.message))
+            else:
+                report.skip(cache_path, a1111.SOURCE, exc.message)
+            continue
+        entries.update((entry.key, (entry, cache_path)) for entry in found)
+        for key, reason in problems:
+            report.skip(cache_path, a1111.SOURCE, f"{key}: {reason}")
+    if len(absent) == len(_A1111_CACHES):
+        for cache_path, message in absent:
+            report.skip(cache_path, a1111.SOURCE, message)
+    return entries
+
+
 async def _add_a1111(hasher: HasherClient, root: str, files: dict[str, LegacyFile], report: ImportReport) -> None:
-    cache_path = posixpath.join(root, a1111.CACHE_FILE)
-    try:
-        entries, problems = a1111.read_cache(await hasher.read_legacy_cache(cache_path))
-    except LegacyFormatError as exc:
-        report.skip(cache_path, a1111.SOURCE, str(exc))
-        return
-    except ApiError as exc:
-        if exc.status >= 500:
-            raise
-        report.skip(cache_path, a1111.SOURCE, exc.message)
+    entries = await _a1111_entries(hasher, root, report)
+    if not entries:
         return
     found: dict[str, hasher_pb2.ReadSidecarsResponse] = {}
-    for kind in sorted({entry.kind for entry in entries}):
+    for kind in sorted({entry.kind for entry, _ in entries.values()}):
         refusals = []
         for relative in a1111.KIND_FOLDERS[kind]:
             try:
@@ -92,9 +123,9 @@ async def _add_a1111(hasher: HasherClient, root: str, files: dict[str, LegacyFil
             for folder, exc in refusals:
                 if exc.status != 404:
                     report.skip(folder, a1111.SOURCE, exc.message)
-    claims, unmatched = a1111.match_files(entries, found)
-    for key, reason in problems + unmatched:
-        report.skip(cache_path, a1111.SOURCE, f"{key}: {reason}")
+    claims, unmatched = a1111.match_files((entry for entry, _ in entries.values()), found)
+    for key, reason in unmatched:
+        report.skip(entries[key][1], a1111.SOURCE, f"{key}: {reason}")
     for relative, claim in claims.items():
         file = add_entry(files, found[relative], report)
         if file is not None:

@@ -71,17 +71,37 @@ def count(steps: Sequence[Step], report: ImportReport) -> None:
     report.already_known += sum(step.action == KNOWN for step in steps)
 
 
-def metadata_rows(files: Iterable[LegacyFile]) -> list[tuple[str, str, Any, str]]:
+def known_hashes(steps: Iterable[Step], models: dict[str, Record]) -> dict[str, str]:
+    """Each file's hash as far as the catalogue knows it: its unchanged active record's, or the one the import
+    trusts for it."""
+    known = {}
+    for step in steps:
+        active = models.get(step.file.path)
+        if active is not None and FileIdentity.from_row(active) == step.file.identity:
+            known[step.file.path] = active["sha256"]
+    known.update((step.file.path, step.verdict.sha256) for step in steps if step.verdict.sha256 is not None)
+    return known
+
+
+def metadata_rows(files: Iterable[LegacyFile], hashes: dict[str, str], report: ImportReport
+                  ) -> list[tuple[str, str, Any, str]]:
     """(sha256, field, value, source), one per field of a content: the most authoritative source's.
 
     Kept even for a claim that is not trusted for its file: it still describes the content of that hash.
+    A claim that names no hash (a person's notes) describes the file's content, by the hash `hashes` gives
+    it (see known_hashes); a file not hashed yet has none, its notes wait in their side-car, and the report
+    says so.
     """
     best: dict[tuple[str, str], tuple[int, Any, str]] = {}
     for file in files:
         for claim in file.claims:
+            sha256 = claim.sha256 or hashes.get(file.path)
+            if sha256 is None:
+                report.skip(file.path, claim.source, "kept for when the file is hashed: import again then")
+                continue
             rank = SOURCE_PRIORITY.index(claim.source)
             for field, value in claim.metadata.items():
-                known = best.get((claim.sha256, field))
+                known = best.get((sha256, field))
                 if known is None or rank < known[0]:
-                    best[(claim.sha256, field)] = (rank, value, claim.source)
+                    best[(sha256, field)] = (rank, value, claim.source)
     return [(sha256, field, value, source) for (sha256, field), (_, value, source) in best.items()]

@@ -1,9 +1,11 @@
-"""AUTOMATIC1111 (and Forge, SD.Next): the "hashes" section of `cache.json` at the web UI's root.
+"""AUTOMATIC1111 (and Forge, SD.Next): the "hashes" section of `cache.json` at the web UI's root (until 1.9.0;
+since then the same entries live in a diskcache database, read by a1111_diskcache.py).
 
 Keys are `<kind>/<name>`: for a checkpoint, its path relative to models/Stable-diffusion with the
 extension (Windows separators on Windows); for a LoRA or an embedding, the file name without
 extension. Each entry is {"mtime": seconds, "sha256": hex}; the web UI trusts it only while the
 file's mtime is not newer. "hashes-addnet" is a hash of the tensors alone, not of the file: ignored.
+The key `vae` alone is the VAE loaded at the time, whichever file it was: it names no file.
 """
 
 from __future__ import annotations
@@ -48,15 +50,18 @@ def read_cache(raw: bytes) -> tuple[list[CacheEntry], list[tuple[str, str]]]:
     entries, problems = [], []
     for key, value in hashes.items():
         try:
-            entries.append(_entry(key, value))
+            entries.append(entry_of(key, value))
         except LegacyFormatError as exc:
             problems.append((key, str(exc)))
     return entries, problems
 
 
-def _entry(key: str, value: Any) -> CacheEntry:
+def entry_of(key: str, value: Any) -> CacheEntry:
+    """One entry of the hashes section, as cache.json and the diskcache both hold it."""
     kind, _, name = key.partition("/")
-    if kind not in KIND_FOLDERS or not name:
+    if not name:
+        raise LegacyFormatError("names no file (the web UI keeps one such entry for the VAE it has loaded)")
+    if kind not in KIND_FOLDERS:
         raise LegacyFormatError(f"unknown kind of model {kind!r}")
     if not isinstance(value, dict):
         raise LegacyFormatError("entry is not an object")

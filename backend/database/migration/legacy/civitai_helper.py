@@ -19,9 +19,11 @@ SOURCE = "civitai_helper"
 SUFFIX = ".civitai.info"
 
 
-def read(raw: bytes, model_file_name: str) -> Claim:
-    """The claim for model_file_name: its own entry of files[], else the primary one."""
-    return claim_from_version(json_object(raw), model_file_name, SOURCE)
+def read(raw: bytes, model_file_name: str) -> Claim | None:
+    """The claim for model_file_name: its own entry of files[], else the primary one. None for `{}`, which the
+    tool writes when the hub did not know the file: nothing is known, and nothing is wrong."""
+    version = json_object(raw)
+    return claim_from_version(version, model_file_name, SOURCE) if version else None
 
 
 def claim_from_version(version: dict[str, Any], model_file_name: str, source: str) -> Claim:

@@ -12,10 +12,11 @@ from backend.util.sidecar_files import MAX_SIDECAR_BYTES
 
 _BOM = b"\xef\xbb\xbf"
 
-SOURCES = ("a1111", "civitai_helper", "lora_manager", "stability_matrix")
+SOURCES = ("a1111", "a1111_user_metadata", "civitai_helper", "lora_manager", "stability_matrix")
 # The fields the catalogue keeps; each reader fills what its source has.
 METADATA_FIELDS = ("model_name", "version_name", "model_type", "base_model", "trained_words",
-                   "civitai_model_id", "civitai_version_id")
+                   "civitai_model_id", "civitai_version_id", "preferred_weight", "negative_prompt", "notes",
+                   "description")
 
 
 class LegacyFormatError(ValueError):
@@ -24,15 +25,21 @@ class LegacyFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Claim:
-    """One source's statement: this file's SHA-256 is sha256, and the file looked like this when it said so."""
+    """One source's statement: this file's SHA-256 is sha256, and the file looked like this when it said so.
+
+    A source that describes the file without naming its hash (A1111's own notes) has sha256 None: its
+    metadata belongs to whatever hash the file has.
+    """
 
     source: str
-    sha256: str
+    sha256: str | None
     # Bytes, when the source recorded the size; with tolerance, how far off the record may be (KB rounding).
     size: int | None = None
     size_tolerance: int = 0
     # A1111 only: the file's mtime in seconds when the web UI hashed it.
     mtime_s: float | None = None
+    # Why the claim's record of the file cannot be checked (a size field of the wrong type): never trusted.
+    unverifiable: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,6 +75,18 @@ def text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
+
+
+# What tools write where they know nothing: stored as knowledge, these would hide what another source knows.
+_PLACEHOLDERS = frozenset({"unknown", "none", "null", "n/a", "other"})
+
+
+def known_text(value: Any, *, placeholder: str | None = None) -> str | None:
+    """Text that says something: not empty, not a tool's "Unknown", not the given placeholder (a file name)."""
+    found = text(value)
+    if found is None or found.lower() in _PLACEHOLDERS or found == placeholder:
+        return None
+    return found
 
 
 def hub_id(value: Any) -> int | None:

@@ -23,7 +23,11 @@ class Verdict:
 
 
 def decide(size: int, mtime_ns: int, claims: Sequence[Claim]) -> Verdict:
-    """Trust the one hash all claims agree on, if every claim's record still matches the file."""
+    """Trust the one hash all claims agree on, if every claim's record still matches the file.
+
+    Claims that name no hash (notes about the file) take no part.
+    """
+    claims = [claim for claim in claims if claim.sha256 is not None]
     sources = tuple(claim.source for claim in claims)
     if len({claim.sha256 for claim in claims}) > 1:
         return Verdict(None, sources, conflict=[(claim.source, claim.sha256) for claim in claims])
@@ -35,6 +39,8 @@ def decide(size: int, mtime_ns: int, claims: Sequence[Claim]) -> Verdict:
 
 def why_stale(claim: Claim, size: int, mtime_ns: int) -> str | None:
     """Why the file on disk is no longer the one the source hashed, or None when it may still be."""
+    if claim.unverifiable is not None:
+        return claim.unverifiable
     if claim.size is not None and abs(claim.size - size) > claim.size_tolerance:
         return f"the source recorded {claim.size} bytes, the file has {size}"
     if claim.mtime_s is not None and mtime_ns > round(claim.mtime_s * 1e9) + _MTIME_SLACK_NS:
