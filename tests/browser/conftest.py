@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backend.server.instance import create_app
+from tests.browser.console import watch_errors
 from tests.integration.conftest import database_url, postgres_dsn, stack  # noqa: F401 - the same real stack
 
 CHROMIUM = Path(os.environ.get("MODELVAULT_CHROMIUM", "/usr/bin/chromium"))
@@ -51,16 +52,15 @@ async def site(stack, aiohttp_server) -> str:  # noqa: F811 - the fixture import
 
 @asynccontextmanager
 async def open_tab(browser, site: str, **options) -> AsyncIterator:
-    """A fresh browser tab on the site; a script error in the page fails the test."""
+    """A fresh browser tab on the site; a script error in the page, or an error in its console, fails the test."""
     context = await browser.new_context(base_url=site, viewport={"width": 1280, "height": 900}, **options)
     tab = await context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = watch_errors(tab)
     try:
         yield tab
     finally:
         await context.close()
-    assert not errors, f"errors in the page's scripts: {errors}"
+    assert not errors, f"errors in the page: {errors}"
 
 
 @pytest.fixture

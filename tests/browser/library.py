@@ -75,12 +75,6 @@ async def post(site: str, route: str, body: dict) -> dict:
         return answer
 
 
-async def status_of(site: str, route: str) -> int:
-    """What the gateway answers a GET: tells which parts of the API this version has."""
-    async with aiohttp.ClientSession() as session, session.get(f"{site}{route}") as reply:
-        return reply.status
-
-
 async def register(site: str, path: Path) -> dict:
     preview = path.with_suffix(".png")
     body = {"path": str(path), "preview_path": str(preview) if preview.exists() else None}

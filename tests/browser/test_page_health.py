@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
+from tests.browser.console import provokes
 from tests.browser.library import add_library
 
 
 async def test_banner_names_the_stopped_image_service_and_goes_away_when_it_is_back(stack, site, page):
+    provokes(page, 503)  # the health check's answer while the service is stopped
     await add_library(site, stack.model_root, ["loras/steady.safetensors"])
     await page.goto("/")
     await expect(page.locator(".card")).to_have_count(1)

@@ -1,11 +1,10 @@
-"""Jobs in a real browser: started from the page, followed live (the jobs' event stream, or the streaming
-endpoints of a gateway without the jobs API), cancelled."""
+"""Jobs in a real browser: started from the page, followed live over the jobs' event stream, cancelled."""
 
 from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.library import register, status_of, write_big_model, write_model
+from tests.browser.library import register, write_big_model, write_model
 
 GiB = 1 << 30
 BAR_MOVING = """() => { const bar = document.querySelector('.job progress');
@@ -13,7 +12,6 @@ BAR_MOVING = """() => { const bar = document.querySelector('.job progress');
 
 
 async def test_hash_all_shows_live_progress_and_cancel_stops_it(stack, site, page):
-    jobs_api = await status_of(site, "/api/jobs") == 200
     for index in range(4):
         model = write_big_model(stack.model_root, f"checkpoints/large_{index}.safetensors", 2 * GiB, (60, 60, 90))
         await register(site, model)
@@ -27,15 +25,14 @@ async def test_hash_all_shows_live_progress_and_cancel_stops_it(stack, site, pag
     await page.wait_for_function(BAR_MOVING, timeout=60_000)
     await expect(job.locator(".state")).to_have_text("Running")
     await expect(job.locator(".amounts")).to_contain_text("of 4 files")
-    if jobs_api:
-        await expect(job.locator(".amounts")).to_contain_text("GB of 8.6 GB")
+    await expect(job.locator(".amounts")).to_contain_text("GB of 8.6 GB")
 
     await job.get_by_role("button", name="Cancel Hash pending files").click()
     await expect(job.locator(".state")).to_have_text("Cancelled", timeout=30_000)
     await expect(job.get_by_role("button", name="Cancel Hash pending files")).to_be_hidden()
     await page.get_by_role("link", name="Pending", exact=True).click()
-    if jobs_api:  # a cancelled job stops; the files it had not reached are still pending
-        await expect(page.locator("#pending .status")).not_to_have_text("Nothing is pending.")
+    # A cancelled job stops; the files it had not reached are still pending.
+    await expect(page.locator("#pending .status")).not_to_have_text("Nothing is pending.")
 
 
 async def test_scan_now_finds_new_files_and_lists_them_as_pending(stack, site, page):

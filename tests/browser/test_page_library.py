@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from tests.browser.conftest import open_tab
+from tests.browser.console import provokes
 from tests.browser.library import add_library, catalogue_rows, insert_models, post
 
 # The colour of an <img>'s centre pixel as the browser decoded it.
@@ -84,6 +85,7 @@ async def test_model_view_lists_every_file_with_that_content(stack, site, page):
 
 async def test_the_grid_asks_for_pages_as_the_person_scrolls(stack, site, page):
     await insert_models(stack.database_url, catalogue_rows(stack.model_root, 130, ["a", "b"]))
+    provokes(page, 404)  # rows written for scale name previews no file backs
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url) if "/api/models?" in request.url else None)
     await page.goto("/")
@@ -103,6 +105,7 @@ async def test_the_grid_asks_for_pages_as_the_person_scrolls(stack, site, page):
 
 
 async def test_an_unknown_model_is_explained_in_words(stack, site, page):
+    provokes(page, 404, 400)
     await page.goto(f"/#/model/{'0' * 64}")
     await expect(page.locator("#model .problem")).to_have_text(f"That was not found. No model has SHA-256 {'0' * 64}.")
     await page.goto("/#/model/not-a-hash")

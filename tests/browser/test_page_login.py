@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.async_api import expect
 
 from backend.server.instance import create_app
+from tests.browser.console import provokes
 from tests.browser.library import add_library
 
 TOKEN = "correct-horse-battery-staple"
 
 
 async def test_the_page_asks_for_the_token_and_keeps_it_for_the_session(stack, site, aiohttp_server, page):
-    if not hasattr(stack.config().gateway, "api_token"):
-        pytest.skip("this gateway has no MODELVAULT_API_TOKEN")
+    provokes(page, 401)  # the page's first requests, before the token is given
     [model] = await add_library(site, stack.model_root, ["loras/locked.safetensors"])
     guarded = await aiohttp_server(create_app(stack.config(MODELVAULT_API_TOKEN=TOKEN)))
     await page.goto(str(guarded.make_url("/")))

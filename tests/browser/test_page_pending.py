@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
+from tests.browser.console import provokes
 from tests.browser.library import register, write_big_model, write_model
 
 # Each <progress> the page draws, as a person would have seen it: its value and maximum.
@@ -43,6 +44,7 @@ async def test_hash_this_one_shows_bytes_and_ends_in_the_library(stack, site, pa
 
 
 async def test_a_failed_hash_is_told_in_words(stack, site, page):
+    provokes(page, 404)  # the hash of a file that is gone
     gone = write_model(stack.model_root, "loras/vanishing.safetensors")
     await register(site, gone)
     await page.goto("/#/pending")

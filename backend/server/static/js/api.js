@@ -107,25 +107,6 @@ export async function postWithProgress(path, body, onProgress, signal) {
   return answer;
 }
 
-// Whether an endpoint exists in this version of ModelVault: parts of the page hide when it does not.
-export async function exists(path) {
-  try {
-    await getJson(path);
-    return true;
-  } catch (err) {
-    return !(err instanceof ApiProblem && [400, 404, 405].includes(err.status));
-  }
-}
-
-// Whether a POST-only route exists, without running it: a GET answers 405 there and 404 elsewhere.
-export async function routeExists(path) {
-  try {
-    return (await request('GET', path)).status !== 404;
-  } catch {
-    return false;
-  }
-}
-
 export function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {

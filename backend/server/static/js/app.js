@@ -1,6 +1,5 @@
 // The page: views chosen by the address (#/library, #/model/<sha256>, #/pending, #/jobs, #/duplicates).
 // Only the library is on the way to the first paint; the other views' modules load beside its first page.
-import { exists, routeExists } from './api.js';
 import { setupLibrary } from './library.js';
 import { setupLogin } from './login.js';
 import { attempt } from './notices.js';
@@ -17,19 +16,13 @@ async function main() {
   const [{ showModel }, { setupDuplicates }, { watchHealth }, { loadRecentJobs, setupJobs }, { setupPending }] =
     await Promise.all(['./detail.js', './duplicates.js', './health.js', './jobs.js', './pending.js'].map(
       (name) => import(name)));
-  // Which parts of the API this gateway has: the page hides what it cannot do.
-  const [jobsAvailable, duplicatesAvailable, importRoute] = await Promise.all([
-    exists('/api/jobs?limit=1'), exists('/api/models/duplicates?limit=1'), routeExists('/api/models/import')]);
+  // The page ships inside its gateway: every route it uses is there, so it routes without asking.
   const stale = new Set();
-  const pending = setupPending($('#pending'), {
-    hashed: () => stale.add(library), importAvailable: jobsAvailable || importRoute,
-  });
+  const pending = setupPending($('#pending'), { hashed: () => stale.add(library) });
   const duplicates = setupDuplicates($('#duplicates'));
   setupJobs($('#jobs'), {
-    available: jobsAvailable,
     finished: () => [library, pending, duplicates].forEach((view) => stale.add(view)),
   });
-  $('#nav-duplicates').hidden = !duplicatesAvailable;
   const views = { library, pending, duplicates };
 
   let first = true;

@@ -1,19 +1,16 @@
 // Jobs: started from the page, followed live over the jobs' event stream, cancellable.
-// Without the jobs API (an older gateway), the synchronous endpoints stream their progress instead.
 import { getJson, postJson, postWithProgress } from './api.js';
 import { clear, h } from './dom.js';
 import { showError, showNews } from './notices.js';
 import { isActive, KINDS, progressView, withRates } from './progress.js';
 
-const FALLBACK = { scan: '/api/models/scan', hash: '/api/models/pending/hash', import: '/api/models/import' };
-const FALLBACK_BODY = { hash: { limit: 100000 } };
 const cards = new Map();
 const following = new Set();
-const context = { list: null, finished: () => {}, available: false };
+const context = { list: null, finished: () => {} };
 let localIds = 0;
 
-export function setupJobs(section, { available, finished }) {
-  Object.assign(context, { list: section.querySelector('.jobs'), finished, available });
+export function setupJobs(section, { finished }) {
+  Object.assign(context, { list: section.querySelector('.jobs'), finished });
 }
 
 function card(job, cancel) {
@@ -78,7 +75,6 @@ async function cancelJob(id) {
 
 // Jobs started elsewhere (another tab, a script, the automatic scan) show up when the Jobs view opens.
 export async function loadRecentJobs() {
-  if (!context.available) return;
   const page = await getJson('/api/jobs?limit=20');
   for (const job of [...page.items].reverse()) {
     render(job);
@@ -104,13 +100,6 @@ export async function runWithProgress(kind, path, body, draw) {
 }
 
 export async function startJob(kind, params = {}) {
-  if (!context.available) {
-    let last;
-    const draw = (job, cancel) => { last = job; render(job, cancel); };
-    const answer = runWithProgress(kind, FALLBACK[kind], { ...FALLBACK_BODY[kind], ...params }, draw);
-    answer.then(() => finish(last), () => {});
-    return answer;
-  }
   try {
     const job = await postJson('/api/jobs', { kind, ...params });
     render(job);
@@ -121,5 +110,4 @@ export async function startJob(kind, params = {}) {
     render(await getJson(`/api/jobs/${encodeURIComponent(err.info.job_id)}`));
     follow(err.info.job_id);
   }
-  return undefined;
 }

@@ -8,7 +8,7 @@ import { offsetList } from './paging.js';
 import { progressView } from './progress.js';
 import { sentence } from './words.js';
 
-export function setupPending(section, { hashed, importAvailable }) {
+export function setupPending(section, { hashed }) {
   const hashOne = async (item, row) => {
     const button = row.querySelector('.hash-one');
     const area = row.querySelector('.progress');
@@ -53,8 +53,6 @@ export function setupPending(section, { hashed, importAvailable }) {
   };
   section.querySelector('.scan').addEventListener('click', () => run('scan'));
   section.querySelector('.hash-all').addEventListener('click', () => run('hash'));
-  const importButton = section.querySelector('.import');
-  importButton.hidden = !importAvailable;
-  importButton.addEventListener('click', () => run('import'));
+  section.querySelector('.import').addEventListener('click', () => run('import'));
   return view;
 }
