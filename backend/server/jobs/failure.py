@@ -1,6 +1,9 @@
-"""What a job's row says when its work raised: the database gone is named as such, never a bare "internal error"."""
+"""What a job's row says when its work raised: the database gone is named as such; anything else names the
+operation that failed and the exception, never a bare "internal error"."""
 
 from __future__ import annotations
+
+from types import TracebackType
 
 from backend.server.errors import ApiError, database_gone
 
@@ -15,13 +18,25 @@ def job_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if database_gone(exc):
-        return ApiError(503, "database_unavailable", f"PostgreSQL stopped answering: {reason(exc)}")
-    return ApiError(500, "internal", "internal error")
+        return ApiError(503, "database_unavailable", f"PostgreSQL stopped answering: {reason(exc, outage=True)}")
+    return ApiError(500, "internal", f"{operation(exc.__traceback__)} failed: {reason(exc)}")
 
 
-def reason(exc: BaseException) -> str:
-    """The exception's class and message; for a failed connection only the system's words for it, as errors.py
-    answers outages: the socket's path or the server's address stay in the log."""
-    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+def operation(trace: TracebackType | None) -> str:
+    """The project's function deepest in the traceback, as `module.function` (`queue_db.promote_batch`): where
+    our code called what raised, which a person can find, whatever library raised it below."""
+    deepest = "the job"
+    while trace is not None:
+        code, module = trace.tb_frame.f_code, trace.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("backend.", "services.")):
+            deepest = f"{module.rsplit('.', 1)[-1]}.{code.co_qualname}"
+        trace = trace.tb_next
+    return deepest
+
+
+def reason(exc: BaseException, *, outage: bool = False) -> str:
+    """The exception's class and message; for an outage's failed connection only the system's words for it, as
+    errors.py answers outages: the database's socket path or address stays in the log."""
+    text = exc.strerror if outage and isinstance(exc, OSError) and exc.strerror else str(exc)
     said = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return said if len(said) <= MESSAGE_LIMIT else said[:MESSAGE_LIMIT - 1] + "…"
