@@ -9,8 +9,9 @@ from pathlib import Path
 import aiohttp
 
 from services.hasher.server import HasherService
+from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import until
-from tests.stack_process import PROJECT
+from tests.stack_process import PROJECT, stack_env
 
 
 async def start_gateway(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
@@ -18,6 +19,13 @@ async def start_gateway(env: dict[str, str], log: Path) -> asyncio.subprocess.Pr
     with log.open("ab") as output:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "backend.server", env=env, cwd=PROJECT, stdout=output, stderr=output)
+
+
+def embedded_env(stack: Stack, port: int, **extra: str) -> dict[str, str]:
+    """A gateway as `make run` starts one: on the embedded PostgreSQL of the stack's data folder (started by the
+    gateway, see the own_database fixture), with the stack's services."""
+    services = {name: value for name, value in stack.env.items() if name != "DATABASE_URL"}
+    return stack_env(stack.model_root, stack.data_dir, port, **services, **extra)
 
 
 async def healthy(session: aiohttp.ClientSession, base: str) -> bool:

@@ -4,30 +4,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import asyncpg
-import pytest
 
 from backend.database.embedded import EmbeddedPostgres
 from tests.integration.conftest import Stack
-from tests.integration.gateway_process import hash_job_reading, healthy, start_gateway, stop_gateway
+from tests.integration.gateway_process import embedded_env, hash_job_reading, healthy, start_gateway, stop_gateway
 from tests.integration.jobs_helpers import MiB, sparse_model, until
-from tests.stack_process import free_port, stack_env
-
-
-@pytest.fixture
-def own_database(stack: Stack) -> Iterator[EmbeddedPostgres]:
-    """The embedded cluster a gateway without DATABASE_URL starts in the test's data folder: the test's
-    alone (not the session's shared server), so that it may kill it."""
-    server = EmbeddedPostgres(stack.config().postgres_dir)
-    yield server
-    server.stop()
-    shutil.rmtree(server.pgdata, ignore_errors=True)
+from tests.stack_process import free_port
 
 
 def kill_postgres(server: EmbeddedPostgres) -> None:
@@ -44,9 +31,8 @@ async def test_a_database_killed_under_a_hash_job_fails_it_naming_the_database(
     models = [sparse_model(stack.model_root, f"big{i}.safetensors", 16 * 1024 * MiB) for i in range(2)]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    services = {name: value for name, value in stack.env.items() if name != "DATABASE_URL"}
     # A stale limit far beyond the test: the job's end must come from the gateway that ran it, not a timeout.
-    env = stack_env(stack.model_root, stack.data_dir, port, **services, MODELVAULT_JOB_STALE_S="600")
+    env = embedded_env(stack, port, MODELVAULT_JOB_STALE_S="600")
     gateway = await start_gateway(env, tmp_path / "gateway.log")
     async with aiohttp.ClientSession() as session:
         try:

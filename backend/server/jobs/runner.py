@@ -37,8 +37,10 @@ class JobKind:
 class JobRunner:
     """Starts, cancels and finishes this gateway's jobs; started and closed by a cleanup context."""
 
-    def __init__(self, pool: asyncpg.Pool, stale_s: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, stale_s: float, data_dir: str | None = None) -> None:
+        """data_dir: the data folder whose lock this gateway holds (it is the folder's only gateway), if any."""
         self.owner = uuid.uuid4().hex
+        self.data_dir = data_dir
         self.kinds: dict[str, JobKind] = {}
         self._pool = pool
         self._stale_s = stale_s
@@ -62,7 +64,8 @@ class JobRunner:
         """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
         key = f"{name}:{params.get('folder', '')}" if exclusive else None
         async with self._pool.acquire() as conn:
-            row = await jobs_db.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner)
+            row = await jobs_db.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner,
+                                           owner_data_dir=self.data_dir)
         context = JobContext(row["id"], params, listener)
         task = asyncio.create_task(self._run(self.kinds[name], context), name=f"job-{row['id']}")
         self._tasks[row["id"]] = task
