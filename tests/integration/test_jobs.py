@@ -28,7 +28,7 @@ async def test_a_hash_job_runs_in_the_background_and_reports_what_it_did(
     assert done["state"] == "done" and done["error"] is None
     assert (done["files_done"], done["files_total"], done["errors"]) == (5, 5, 0)
     assert done["files_per_s"] > 0 and done["started_at"] and done["finished_at"]
-    assert done["result"]["remaining"] == 0 and done["result"]["leased"] == 0
+    assert (done["result"]["remaining"], done["result"]["leased_elsewhere"], done["result"]["set_aside"]) == (0, 0, 0)
     assert sorted(h["sha256"] for h in done["result"]["hashed"]) == sorted(
         hashlib.sha256(f"model {i}".encode()).hexdigest() for i in range(5))
     assert await db.fetchval("SELECT count(*) FROM models") == 5
