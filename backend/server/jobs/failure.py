@@ -3,6 +3,7 @@ operation that failed and the exception, never a bare "internal error"."""
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 
 from backend.server.errors import ApiError, database_gone
@@ -35,8 +36,12 @@ def operation(trace: TracebackType | None) -> str:
 
 
 def reason(exc: BaseException, *, outage: bool = False) -> str:
-    """The exception's class and message; for an outage's failed connection only the system's words for it, as
-    errors.py answers outages: the database's socket path or address stays in the log."""
-    text = exc.strerror if outage and isinstance(exc, OSError) and exc.strerror else str(exc)
+    """The exception's class and message; for an outage's failed connection only the system's words for its
+    errno, as errors.py answers outages: the database's address or socket path (in asyncio's message) stays
+    in the log."""
+    if outage and isinstance(exc, OSError):
+        text = os.strerror(exc.errno) if exc.errno else ""
+    else:
+        text = str(exc)
     said = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return said if len(said) <= MESSAGE_LIMIT else said[:MESSAGE_LIMIT - 1] + "…"
