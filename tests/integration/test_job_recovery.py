@@ -65,7 +65,7 @@ async def test_a_gateway_restarted_on_its_data_folder_interrupts_its_predecessor
 ) -> None:
     """As under `make run`: one gateway owns the data folder and its embedded PostgreSQL. Its successor knows
     at start that a job left running there is dead: no wait for the heartbeat (600 s here) or the lease."""
-    models = [sparse_model(stack.model_root, f"big{i}.safetensors", 8 * 1024 * MiB) for i in range(3)]
+    models = [sparse_model(stack.model_root, f"big{i}.safetensors", 2 * 1024 * MiB) for i in range(3)]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = embedded_env(stack, port, MODELVAULT_JOB_STALE_S="600")
