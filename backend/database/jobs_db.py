@@ -23,14 +23,18 @@ class JobRunningError(Exception):
 
 
 async def insert_job(
-    conn: asyncpg.Connection, *, kind: str, params: dict[str, Any], exclusive_key: str | None, owner: str
+    conn: asyncpg.Connection, *, kind: str, params: dict[str, Any], exclusive_key: str | None, owner: str,
+    owner_data_dir: str | None = None,
 ) -> Record:
-    """A new queued job; JobRunningError when exclusive_key is taken by a live job."""
+    """A new queued job; JobRunningError when exclusive_key is taken by a live job.
+
+    owner_data_dir: the data folder whose lock the owner holds, if it holds one (see interrupt_predecessors).
+    """
     try:
         return await conn.fetchrow(
-            f"""INSERT INTO jobs (kind, params, exclusive_key, owner) VALUES ($1, $2::jsonb, $3, $4)
-                RETURNING {_COLUMNS}""",
-            kind, json.dumps(params), exclusive_key, owner,
+            f"""INSERT INTO jobs (kind, params, exclusive_key, owner, owner_data_dir)
+                VALUES ($1, $2::jsonb, $3, $4, $5) RETURNING {_COLUMNS}""",
+            kind, json.dumps(params), exclusive_key, owner, owner_data_dir,
         )
     except asyncpg.UniqueViolationError:
         running = await conn.fetchval(
@@ -98,13 +102,27 @@ async def request_cancel(conn: asyncpg.Connection, job_id: int) -> None:
 
 async def interrupt_stale(conn: asyncpg.Connection, stale_s: float) -> list[int]:
     """Jobs whose gateway stopped beating: interrupted, keeping their counts; their leased rows go back."""
+    return await _interrupt(conn, "the gateway running this job stopped",
+                            "heartbeat_at < now() - make_interval(secs => $3)", stale_s)
+
+
+async def interrupt_predecessors(conn: asyncpg.Connection, data_dir: str, owner: str) -> list[int]:
+    """Live jobs of the earlier gateways of a data folder whose lock `owner` now holds: every one of them is
+    dead (the lock left with its process), so their jobs end now, not once their heartbeat has aged."""
+    return await _interrupt(conn, "the gateway running this job stopped (restarted)",
+                            "owner_data_dir = $3 AND owner <> $4", data_dir, owner)
+
+
+async def _interrupt(conn: asyncpg.Connection, reason: str, which: str, *args: Any) -> list[int]:
+    """The live jobs `which` selects ($3 on) end interrupted for `reason`, keeping their counts; their leased
+    rows go back to the queue in the same transaction."""
     async with conn.transaction():
         ids = [r["id"] for r in await conn.fetch(
-            """UPDATE jobs SET state = 'interrupted', finished_at = now(), exclusive_key = NULL,
-                      error_code = 'interrupted', error = 'the gateway running this job stopped'
-               WHERE state = ANY($1::text[]) AND heartbeat_at < now() - make_interval(secs => $2)
-               RETURNING id""",
-            LIVE_STATES, stale_s,
+            f"""UPDATE jobs SET state = 'interrupted', finished_at = now(), exclusive_key = NULL,
+                       error_code = 'interrupted', error = $2
+                WHERE state = ANY($1::text[]) AND {which}
+                RETURNING id""",
+            LIVE_STATES, reason, *args,
         )]
         await release_leases(conn, ids)
     return ids

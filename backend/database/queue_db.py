@@ -78,15 +78,19 @@ async def next_settled_in(conn: asyncpg.Connection) -> float | None:
         "SELECT extract(epoch FROM min(settle_until) - now())::float8 FROM pending_models WHERE settle_until > now()")
 
 
-async def count_queue(conn: asyncpg.Connection, folder_prefix: str = "") -> tuple[int, int]:
-    """(rows waiting for a worker, rows leased by a running job now); rows set aside after a failure are neither."""
+async def count_queue(conn: asyncpg.Connection, folder_prefix: str = "", job_id: int | None = None
+                      ) -> tuple[int, int, int]:
+    """(every pending row under the folder, those another job than job_id holds a live lease on, those set
+    aside after a failure): the first is never 0 while a row waits, whoever holds it."""
     row = await conn.fetchrow(
-        f"""SELECT count(*) FILTER (WHERE {_CLAIMABLE}) AS waiting,
-                   count(*) FILTER (WHERE claimed_by IS NOT NULL AND claimed_until >= now()) AS leased
+        f"""SELECT count(*) AS remaining,
+                   count(*) FILTER (WHERE claimed_by IS DISTINCT FROM $2 AND claimed_by IS NOT NULL
+                                    AND claimed_until >= now()) AS leased_elsewhere,
+                   count(*) FILTER (WHERE claimed_by IS NULL AND claimed_until >= now()) AS set_aside
             FROM pending_models WHERE {_in_folder('$1')}""",
-        folder_prefix,
+        folder_prefix, job_id,
     )
-    return row["waiting"], row["leased"]
+    return row["remaining"], row["leased_elsewhere"], row["set_aside"]
 
 
 async def work_ahead(conn: asyncpg.Connection, limit: int, folder_prefix: str = "") -> tuple[int, int]:

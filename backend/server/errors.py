@@ -90,8 +90,13 @@ def _from_asyncpg(exc: BaseException) -> bool:
     return False
 
 
+def database_gone(exc: BaseException) -> bool:
+    """Whether exc says the database is not there (stopped, unreachable), as opposed to a bug in a query."""
+    return isinstance(exc, _DATABASE_DOWN) or (isinstance(exc, OSError) and _from_asyncpg(exc))
+
+
 def _os_error(request: web.Request, exc: OSError) -> web.Response:
-    if _from_asyncpg(exc):
+    if database_gone(exc):
         return error_response(503, "unavailable", "database unavailable")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return error_response(507, "insufficient_storage", "no space left on the gateway's disk")

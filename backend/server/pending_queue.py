@@ -57,9 +57,12 @@ class QueueReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     hashed_count: int = 0
     error_count: int = 0
-    # Rows waiting for a worker, and rows another job holds a lease on right now.
+    # Every pending row under the folder after the run, whoever holds it: of those, the rows another job
+    # holds a lease on right now (a dead gateway's too, until its job is found dead), and the rows set aside
+    # after a failure (tried again after RETRY_AFTER_S). The others wait for a worker.
     remaining: int = 0
-    leased: int = 0
+    leased_elsewhere: int = 0
+    set_aside: int = 0
     # Files that changed while they were read (still being written): back in the queue until they stand still.
     changed_while_read: int = 0
 
@@ -93,7 +96,8 @@ async def hash_pending(
         renewer.cancel()
         await asyncio.gather(renewer, return_exceptions=True)
     async with services.pool.acquire() as conn:
-        run.report.remaining, run.report.leased = await queue_db.count_queue(conn, run.prefix)
+        counts = await queue_db.count_queue(conn, run.prefix, job_id)
+    run.report.remaining, run.report.leased_elsewhere, run.report.set_aside = counts
     return run.report
 
 

@@ -118,6 +118,16 @@ async def stack(model_root: Path, data_dir: Path, database_url: str) -> AsyncIte
 
 
 @pytest.fixture
+def own_database(stack: Stack) -> Iterator[EmbeddedPostgres]:
+    """The embedded cluster a gateway without DATABASE_URL starts in the test's data folder: the test's
+    alone (not the session's shared server), so that it may kill it."""
+    server = EmbeddedPostgres(stack.config().postgres_dir)
+    yield server
+    server.stop()
+    shutil.rmtree(server.pgdata, ignore_errors=True)
+
+
+@pytest.fixture
 async def gateway(stack: Stack, aiohttp_client) -> TestClient:
     return await aiohttp_client(create_app(stack.config()))
 

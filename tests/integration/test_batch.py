@@ -101,7 +101,8 @@ async def test_a_failing_file_is_reported_kept_and_set_aside(
     done = await (await gateway.post("/api/models/pending/hash", json={})).json()
     assert [h["path"] for h in done["hashed"]] == [str(kept)]
     assert [(e["path"], e["code"]) for e in done["errors"]] == [(str(gone), "not_found")]
-    assert done["remaining"] == 0  # set aside for a while, not retried in a loop
+    # Still pending, but set aside for a while, not retried in a loop.
+    assert (done["remaining"], done["set_aside"]) == (1, 1)
     pending = await (await gateway.get("/api/models/pending")).json()
     assert [(p["path"], p["last_error"].split(":")[0]) for p in pending["items"]] == [(str(gone), "not_found")]
 

@@ -28,10 +28,27 @@ async def test_a_hash_job_runs_in_the_background_and_reports_what_it_did(
     assert done["state"] == "done" and done["error"] is None
     assert (done["files_done"], done["files_total"], done["errors"]) == (5, 5, 0)
     assert done["files_per_s"] > 0 and done["started_at"] and done["finished_at"]
-    assert done["result"]["remaining"] == 0 and done["result"]["leased"] == 0
+    assert (done["result"]["remaining"], done["result"]["leased_elsewhere"], done["result"]["set_aside"]) == (0, 0, 0)
     assert sorted(h["sha256"] for h in done["result"]["hashed"]) == sorted(
         hashlib.sha256(f"model {i}".encode()).hexdigest() for i in range(5))
     assert await db.fetchval("SELECT count(*) FROM models") == 5
+
+
+async def test_a_job_that_fails_inside_says_which_operation_failed_and_how(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    """Not a bare "internal error": the operation, the exception's class and its message, in the job's row."""
+    models = [write_model(stack.model_root, f"m{i}.safetensors", f"model {i}".encode()) for i in range(2)]
+    await register(gateway, models)
+    # A real failure of a real statement: the table now refuses every new row.
+    await db.execute("ALTER TABLE models ADD CONSTRAINT refuses_all CHECK (false) NOT VALID")
+    started = await (await gateway.post("/api/jobs", json={"kind": "hash"})).json()
+    done = await finished(gateway, started["id"])
+    assert done["state"] == "failed" and done["error"]["code"] == "internal", done["error"]
+    where, _, what = done["error"]["message"].partition(" failed: ")
+    assert where.startswith("queue_db.") and "promote" in where, done["error"]
+    assert what.startswith("CheckViolationError: ") and '"refuses_all"' in what, done["error"]
+    assert await db.fetchval("SELECT count(*) FROM pending_models WHERE claimed_by IS NULL") == 2
 
 
 async def test_jobs_are_listed_newest_first_and_paged(stack: Stack, gateway: TestClient) -> None:

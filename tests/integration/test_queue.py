@@ -128,7 +128,7 @@ async def test_a_service_down_stops_the_job_which_says_which_and_nothing_is_lost
     assert len(rows) == 3 and all(tuple(r) == (None, None, None) for r in rows)
 
 
-async def test_remaining_counts_waiting_rows_and_leased_ones_apart(
+async def test_remaining_counts_every_row_left_and_says_how_many_another_job_holds(
     stack: Stack, gateway: TestClient, db: asyncpg.Connection
 ) -> None:
     models = [write_model(stack.model_root, f"m{i}.safetensors", f"m {i}".encode()) for i in range(4)]
@@ -137,7 +137,23 @@ async def test_remaining_counts_waiting_rows_and_leased_ones_apart(
     await db.execute("UPDATE pending_models SET claimed_by = 424242, claimed_until = now() + interval '1 minute'"
                      " WHERE path = $1", str(models[0]))
     answer = await (await gateway.post("/api/models/pending/hash", json={"limit": 2})).json()
-    assert len(answer["hashed"]) == 2 and (answer["remaining"], answer["leased"]) == (1, 1)
+    assert len(answer["hashed"]) == 2
+    assert (answer["remaining"], answer["leased_elsewhere"], answer["set_aside"]) == (2, 1, 0)
+
+
+async def test_rows_leased_by_a_dead_gateway_are_remaining_not_zero(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    """A crashed gateway's job still holds every row (its lease runs for a minute): nothing is hashed now,
+    and the answer says the rows are there and who holds them, not `remaining: 0`."""
+    models = [write_model(stack.model_root, f"m{i}.safetensors", f"m {i}".encode()) for i in range(3)]
+    await register(gateway, models)
+    await db.execute("UPDATE pending_models SET claimed_by = 424242, claimed_until = now() + interval '1 minute'")
+    reply = await gateway.post("/api/models/pending/hash", json={})
+    answer = await reply.json()
+    assert reply.status == 200 and answer["hashed_count"] == 0, answer
+    assert answer["remaining"] == 3, "three files wait: the answer must not say none is left"
+    assert (answer["leased_elsewhere"], answer["set_aside"]) == (3, 0)
 
 
 async def test_leases_are_renewed_while_a_file_is_read(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import grpc
 
 from backend.server.errors import from_rpc_error
+from backend.server.jobs.failure import job_error
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +45,15 @@ def test_a_newline_in_a_logged_file_name_does_not_forge_a_line(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].endswith("hashed /m/a.safetensors\\n2026-01-01 hasher INFO forged: yes")
+
+
+async def test_a_job_whose_database_cannot_be_reached_names_the_database_but_not_its_address() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", timeout=10)
+    except OSError as exc:
+        error = job_error(exc)
+    assert (error.code, error.message) == (
+        "database_unavailable", "PostgreSQL stopped answering: ConnectionRefusedError: Connection refused")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -11,10 +12,13 @@ from backend.database import jobs_db
 from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.jobs.control import Jobs
+from backend.server.jobs.data_dir_lock import DataDirLock
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.runner import JobRunner
 from backend.server.pending_queue import QueueServices
+
+log = logging.getLogger(__name__)
 
 
 def queue_services(app: web.Application) -> QueueServices:
@@ -32,13 +36,21 @@ def queue_services(app: web.Application) -> QueueServices:
 async def job_engine(app: web.Application) -> AsyncIterator[None]:
     """A cleanup context: the runner and its heartbeat live exactly as long as the pool they write to."""
     config = app[keys.CONFIG]
-    runner = JobRunner(app[keys.POOL], config.jobs.stale_s)
+    # Only a gateway on its own embedded PostgreSQL may own its data folder. On DATABASE_URL gateways share
+    # the database (compose, scaled out) and a job whose heartbeat is fresh may be alive on another machine:
+    # there only the heartbeat tells the dead.
+    lock = DataDirLock(config.data_dir) if config.gateway.database_url is None else None
+    owned = lock is not None and lock.acquire()
+    runner = JobRunner(app[keys.POOL], config.jobs.stale_s, str(config.data_dir) if owned else None)
     runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.jobs.settle_s))
     runner.register("hash", hash_kind(queue_services(app)))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     app[keys.JOB_RUNNER] = runner
     app[keys.JOBS] = Jobs(runner, app[keys.POOL])
     async with app[keys.POOL].acquire() as conn:
+        if runner.data_dir is not None:
+            for job_id in await jobs_db.interrupt_predecessors(conn, runner.data_dir, runner.owner):
+                log.warning("job %d was interrupted: the gateway before us on %s stopped", job_id, runner.data_dir)
         await jobs_db.interrupt_stale(conn, config.jobs.stale_s)
     heartbeat = asyncio.create_task(runner.heartbeat_forever())
     try:
@@ -47,3 +59,5 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
         await runner.close()
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
+        if lock is not None:
+            lock.release()

@@ -14,11 +14,16 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import jobs_db
-from backend.server.errors import ApiError
+from backend.server.errors import ApiError, database_gone
 from backend.server.jobs.context import JobContext, Listener
+from backend.server.jobs.failure import job_error
 from backend.server.jobs.model import Outcome
 
 log = logging.getLogger(__name__)
+
+# A job's end that the database could not take is written again after these pauses, doubling, until it is back.
+FIRST_RETRY_S = 0.25
+MAX_RETRY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,16 @@ class JobKind:
 class JobRunner:
     """Starts, cancels and finishes this gateway's jobs; started and closed by a cleanup context."""
 
-    def __init__(self, pool: asyncpg.Pool, stale_s: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, stale_s: float, data_dir: str | None = None) -> None:
+        """data_dir: the data folder whose lock this gateway holds (it is the folder's only gateway), if any."""
         self.owner = uuid.uuid4().hex
+        self.data_dir = data_dir
         self.kinds: dict[str, JobKind] = {}
         self._pool = pool
         self._stale_s = stale_s
         self._tasks: dict[int, asyncio.Task[Outcome]] = {}
         self._cancelling: set[int] = set()
+        self._closing = asyncio.Event()
 
     def register(self, name: str, kind: JobKind) -> None:
         self.kinds[name] = kind
@@ -56,7 +64,8 @@ class JobRunner:
         """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
         key = f"{name}:{params.get('folder', '')}" if exclusive else None
         async with self._pool.acquire() as conn:
-            row = await jobs_db.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner)
+            row = await jobs_db.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner,
+                                           owner_data_dir=self.data_dir)
         context = JobContext(row["id"], params, listener)
         task = asyncio.create_task(self._run(self.kinds[name], context), name=f"job-{row['id']}")
         self._tasks[row["id"]] = task
@@ -87,11 +96,10 @@ class JobRunner:
                                          error="stopped before it began")
 
     async def _run(self, kind: JobKind, ctx: JobContext) -> Outcome:
-        flusher = asyncio.create_task(ctx.flush_forever(self._pool))
         try:
             async with self._pool.acquire() as conn:
                 await jobs_db.mark_running(conn, ctx.job_id)
-            outcome = Outcome("done", await kind.run(ctx))
+            outcome = Outcome("done", await self._work(kind, ctx))
         except asyncio.CancelledError:
             # Ours to swallow: the task ends with its outcome, which the row records below.
             cancelled = ctx.job_id in self._cancelling
@@ -101,21 +109,56 @@ class JobRunner:
         except ApiError as exc:
             outcome = Outcome("failed", error=exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one job must not take the gateway down
-            log.exception("job %d failed", ctx.job_id)
+            if database_gone(exc):
+                log.error("job %d failed: the database went away: %s", ctx.job_id, exc)
+            else:
+                log.exception("job %d failed", ctx.job_id)
             outcome = Outcome("failed", error=exc)
         finally:
-            flusher.cancel()
             self._cancelling.discard(ctx.job_id)
-        await asyncio.shield(self._finish(ctx, outcome))
+        await asyncio.shield(self._write_end(ctx, outcome))
         return outcome
 
+    async def _work(self, kind: JobKind, ctx: JobContext) -> dict[str, Any]:
+        """The kind's work beside the writer of its progress: when that writer finds the database gone, the
+        job learns it then (and fails), not at its own next query, which a long read may put off for minutes."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                flusher = group.create_task(ctx.flush_forever(self._pool))
+                try:
+                    return await kind.run(ctx)
+                finally:
+                    flusher.cancel()
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the kind's failure, or the writer's
+
+    async def _write_end(self, ctx: JobContext, outcome: Outcome) -> None:
+        """The job's end in its row; while the database is gone, written again until it is back, so that the
+        row says why the job ended and stops holding its folder (409) as soon as the database answers."""
+        pause = FIRST_RETRY_S
+        while True:
+            try:
+                await self._finish(ctx, outcome)
+                return
+            except Exception as exc:
+                if not database_gone(exc):
+                    raise
+                if self._closing.is_set():
+                    # Our successor (or another gateway's heartbeat) finds the row and ends it.
+                    log.error("job %d ended %s, which could not be written: %s", ctx.job_id, outcome.state, exc)
+                    return
+                log.warning("job %d ended %s; writing that waits for the database: %s", ctx.job_id,
+                            outcome.state, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), pause)
+            pause = min(pause * 2, MAX_RETRY_S)
+
     async def _finish(self, ctx: JobContext, outcome: Outcome) -> None:
-        error = outcome.error
-        code = error.code if isinstance(error, ApiError) else ("internal" if error is not None else None)
-        message = (error.message if isinstance(error, ApiError) else "internal error") if error else None
+        error = job_error(outcome.error) if outcome.error is not None else None
         async with self._pool.acquire() as conn:
             await jobs_db.finish_job(conn, ctx.job_id, state=outcome.state, progress=ctx.fields,
-                                     result=outcome.result, error_code=code, error=message)
+                                     result=outcome.result, error_code=error and error.code,
+                                     error=error and error.message)
 
     async def heartbeat_forever(self) -> None:
         """Keep our jobs alive in the table, stop those cancelled elsewhere, and interrupt other gateways' dead ones."""
@@ -129,12 +172,16 @@ class JobRunner:
                             asyncio.create_task(self.cancel(job_id))
                     for job_id in await jobs_db.interrupt_stale(conn, self._stale_s):
                         log.warning("job %d was interrupted: its gateway stopped beating", job_id)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("job heartbeat failed: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - the heartbeat outlives the database's absence and any one bug
+                if not database_gone(exc):
+                    log.exception("job heartbeat failed")
+                else:
+                    log.warning("job heartbeat failed: the database went away: %s", exc)
             await asyncio.sleep(interval)
 
     async def close(self) -> None:
         """The gateway stops: every running job ends as interrupted, with what it did, its leases given back."""
+        self._closing.set()
         running = list(self._tasks.items())
         for _, task in running:
             task.cancel()
