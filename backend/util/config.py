@@ -45,6 +45,8 @@ class GatewayConfig:
     hash_timeout_s: float
     rpc_timeout_s: float
     max_body_bytes: int
+    # Open event streams (GET /api/jobs/{id}/events); each holds a connection and a little memory.
+    max_event_streams: int
     # Required when `host` is not loopback; then every /api and /images request must carry it.
     api_token: str | None
     # Host header names (without port) the gateway answers to; anything else is refused (DNS rebinding).
@@ -189,6 +191,7 @@ def _gateway(env: Mapping[str, str]) -> GatewayConfig:
         hash_timeout_s=_float(env, "MODELVAULT_HASH_TIMEOUT_S", 900.0),
         rpc_timeout_s=_float(env, "MODELVAULT_RPC_TIMEOUT_S", 30.0),
         max_body_bytes=_int(env, "MODELVAULT_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024),
+        max_event_streams=_int(env, "MODELVAULT_MAX_EVENT_STREAMS", 1000, minimum=1),
         api_token=_api_token(env, host),
         allowed_hosts=_allowed_hosts(env),
     )

@@ -36,13 +36,14 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     runner.register("hash", hash_kind(queue_services(app)))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     app[keys.JOB_RUNNER] = runner
-    app[keys.JOBS] = Jobs(runner, app[keys.POOL])
+    jobs = app[keys.JOBS] = Jobs(runner, app[keys.POOL], config.gateway.max_event_streams)
     async with app[keys.POOL].acquire() as conn:
         await jobs_db.interrupt_stale(conn, config.jobs.stale_s)
     heartbeat = asyncio.create_task(runner.heartbeat_forever())
     try:
         yield
     finally:
+        await jobs.close()
         await runner.close()
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
