@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from tests.bench import (
+    bench_bodies,
     bench_gateway,
     bench_hasher,
     bench_images,
@@ -42,10 +43,11 @@ GOALS = {
     "page_load_ms": "< 1000 with 10,000 models",
     "load_5xx": "== 0",
     "sse_idle_2000_health_p99_ms": "< 100",
+    "wide_json_rss_mb": "< 50",
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
-              "streams": bench_streams}
+              "streams": bench_streams, "bodies": bench_bodies}
 
 
 def main(names: list[str]) -> int:
