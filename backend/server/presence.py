@@ -47,7 +47,7 @@ async def _hold(dsn: str, start_id: str, conn: asyncpg.Connection) -> None:
             try:
                 conn = await _connect(dsn, start_id)
                 break
-            except (OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever the database says, keep trying: presence is for life
                 log.warning("the gateway's presence session could not open (%s); trying again", exc)
                 await asyncio.sleep(RECONNECT_S)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import shutil
 import urllib.error
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from backend.database.embedded import EmbeddedPostgres
 from backend.database.live_gateways import application_name, live_start_ids
 from backend.server import keys
+from backend.server.instance import create_app
 from tests.eventually import eventually, eventually_blocking
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import files_under, write_model, write_preview
@@ -62,6 +64,31 @@ async def test_a_gateway_is_alive_while_it_runs_and_gone_once_it_stops(
 
 async def _not_alive(db: asyncpg.Connection, start_id: str) -> bool:
     return start_id not in await live_start_ids(db)
+
+
+async def _alive(dsn: str, start_id: str) -> bool:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return start_id in await live_start_ids(conn)
+    finally:
+        await conn.close()
+
+
+async def test_a_gateway_is_alive_again_once_its_database_is_back(
+    stack: Stack, aiohttp_client, tmp_path: Path
+) -> None:
+    server = EmbeddedPostgres(tmp_path / "restarted-pg")
+    server.start()
+    try:
+        gateway = await aiohttp_client(create_app(stack.config(DATABASE_URL=server.dsn)))
+        start_id = gateway.app[keys.START_ID]
+        assert await _alive(server.dsn, start_id)
+        server.stop()  # its presence session ends with the server
+        server.start()
+        await eventually(lambda: _alive(server.dsn, start_id), timeout=30, what="the presence session back")
+    finally:
+        server.stop()
+        shutil.rmtree(server.pgdata, ignore_errors=True)
 
 
 def test_a_gateway_killed_mid_registration_leaves_no_staged_preview_once_restarted(
