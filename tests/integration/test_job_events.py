@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from backend.database import jobs_db
+from backend.server import keys
 from backend.server.instance import HANDLER_CANCELLATION
+from backend.server.jobs.context import JobContext
+from backend.server.jobs.runner import JobKind
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import MiB, job, register, sparse_model
@@ -112,3 +118,50 @@ async def test_a_stream_on_another_gateway_follows_the_job_to_its_end(
     final = events[-1][1]
     assert final["state"] == "done" and final["files_done"] == 3
     assert final == await job(gateway, started["id"])
+
+
+async def test_many_streams_of_a_job_cost_one_read_per_change_and_none_while_it_is_idle(
+    gateway: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A job kind of this test's own, run by the gateway's real runner: it moves only when the test says.
+    step, finish = asyncio.Event(), asyncio.Event()
+
+    async def run(ctx: JobContext) -> dict[str, Any]:
+        await step.wait()
+        ctx.progress(files_done=1, files_total=2)
+        await finish.wait()
+        return {"waited": True}
+
+    gateway.app[keys.JOB_RUNNER].register("wait", JobKind(run=run, validate=lambda body: {}))
+    started = await (await gateway.post("/api/jobs", json={"kind": "wait"})).json()
+    await eventually(lambda: _state(gateway, started["id"], "running"), what="the job running")
+    reads = []
+    real_get_job = jobs_db.get_job
+
+    async def counted(conn, job_id: int):
+        reads.append(job_id)
+        return await real_get_job(conn, job_id)
+
+    monkeypatch.setattr(jobs_db, "get_job", counted)
+    streams = [await gateway.get(f"/api/jobs/{started['id']}/events") for _ in range(50)]
+    for stream in streams:
+        name, body = await _first_event(stream)
+        assert (name, body["state"], body["files_done"]) == ("progress", "running", 0)
+    reads.clear()
+    await asyncio.sleep(1.0)  # four ticks of the old polling: 200 reads of the row by 50 streams
+    assert reads == []
+
+    step.set()
+    for stream in streams:
+        name, body = await _first_event(stream)
+        assert (name, body["files_done"], body["files_total"]) == ("progress", 1, 2)
+    assert reads == [started["id"]]  # one read of the row for the 50 streams
+
+    finish.set()
+    for stream in streams:
+        name, body = (await _all_events(stream))[-1]
+        assert (name, body["state"], body["result"]) == ("done", "done", {"waited": True})
+
+
+async def _state(gateway: TestClient, job_id: int, state: str) -> bool:
+    return (await job(gateway, job_id))["state"] == state
