@@ -60,9 +60,9 @@ class Catalogue:
     """What the handlers, the scan and the import ask of the catalogue about one file: its hash, its registration."""
 
     def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool,
-                 compressions: int = 4) -> None:
+                 start_id: str, compressions: int = 4) -> None:
         self._pool = pool
-        self._registration = PendingRegistration(pool, hasher, images, compressions=compressions)
+        self._registration = PendingRegistration(pool, hasher, images, compressions=compressions, start_id=start_id)
         self._hasher = hasher
         self._images = images
         self._dev = dev

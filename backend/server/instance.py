@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -20,7 +21,9 @@ from backend.server.jobs.lifecycle import job_engine
 from backend.server.jobs.watch import auto_scan
 from backend.server.legacy import LegacyImport, LegacyServices
 from backend.server.library import Library
+from backend.server.presence import presence
 from backend.server.router import setup_routes
+from backend.server.staged_cleanup import sweep_dead_staged_previews
 from backend.util.config import Config
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,8 @@ class Server:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        # This start of the gateway, as its staged previews and its presence session name it.
+        self.start_id = uuid.uuid4().hex
 
     def app(self) -> web.Application:
         app = web.Application(
@@ -38,9 +43,10 @@ class Server:
             client_max_size=self.config.gateway.max_body_bytes,
         )
         app[keys.CONFIG] = self.config
+        app[keys.START_ID] = self.start_id
         # Reverse order on the way out: the use cases' users go before the pool and channels they use.
         app.cleanup_ctx.extend(
-            [self._database, self._hasher_channel, self._images_channel, self._use_cases, self._sweep,
+            [self._database, self._presence, self._hasher_channel, self._images_channel, self._use_cases, self._sweep,
              job_engine, auto_scan]
         )
         setup_routes(app)
@@ -62,6 +68,7 @@ class Server:
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
             raise
+        app[keys.DATABASE_DSN] = dsn
         watch = asyncio.create_task(restart_when_gone(embedded)) if embedded is not None else None
         try:
             yield
@@ -73,6 +80,11 @@ class Server:
             if embedded is not None:
                 log.info("stopping the embedded PostgreSQL")
                 await asyncio.to_thread(embedded.stop)
+
+    async def _presence(self, app: web.Application) -> AsyncIterator[None]:
+        """Other gateways see this one alive (and keep its staged previews) while it runs."""
+        async with presence(app[keys.DATABASE_DSN], self.start_id):
+            yield
 
     async def _hasher_channel(self, app: web.Application) -> AsyncIterator[None]:
         async with open_channel(self.config.gateway.hasher_target) as channel:
@@ -91,7 +103,7 @@ class Server:
         hasher = app[keys.HASHER] = HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s,
                                                  gateway.hash_timeout_s)
         images = app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
-        catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, dev=self.config.dev,
+        catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, dev=self.config.dev, start_id=self.start_id,
                                                     compressions=self.config.images.workers)
         app[keys.LIBRARY] = Library(pool)
         app[keys.LEGACY_IMPORT] = LegacyImport(LegacyServices(pool, hasher, images, catalogue))
@@ -102,6 +114,7 @@ class Server:
         """In the background, so that start-up never waits for (or fails on) the image service."""
         async def sweep() -> None:
             try:
+                await sweep_dead_staged_previews(app[keys.POOL], app[keys.IMAGES], self.config.images_dir)
                 await sweep_orphan_previews(app[keys.POOL], app[keys.IMAGES], self.config.images_dir)
             except Exception as exc:  # noqa: BLE001 - the next start sweeps again
                 log.warning("start-up sweep of orphan previews failed: %s", exc)

@@ -16,6 +16,9 @@ from backend.server.library import Library
 from backend.util.config import Config
 
 CONFIG = web.AppKey("config", Config)
+# This start of the gateway (a uuid4 in hex): its staged previews and its presence session carry it.
+START_ID = web.AppKey("start_id", str)
+DATABASE_DSN = web.AppKey("database_dsn", str)
 POOL = web.AppKey("pool", asyncpg.Pool)
 HASHER_CHANNEL = web.AppKey("hasher_channel", grpc.aio.Channel)
 IMAGES_CHANNEL = web.AppKey("images_channel", grpc.aio.Channel)

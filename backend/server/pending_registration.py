@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import PurePosixPath
 
 import asyncpg
@@ -12,12 +11,16 @@ from asyncpg import Record
 from backend.database import db
 from backend.server.clients import HasherClient, ImagesClient
 from backend.server.errors import ApiError
-from backend.util.image_keys import PENDING_DIR, SUFFIX, pending_image_key
+from backend.util.crash_points import crash_point
+from backend.util.image_keys import pending_image_key, staged_image_key
 
 
 class PendingRegistration:
-    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, compressions: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, compressions: int,
+                 start_id: str) -> None:
         self._pool = pool
+        # Staged previews carry it: a start after a crash removes those of a gateway that is not alive.
+        self._start_id = start_id
         self._hasher = hasher
         self._images = images
         # Compressions beyond what the image workers run at once would only queue there, each holding a request.
@@ -34,10 +37,11 @@ class PendingRegistration:
         resolved, size = identity.resolved_path, identity.size
         if preview_path is None:
             return await self._claim(resolved, size)
-        staged = f"{PENDING_DIR}/~staged-{uuid.uuid4().hex}{SUFFIX}"
+        staged = staged_image_key(self._start_id)
         try:
             async with self._compressions:
                 await self._images.compress_file(preview_path, staged)
+            crash_point("register_after_staging")
             row, created = await self._claim(resolved, size)
             # A new preview replaces the old one: link keeps an existing target, so that goes first.
             await self._images.delete(row["image_key"])

@@ -11,6 +11,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+# The largest real body, an import naming 16 web UI folders and a folder, each up to PATH_MAX (4096 bytes)
+# and each byte escaped as \u00XX at worst (6 bytes), is 17 * 4096 * 6 = 418 KB: 1 MiB leaves a margin.
+MAX_BODY_BYTES = 1024 * 1024
+
+
 class ConfigError(ValueError):
     """A variable is missing or malformed; the message names it."""
 
@@ -45,6 +50,8 @@ class GatewayConfig:
     hash_timeout_s: float
     rpc_timeout_s: float
     max_body_bytes: int
+    # Open event streams (GET /api/jobs/{id}/events); each holds a connection and a little memory.
+    max_event_streams: int
     # Required when `host` is not loopback; then every /api and /images request must carry it.
     api_token: str | None
     # Host header names (without port) the gateway answers to; anything else is refused (DNS rebinding).
@@ -196,7 +203,8 @@ def _gateway(env: Mapping[str, str]) -> GatewayConfig:
         database_url=env.get("DATABASE_URL", "").strip() or None,
         hash_timeout_s=_float(env, "MODELVAULT_HASH_TIMEOUT_S", 900.0),
         rpc_timeout_s=_float(env, "MODELVAULT_RPC_TIMEOUT_S", 30.0),
-        max_body_bytes=_int(env, "MODELVAULT_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024),
+        max_body_bytes=_int(env, "MODELVAULT_MAX_BODY_BYTES", MAX_BODY_BYTES, minimum=1024),
+        max_event_streams=_int(env, "MODELVAULT_MAX_EVENT_STREAMS", 1000, minimum=1),
         api_token=_api_token(env, host),
         allowed_hosts=_allowed_hosts(env),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 
 PENDING_DIR = "pending"
 SUFFIX = ".webp"
@@ -16,6 +17,12 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
 # A pending name from a file name: room left for a suffix and ".webp" within MAX_NAME_BYTES.
 _MAX_PENDING_NAME_BYTES = 200
+
+
+# A preview compressed by a registration before its row exists: pending/~staged-<start id>-<uuid>.webp, named
+# for the gateway start that wrote it, so that the next start can tell whether its writer is alive.
+_STAGED_PREFIX = "~staged-"
+_STAGED_NAME = re.compile(r"~staged-([0-9a-f]{32})-[0-9a-f]{32}\.webp")
 
 
 class InvalidKeyError(Exception):
@@ -37,6 +44,18 @@ def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
     if suffixed:
         safe += "-" + hashlib.sha256(path.encode()).hexdigest()[:10]
     return f"{PENDING_DIR}/{safe}{SUFFIX}"
+
+
+def staged_image_key(start_id: str) -> str:
+    """A fresh key under which a registration of the gateway started as start_id compresses a preview."""
+    return f"{PENDING_DIR}/{_STAGED_PREFIX}{start_id}-{uuid.uuid4().hex}{SUFFIX}"
+
+
+def staged_owner(file_name: str) -> str | None:
+    """The start id of the gateway that staged this file in pending/, or None when it is no staged file
+    of that form (a pending preview, or one staged before staged files carried their writer)."""
+    match = _STAGED_NAME.fullmatch(file_name)
+    return match.group(1) if match else None
 
 
 def validate_key(key: str) -> None:

@@ -137,8 +137,9 @@ async def test_bodies_built_to_break_the_parser_are_400s(stack: Stack, gateway: 
     headers = {"Content-Type": "application/json"}
     deep = '{"path": ' + "[" * 100_000 + "]" * 100_000 + "}"
     huge_number = '{"limit": 1' + "0" * 5000 + "}"
-    for route, raw in (("/api/models/sha256", deep), ("/api/models/pending/hash", huge_number)):
-        assert await error_of(await gateway.post(route, data=raw, headers=headers)) == (400, "malformed_json")
+    for route, raw, code in (("/api/models/sha256", deep, "json_too_deep"),
+                             ("/api/models/pending/hash", huge_number, "malformed_json")):
+        assert await error_of(await gateway.post(route, data=raw, headers=headers)) == (400, code)
     for offset in (str(2**64), "9" * 5000):
         reply = await gateway.get("/api/models", params={"offset": offset})
         assert await error_of(reply) == (400, "invalid_parameter"), offset

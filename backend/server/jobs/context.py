@@ -25,6 +25,7 @@ class JobContext:
         self.fields: dict[str, Any] = {}
         self._listener = listener
         self._dirty = asyncio.Event()
+        self._written: asyncio.Future[None] | None = None
 
     def progress(self, **fields: Any) -> None:
         """Any of files_done, files_total, bytes_done, bytes_total, current (a path), errors; cheap and sync."""
@@ -48,3 +49,15 @@ class JobContext:
     async def flush(self, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
             await jobs_db.record_progress(conn, self.job_id, self.fields)
+        self.wrote()
+
+    def next_write(self) -> asyncio.Future[None]:
+        """Done at the row's next write: the job's event feed waits for it instead of reading the row."""
+        if self._written is None or self._written.done():
+            self._written = asyncio.get_running_loop().create_future()
+        return self._written
+
+    def wrote(self) -> None:
+        """The row was written (its progress, or its start): whoever waits for that reads it now."""
+        if self._written is not None and not self._written.done():
+            self._written.set_result(None)

@@ -11,19 +11,21 @@ from backend.database import jobs_db
 from backend.database.jobs_db import JobRunningError
 from backend.server.errors import ApiError
 from backend.server.jobs.attached import run_attached
+from backend.server.jobs.feeds import Following, JobFeeds, TooManyStreams
 from backend.server.jobs.model import is_live
 from backend.server.jobs.runner import JobRunner
 from backend.server.progress import Report
 
-__all__ = ["JobRunningError", "Jobs"]
+__all__ = ["JobRunningError", "Jobs", "TooManyStreams"]
 
 
 class Jobs:
     """The jobs as the API sees them: this gateway's runner starts and stops them, the table shows every gateway's."""
 
-    def __init__(self, runner: JobRunner, pool: asyncpg.Pool) -> None:
+    def __init__(self, runner: JobRunner, pool: asyncpg.Pool, max_streams: int) -> None:
         self._runner = runner
         self._pool = pool
+        self._feeds = JobFeeds(pool, runner, max_streams)
 
     def validate(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The kind's name and its params as the kind reads them; 400 for an unknown kind or a bad field."""
@@ -49,6 +51,14 @@ class Jobs:
         if row is None:
             raise ApiError(404, "not_found", f"no job {job_id}")
         return row
+
+    def follow(self, job_id: int) -> Following:
+        """An event stream's slot and the job's shared feed of snapshots; TooManyStreams beyond the cap."""
+        return self._feeds.follow(job_id)
+
+    async def close(self) -> None:
+        """Stop reading the followed jobs' rows: the pool is about to close."""
+        await self._feeds.close()
 
     async def cancel(self, job_id: int) -> Record:
         """Stop a live job and return its row as it ended; a job that has ended already stays as it is."""

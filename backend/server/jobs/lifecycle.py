@@ -46,7 +46,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     runner.register("hash", hash_kind(queue_services(app)))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     app[keys.JOB_RUNNER] = runner
-    app[keys.JOBS] = Jobs(runner, app[keys.POOL])
+    jobs = app[keys.JOBS] = Jobs(runner, app[keys.POOL], config.gateway.max_event_streams)
     async with app[keys.POOL].acquire() as conn:
         if runner.data_dir is not None:
             for job_id in await jobs_db.interrupt_predecessors(conn, runner.data_dir, runner.owner):
@@ -56,6 +56,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await jobs.close()
         await runner.close()
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)

@@ -45,6 +45,7 @@ class JobRunner:
         self._pool = pool
         self._stale_s = stale_s
         self._tasks: dict[int, asyncio.Task[Outcome]] = {}
+        self._contexts: dict[int, JobContext] = {}
         self._cancelling: set[int] = set()
         self._closing = asyncio.Event()
 
@@ -68,12 +69,16 @@ class JobRunner:
                                            owner_data_dir=self.data_dir)
         context = JobContext(row["id"], params, listener)
         task = asyncio.create_task(self._run(self.kinds[name], context), name=f"job-{row['id']}")
-        self._tasks[row["id"]] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(row["id"], None))
+        self._tasks[row["id"]], self._contexts[row["id"]] = task, context
+        task.add_done_callback(lambda _t: (self._tasks.pop(row["id"], None), self._contexts.pop(row["id"], None)))
         return row
 
     def task(self, job_id: int) -> asyncio.Task[Outcome] | None:
         return self._tasks.get(job_id)
+
+    def context(self, job_id: int) -> JobContext | None:
+        """A running job's context, whose writes its event streams wait for."""
+        return self._contexts.get(job_id)
 
     async def cancel(self, job_id: int) -> None:
         """Stop a job: ours at once (its reads stop with its calls); another gateway's at its next heartbeat."""
@@ -99,6 +104,7 @@ class JobRunner:
         try:
             async with self._pool.acquire() as conn:
                 await jobs_db.mark_running(conn, ctx.job_id)
+            ctx.wrote()
             outcome = Outcome("done", await self._work(kind, ctx))
         except asyncio.CancelledError:
             # Ours to swallow: the task ends with its outcome, which the row records below.
