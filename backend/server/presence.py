@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from backend.database.live_gateways import application_name
+from backend.database.gateway_queries import application_name
 
 log = logging.getLogger(__name__)
 

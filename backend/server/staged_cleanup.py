@@ -13,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
-from backend.database import live_gateways
+from backend.database import gateway_queries
 from backend.database.migration.promotion import PreviewStore
 from backend.util.image_keys import PENDING_DIR, staged_owner
 
@@ -32,7 +32,7 @@ async def sweep_dead_staged_previews(pool: asyncpg.Pool, previews: PreviewStore,
     # The files first, then who is alive: a file listed was staged by a gateway already present then, so it
     # is alive now or dead, never "not yet present".
     async with pool.acquire() as conn:
-        alive = await live_gateways.live_start_ids(conn)
+        alive = await gateway_queries.live_start_ids(conn)
     dead = sorted(f"{PENDING_DIR}/{name}" for name, owner in owners.items() if owner not in alive)
     for key in dead:
         await previews.delete(key)

@@ -12,7 +12,7 @@ from tests.eventually import eventually
 # hashes each path once and prints which replica answered, from the digest's replica_id.
 _ASK_REPLICAS = """
 import asyncio, json, sys
-from backend.server.clients import open_channel
+from backend.server.adapters.clients import open_channel
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 
 async def main(paths):

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from backend.database import jobs_db
+from backend.database import jobs_queries
 from backend.server import keys
 from backend.server.instance import HANDLER_CANCELLATION
 from backend.server.jobs.context import JobContext
@@ -136,13 +136,13 @@ async def test_many_streams_of_a_job_cost_one_read_per_change_and_none_while_it_
     started = await (await gateway.post("/api/jobs", json={"kind": "wait"})).json()
     await eventually(lambda: _state(gateway, started["id"], "running"), what="the job running")
     reads = []
-    real_get_job = jobs_db.get_job
+    real_get_job = jobs_queries.get_job
 
     async def counted(conn, job_id: int):
         reads.append(job_id)
         return await real_get_job(conn, job_id)
 
-    monkeypatch.setattr(jobs_db, "get_job", counted)
+    monkeypatch.setattr(jobs_queries, "get_job", counted)
     streams = [await gateway.get(f"/api/jobs/{started['id']}/events") for _ in range(50)]
     for stream in streams:
         name, body = await _first_event(stream)

@@ -46,7 +46,7 @@ async def test_a_job_that_fails_inside_says_which_operation_failed_and_how(
     done = await finished(gateway, started["id"])
     assert done["state"] == "failed" and done["error"]["code"] == "internal", done["error"]
     where, _, what = done["error"]["message"].partition(" failed: ")
-    assert where.startswith("queue_db.") and "promote" in where, done["error"]
+    assert where.startswith("queue_queries.") and "promote" in where, done["error"]
     assert what.startswith("CheckViolationError: ") and '"refuses_all"' in what, done["error"]
     assert await db.fetchval("SELECT count(*) FROM pending_models WHERE claimed_by IS NULL") == 2
 

@@ -8,7 +8,7 @@ import json
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from backend.server.json_limits import MAX_DEPTH, MAX_VALUES
+from backend.server.http.json_limits import MAX_DEPTH, MAX_VALUES
 from backend.util.config import MAX_BODY_BYTES
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import error_of

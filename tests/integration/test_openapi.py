@@ -13,8 +13,8 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 
+from backend.server.http.openapi import DOCUMENT
 from backend.server.instance import create_app
-from backend.server.openapi import DOCUMENT
 from backend.util.config import Config
 from tests.stack_process import free_port, stack_env, start_stack, stop_stack
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.server.page import STATIC_DIR
+from backend.server.http.page import STATIC_DIR
 
 
 async def test_the_page_is_served_at_the_root_and_revalidated_each_time(gateway):

@@ -8,10 +8,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from backend.server import clients
-from backend.server.clients import HasherClient, open_channel
-from backend.server.errors import ApiError
-from backend.server.pending_queue import CALLS_PER_WORKER, SMALL_BELOW_BYTES
+from backend.server.adapters import clients
+from backend.server.adapters.clients import HasherClient, open_channel
+from backend.server.http.errors import ApiError
+from backend.server.queue.service import CALLS_PER_WORKER, SMALL_BELOW_BYTES
 from services.hasher.pool import QUEUED_PER_WORKER
 from services.hasher.server import build_service as build_hasher
 from tests.integration.conftest import Stack

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.database.embedded import EmbeddedPostgres
-from backend.database.live_gateways import application_name, live_start_ids
+from backend.database.gateway_queries import application_name, live_start_ids
 from backend.server import keys
 from backend.server.instance import create_app
 from tests.eventually import eventually, eventually_blocking

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from backend.server.bounded import Bounded
+from backend.util.bounded import Bounded
 
 
 async def test_no_more_than_the_limit_run_at_once_and_all_finish() -> None:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.server.errors import ApiError
-from backend.server.params import choice, flag, integer, optional_text, required_text
+from backend.server.http.errors import ApiError
+from backend.server.http.params import choice, flag, integer, optional_text, required_text
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 
-from backend.server.errors import from_rpc_error
+from backend.server.http.errors import from_rpc_error
 from backend.server.jobs.failure import job_error
 
 PROJECT = Path(__file__).resolve().parents[2]

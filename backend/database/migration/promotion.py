@@ -32,7 +32,7 @@ from typing import Protocol
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db, queue_db
+from backend.database import db, queue_queries
 from backend.util.crash_points import crash_point
 from backend.util.file_identity import HashedFile
 from backend.util.image_keys import PENDING_DIR, SUFFIX, active_image_key
@@ -120,7 +120,7 @@ class Promotions:
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             try:
                 async with self._pool.acquire() as conn:
-                    return await queue_db.promote_batch(conn, files, keys)
+                    return await queue_queries.promote_batch(conn, files, keys)
             except _RETRYABLE as exc:
                 if attempt == SWAP_ATTEMPTS:
                     raise

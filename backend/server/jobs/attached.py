@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from backend.server.http.progress import Report
 from backend.server.jobs.runner import JobRunner
-from backend.server.progress import Report
 
 
 async def run_attached(runner: JobRunner, name: str, params: dict[str, Any], report: Report | None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from backend.database import jobs_db
+from backend.database import jobs_queries
 
 # Progress reaches the row (and so every event stream) at most this often.
 FLUSH_INTERVAL_S = 0.25
@@ -29,7 +29,7 @@ class JobContext:
 
     def progress(self, **fields: Any) -> None:
         """Any of files_done, files_total, bytes_done, bytes_total, current (a path), errors; cheap and sync."""
-        unknown = set(fields) - set(jobs_db.PROGRESS_FIELDS)
+        unknown = set(fields) - set(jobs_queries.PROGRESS_FIELDS)
         if unknown:
             raise TypeError(f"unknown progress fields: {sorted(unknown)}")
         self.fields.update(fields)
@@ -48,7 +48,7 @@ class JobContext:
 
     async def flush(self, pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
-            await jobs_db.record_progress(conn, self.job_id, self.fields)
+            await jobs_queries.record_progress(conn, self.job_id, self.fields)
         self.wrote()
 
     def next_write(self) -> asyncio.Future[None]:

@@ -7,14 +7,14 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from backend.database import jobs_db
-from backend.database.jobs_db import JobRunningError
-from backend.server.errors import ApiError
+from backend.database import jobs_queries
+from backend.database.jobs_queries import JobRunningError
+from backend.server.http.errors import ApiError
+from backend.server.http.progress import Report
 from backend.server.jobs.attached import run_attached
 from backend.server.jobs.feeds import Following, JobFeeds, TooManyStreams
 from backend.server.jobs.model import is_live
 from backend.server.jobs.runner import JobRunner
-from backend.server.progress import Report
 
 __all__ = ["JobRunningError", "Jobs", "TooManyStreams"]
 
@@ -42,12 +42,12 @@ class Jobs:
     async def page(self, limit: int, offset: int) -> tuple[list[Record], int]:
         """A page of jobs, newest first, and how many there are."""
         async with self._pool.acquire() as conn:
-            return await jobs_db.list_jobs(conn, limit, offset)
+            return await jobs_queries.list_jobs(conn, limit, offset)
 
     async def get(self, job_id: int) -> Record:
         """The job's row as it is now; 404 when there is none."""
         async with self._pool.acquire() as conn:
-            row = await jobs_db.get_job(conn, job_id)
+            row = await jobs_queries.get_job(conn, job_id)
         if row is None:
             raise ApiError(404, "not_found", f"no job {job_id}")
         return row

@@ -7,7 +7,7 @@ from contextlib import aclosing
 from aiohttp import web
 
 from backend.server import keys
-from backend.server.errors import error_response
+from backend.server.http.errors import error_response
 from backend.server.jobs.control import TooManyStreams
 from backend.server.jobs.views import job_id_of
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from types import TracebackType
 
-from backend.server.errors import ApiError, database_gone
+from backend.server.http.errors import ApiError, database_gone
 
 # A row's error stays a line a person reads, whatever the exception carried.
 MESSAGE_LIMIT = 500
@@ -24,7 +24,7 @@ def job_error(exc: BaseException) -> ApiError:
 
 
 def operation(trace: TracebackType | None) -> str:
-    """The project's function deepest in the traceback, as `module.function` (`queue_db.promote_batch`): where
+    """The project's function deepest in the traceback, as `module.function` (`queue_queries.promote_batch`): where
     our code called what raised, which a person can find, whatever library raised it below."""
     deepest = "the job"
     while trace is not None:

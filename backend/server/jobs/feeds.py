@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 from asyncpg import Record
 
-from backend.database import jobs_db
+from backend.database import jobs_queries
 from backend.server.jobs.context import FLUSH_INTERVAL_S
 from backend.server.jobs.model import is_live, job_json
 from backend.server.jobs.runner import JobRunner
@@ -121,7 +121,7 @@ class _Feed:
         while True:
             try:
                 async with self._pool.acquire() as conn:
-                    return await jobs_db.get_job(conn, self.job_id)
+                    return await jobs_queries.get_job(conn, self.job_id)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("reading job %d for its event streams failed: %s", self.job_id, exc)
                 await asyncio.sleep(RETRY_S)

@@ -8,14 +8,15 @@ from typing import Any
 
 import asyncpg
 
-from backend.server import pending_queue, scan
-from backend.server.catalogue import Catalogue
-from backend.server.clients import HasherClient
-from backend.server.errors import ApiError
+from backend.server.adapters.clients import HasherClient
+from backend.server.catalogue.service import Catalogue
+from backend.server.http.errors import ApiError
+from backend.server.http.params import integer, optional_text
 from backend.server.jobs.context import JobContext
 from backend.server.jobs.runner import JobKind
-from backend.server.params import integer, optional_text
-from backend.server.pending_queue import QueueServices
+from backend.server.queue import service as pending_queue
+from backend.server.queue.service import QueueServices
+from backend.server.scan import service as scan
 
 # A hash job without a limit takes the whole queue.
 MAX_LIMIT = 10_000_000

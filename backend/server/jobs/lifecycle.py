@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from backend.database import jobs_db
+from backend.database import jobs_queries
 from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.jobs.control import Jobs
@@ -16,7 +16,7 @@ from backend.server.jobs.data_dir_lock import DataDirLock
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.runner import JobRunner
-from backend.server.pending_queue import QueueServices
+from backend.server.queue.service import QueueServices
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     jobs = app[keys.JOBS] = Jobs(runner, app[keys.POOL], config.gateway.max_event_streams)
     async with app[keys.POOL].acquire() as conn:
         if runner.data_dir is not None:
-            for job_id in await jobs_db.interrupt_predecessors(conn, runner.data_dir, runner.owner):
+            for job_id in await jobs_queries.interrupt_predecessors(conn, runner.data_dir, runner.owner):
                 log.warning("job %d was interrupted: the gateway before us on %s stopped", job_id, runner.data_dir)
-        await jobs_db.interrupt_stale(conn, config.jobs.stale_s)
+        await jobs_queries.interrupt_stale(conn, config.jobs.stale_s)
     heartbeat = asyncio.create_task(runner.heartbeat_forever())
     try:
         yield

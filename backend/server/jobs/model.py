@@ -8,7 +8,7 @@ from typing import Any
 
 from asyncpg import Record
 
-from backend.database.jobs_db import LIVE_STATES
+from backend.database.jobs_queries import LIVE_STATES
 
 FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
 

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from backend.database import jobs_db
-from backend.server.errors import ApiError, database_gone
+from backend.database import jobs_queries
+from backend.server.http.errors import ApiError, database_gone
 from backend.server.jobs.context import JobContext, Listener
 from backend.server.jobs.failure import job_error
 from backend.server.jobs.model import Outcome
@@ -65,7 +65,7 @@ class JobRunner:
         """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
         key = f"{name}:{params.get('folder', '')}" if exclusive else None
         async with self._pool.acquire() as conn:
-            row = await jobs_db.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner,
+            row = await jobs_queries.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner,
                                            owner_data_dir=self.data_dir)
         context = JobContext(row["id"], params, listener)
         task = asyncio.create_task(self._run(self.kinds[name], context), name=f"job-{row['id']}")
@@ -85,7 +85,7 @@ class JobRunner:
         task = self._tasks.get(job_id)
         if task is None:
             async with self._pool.acquire() as conn:
-                await jobs_db.request_cancel(conn, job_id)
+                await jobs_queries.request_cancel(conn, job_id)
             return
         self._cancelling.add(job_id)
         task.cancel()
@@ -97,13 +97,13 @@ class JobRunner:
         self._cancelling.discard(job_id)
         if task.cancelled():
             async with self._pool.acquire() as conn:
-                await jobs_db.finish_job(conn, job_id, state=state, progress={}, error_code=state,
+                await jobs_queries.finish_job(conn, job_id, state=state, progress={}, error_code=state,
                                          error="stopped before it began")
 
     async def _run(self, kind: JobKind, ctx: JobContext) -> Outcome:
         try:
             async with self._pool.acquire() as conn:
-                await jobs_db.mark_running(conn, ctx.job_id)
+                await jobs_queries.mark_running(conn, ctx.job_id)
             ctx.wrote()
             outcome = Outcome("done", await self._work(kind, ctx))
         except asyncio.CancelledError:
@@ -162,7 +162,7 @@ class JobRunner:
     async def _finish(self, ctx: JobContext, outcome: Outcome) -> None:
         error = job_error(outcome.error) if outcome.error is not None else None
         async with self._pool.acquire() as conn:
-            await jobs_db.finish_job(conn, ctx.job_id, state=outcome.state, progress=ctx.fields,
+            await jobs_queries.finish_job(conn, ctx.job_id, state=outcome.state, progress=ctx.fields,
                                      result=outcome.result, error_code=error and error.code,
                                      error=error and error.message)
 
@@ -173,10 +173,10 @@ class JobRunner:
             try:
                 async with self._pool.acquire() as conn:
                     # Only jobs with a living task: a row whose task is gone goes stale like a dead gateway's.
-                    for job_id in await jobs_db.beat(conn, list(self._tasks)):
+                    for job_id in await jobs_queries.beat(conn, list(self._tasks)):
                         if job_id in self._tasks:
                             asyncio.create_task(self.cancel(job_id))
-                    for job_id in await jobs_db.interrupt_stale(conn, self._stale_s):
+                    for job_id in await jobs_queries.interrupt_stale(conn, self._stale_s):
                         log.warning("job %d was interrupted: its gateway stopped beating", job_id)
             except Exception as exc:  # noqa: BLE001 - the heartbeat outlives the database's absence and any one bug
                 if not database_gone(exc):

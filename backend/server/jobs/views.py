@@ -7,10 +7,10 @@ import asyncio
 from aiohttp import web
 
 from backend.server import keys
-from backend.server.errors import ApiError
+from backend.server.http.errors import ApiError
+from backend.server.http.params import page, read_params
 from backend.server.jobs.control import JobRunningError
 from backend.server.jobs.model import job_json
-from backend.server.params import page, read_params
 
 
 def job_id_of(request: web.Request) -> int:

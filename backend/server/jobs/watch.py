@@ -18,7 +18,7 @@ from typing import Any
 import watchfiles
 from aiohttp import web
 
-from backend.database import jobs_db, queue_db
+from backend.database import jobs_queries, queue_queries
 from backend.server import keys
 from backend.server.jobs.kinds import MAX_LIMIT
 from backend.server.jobs.runner import JobRunner
@@ -203,7 +203,7 @@ class AutoScan:
                     await self._job("scan", {"folder": folder})
                 await self._job("hash", {"folder": "", "limit": MAX_LIMIT})
                 async with self._pool.acquire() as conn:
-                    wait = await queue_db.next_settled_in(conn)
+                    wait = await queue_queries.next_settled_in(conn)
             except Exception as exc:  # noqa: BLE001 - the next change or period tries again
                 log.warning("automatic scan failed: %s", exc)
                 return None
@@ -215,7 +215,7 @@ class AutoScan:
             try:
                 row = await self._runner.start(name, params)
                 break
-            except jobs_db.JobRunningError as exc:
+            except jobs_queries.JobRunningError as exc:
                 await self._wait_for(exc.job_id)
         task = self._runner.task(row["id"])
         if task is not None:
@@ -226,8 +226,8 @@ class AutoScan:
     async def _wait_for(self, job_id: int) -> None:
         while True:
             async with self._pool.acquire() as conn:
-                row = await jobs_db.get_job(conn, job_id)
-            if row is None or row["state"] not in jobs_db.LIVE_STATES:
+                row = await jobs_queries.get_job(conn, job_id)
+            if row is None or row["state"] not in jobs_queries.LIVE_STATES:
                 return
             await asyncio.sleep(_WAIT_POLL_S)
 

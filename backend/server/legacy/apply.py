@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from backend.database import db, legacy_queries
 from backend.database.migration.promotion import promote
-from backend.server.errors import ApiError
+from backend.server.http.errors import ApiError
 from backend.server.legacy.plan import CREATE, PROMOTE, REFRESH, REGISTER, TRUSTING, Step
 from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices
 

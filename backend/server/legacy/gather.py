@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from backend.database.migration.legacy import a1111, a1111_diskcache
 from backend.database.migration.legacy.claims import Claim, LegacyFormatError
 from backend.database.migration.legacy.sidecars import read_sidecars, source_of
-from backend.server.clients import HasherClient
-from backend.server.errors import ApiError
+from backend.server.adapters.clients import HasherClient
+from backend.server.http.errors import ApiError
 from backend.server.legacy.report import ImportReport
 from backend.util.file_identity import FileIdentity
 from modelvault.hasher.v1 import hasher_pb2

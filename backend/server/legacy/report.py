@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from backend.server.catalogue import Catalogue
-from backend.server.clients import HasherClient, ImagesClient
+from backend.server.adapters.clients import HasherClient, ImagesClient
+from backend.server.catalogue.service import Catalogue
 
 FileProgress = Callable[[int, int, str], Awaitable[None]]
 # Lists in reports stop here, as in the scan's report.

@@ -6,8 +6,8 @@ import os
 from pathlib import PurePosixPath
 from typing import Any
 
-from backend.server.errors import ApiError
-from backend.server.params import text
+from backend.server.http.errors import ApiError
+from backend.server.http.params import text
 from backend.util.config import Config
 
 MAX_A1111_ROOTS = 16

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.database import legacy_queries
-from backend.server.errors import ApiError
+from backend.server.http.errors import ApiError
 from backend.server.legacy.report import FileProgress, LegacyServices, VerifyReport
 from backend.util.image_keys import active_image_key
 

@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from backend.server import keys
+from backend.server.http.params import flag, optional_text, read_params
+from backend.server.http.progress import Report, respond
 from backend.server.legacy.roots import a1111_roots_param
-from backend.server.params import flag, optional_text, read_params
-from backend.server.progress import Report, respond
 
 
 async def import_models(request: web.Request) -> web.StreamResponse:

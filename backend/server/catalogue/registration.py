@@ -9,8 +9,8 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db
-from backend.server.clients import HasherClient, ImagesClient
-from backend.server.errors import ApiError
+from backend.server.adapters.clients import HasherClient, ImagesClient
+from backend.server.http.errors import ApiError
 from backend.util.crash_points import crash_point
 from backend.util.image_keys import pending_image_key, staged_image_key
 

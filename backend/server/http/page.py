@@ -7,9 +7,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from backend.server.errors import ApiError
+from backend.server.http.errors import ApiError
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+# The page ships inside the gateway package: backend/server/static.
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 # Plain names only: a request can never reach outside the static folder.
 _STATIC_NAME = re.compile(r"^(?:js/)?[a-z0-9_-]+\.(?:js|css|svg)$")
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}

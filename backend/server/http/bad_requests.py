@@ -10,7 +10,7 @@ from aiohttp import http_exceptions, web_protocol, web_server
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from backend.server.errors import error_response
+from backend.server.http.errors import error_response
 
 _CODES = {400: "bad_request", 413: "body_too_large", 500: "internal", 504: "deadline_exceeded"}
 

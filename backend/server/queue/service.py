@@ -16,10 +16,10 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from backend.database import queue_db
+from backend.database import queue_queries
 from backend.database.migration.promotion import Promotions
-from backend.server.clients import FileFailed, HasherClient, ServiceDown, hashed_file
-from backend.server.errors import ApiError
+from backend.server.adapters.clients import FileFailed, HasherClient, ServiceDown, hashed_file
+from backend.server.http.errors import ApiError
 from backend.util.config import GROWING_SETTLE_FACTOR
 from backend.util.file_identity import HashedFile
 
@@ -96,7 +96,7 @@ async def hash_pending(
         renewer.cancel()
         await asyncio.gather(renewer, return_exceptions=True)
     async with services.pool.acquire() as conn:
-        counts = await queue_db.count_queue(conn, run.prefix, job_id)
+        counts = await queue_queries.count_queue(conn, run.prefix, job_id)
     run.report.remaining, run.report.leased_elsewhere, run.report.set_aside = counts
     return run.report
 
@@ -125,7 +125,7 @@ class _QueueRun:
         calls = await self.s.hasher.capacity() * CALLS_PER_WORKER
         self._heavy = asyncio.Semaphore(calls)
         async with self.s.pool.acquire() as conn:
-            files, self._bytes_total = await queue_db.work_ahead(conn, limit, self.prefix)
+            files, self._bytes_total = await queue_queries.work_ahead(conn, limit, self.prefix)
         self._progress(files_total=files, files_done=0, bytes_done=0, bytes_total=self._bytes_total, errors=0)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._promote_all())
@@ -142,7 +142,7 @@ class _QueueRun:
         claimed = 0
         while claimed < limit:
             async with self.s.pool.acquire() as conn:
-                rows = await queue_db.claim_batch(
+                rows = await queue_queries.claim_batch(
                     conn, self.job_id, min(batch, limit - claimed), self.s.lease_s, self.prefix)
             if not rows:
                 return
@@ -177,7 +177,7 @@ class _QueueRun:
         while True:
             await asyncio.sleep(self.s.lease_s / 3)
             async with self.s.pool.acquire() as conn:
-                await queue_db.renew_leases(conn, self.job_id, self.s.lease_s)
+                await queue_queries.renew_leases(conn, self.job_id, self.s.lease_s)
 
     async def _one(self, row: Record, room: asyncio.Semaphore) -> None:
         try:
@@ -235,13 +235,13 @@ class _QueueRun:
             await self._set_aside(path, exc)
             return
         async with self.s.pool.acquire() as conn:
-            await queue_db.wait_to_settle(conn, path, self.s.settle_s * GROWING_SETTLE_FACTOR)
+            await queue_queries.wait_to_settle(conn, path, self.s.settle_s * GROWING_SETTLE_FACTOR)
         self.report.changed_while_read += 1
         self._files_progress(path)
 
     async def _set_aside(self, path: str, exc: ApiError) -> None:
         async with self.s.pool.acquire() as conn:
-            await queue_db.set_aside(conn, path, f"{exc.code}: {exc.message}", RETRY_AFTER_S)
+            await queue_queries.set_aside(conn, path, f"{exc.code}: {exc.message}", RETRY_AFTER_S)
         self.report.error_count += 1
         if len(self.report.errors) < REPORT_LIMIT:
             self.report.errors.append({"path": path, "code": exc.code, "message": exc.message})

@@ -9,12 +9,12 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db, legacy_queries, listing
-from backend.database.listing import ModelQuery
+from backend.database import db, legacy_queries, library_queries
+from backend.database.library_queries import ModelQuery
 
 __all__ = ["SORTS", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
 
-SORTS = tuple(listing.SORT_KEYS)
+SORTS = tuple(library_queries.SORT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,16 @@ class Library:
         """A page of active models; total is counted only when not given (a page reached by cursor knows it)."""
         async with self._pool.acquire() as conn:
             if total is None:
-                total = await listing.count_models(conn, query)
+                total = await library_queries.count_models(conn, query)
             # One more row than asked tells whether a next page exists.
             # Each row carries its metadata as JSON text ({field: value}) for the answer to take as it is.
-            rows = await listing.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
+            rows = await library_queries.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
         return ModelPage(rows[: query.limit], total, len(rows) > query.limit)
 
     async def duplicates(self, limit: int, offset: int) -> DuplicatePage:
         async with self._pool.acquire() as conn:
-            groups, total_groups, wasted = await listing.duplicate_groups(conn, limit, offset)
-            files = await listing.files_with_hashes(conn, [g["sha256"] for g in groups])
+            groups, total_groups, wasted = await library_queries.duplicate_groups(conn, limit, offset)
+            files = await library_queries.files_with_hashes(conn, [g["sha256"] for g in groups])
         return DuplicatePage(groups, files, total_groups, wasted)
 
     async def content(self, sha256: str) -> tuple[list[Record], dict[str, dict[str, Any]]]:

@@ -13,12 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from backend.server import keys
-from backend.server.errors import ApiError
-from backend.server.json_body import json_reply, raw_json
-from backend.server.library import SORTS, ModelQuery
-from backend.server.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
-from backend.server.shapes import model_json
+from backend.server.http.errors import ApiError
+from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
+from backend.server.http.replies import json_reply, raw_json
+from backend.server.http.shapes import model_json, pending_json
+from backend.server.library.service import SORTS, ModelQuery
 from backend.util.model_files import MODEL_SUFFIXES
+from backend.util.sha256_text import is_sha256
 
 _TYPES = tuple(sorted(suffix.lstrip(".") for suffix in MODEL_SUFFIXES))
 _MAX_QUERY = 200
@@ -125,3 +126,23 @@ async def duplicates(request: web.Request) -> web.Response:
     body = [{"sha256": g["sha256"], "size": g["size"], "count": g["count"], "files": by_hash.get(g["sha256"], []),
              "wasted_bytes": g["wasted_bytes"]} for g in found.groups]
     return json_reply({"groups": body, "total_groups": found.total_groups, "wasted_bytes": found.wasted_bytes})
+
+
+async def models_by_hash(request: web.Request) -> web.Response:
+    sha256 = request.match_info["sha256"]
+    if not is_sha256(sha256):
+        raise ApiError(400, "invalid_parameter", "a SHA-256 is 64 hexadecimal digits")
+    sha256 = sha256.lower()
+    rows, metadata = await request.app[keys.LIBRARY].content(sha256)
+    if not rows:
+        raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
+    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows], "metadata": metadata})
+
+
+async def list_pending(request: web.Request) -> web.Response:
+    limit, offset = page(request)
+    rows, total = await request.app[keys.LIBRARY].pending(limit, offset)
+    images_dir = request.app[keys.CONFIG].images_dir
+    return web.json_response(
+        {"items": [pending_json(r, images_dir) for r in rows], "total": total, "limit": limit, "offset": offset}
+    )

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from backend.server.errors import ApiError
-from backend.server.json_limits import check_shape
+from backend.server.http.errors import ApiError
+from backend.server.http.json_limits import check_shape
 
 MAX_PAGE = 1000
 # PostgreSQL's bigint: a larger offset or count could never match and would overflow the query.

@@ -12,9 +12,9 @@ from asyncpg import Record
 
 from backend.database import db
 from backend.database.migration.promotion import promote
-from backend.server.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
-from backend.server.errors import ApiError
-from backend.server.pending_registration import PendingRegistration
+from backend.server.adapters.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
+from backend.server.catalogue.registration import PendingRegistration
+from backend.server.http.errors import ApiError
 from backend.util.file_identity import FileIdentity, HashedFile
 
 

@@ -8,7 +8,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from backend.server import keys
-from backend.server.errors import ApiError, error_response
+from backend.server.http.errors import ApiError, error_response
 
 # Requests a web page can send to another origin without asking first (no CORS preflight).
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

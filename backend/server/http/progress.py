@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from backend.server.errors import ApiError
+from backend.server.http.errors import ApiError
 
 Report = Callable[..., Awaitable[None]]
 

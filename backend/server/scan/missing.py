@@ -4,17 +4,13 @@ reported, and pruned when asked (its file may be on a disk that is not mounted r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncpg
 
 from backend.database import scan_queries
-from backend.server.bounded import Bounded
-from backend.server.clients import HasherClient, ImagesClient
-from backend.server.errors import ApiError
-
-if TYPE_CHECKING:
-    from backend.server.scan import ScanReport
+from backend.server.adapters.clients import HasherClient, ImagesClient
+from backend.server.http.errors import ApiError
+from backend.server.scan.report import ScanReport
+from backend.util.bounded import Bounded
 
 # Records confirmed (and pruned) per round; each round is one transaction when pruning.
 PAGE = 500

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from backend.server.errors import ApiError
+from backend.server.http.errors import ApiError
 
 # The deepest real body is 2 (an object holding a list of folders); the most values, about 25.
 MAX_DEPTH = 32

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import grpc
 
-from backend.server.clients import is_serving
+from backend.server.adapters.clients import is_serving
 
 _TIMEOUT_S = 2.0
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from backend.server.errors import ApiError, from_status
+from backend.server.http.errors import ApiError, from_status
 from backend.util.file_identity import FileIdentity, HashedFile
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc

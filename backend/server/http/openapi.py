@@ -6,7 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-DOCUMENT = Path(__file__).with_name("openapi.json")
+# Beside the routes it describes (backend/server/), not beside this handler.
+DOCUMENT = Path(__file__).resolve().parents[1] / "openapi.json"
 
 
 async def document(request: web.Request) -> web.FileResponse:

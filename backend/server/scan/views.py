@@ -1,0 +1,24 @@
+"""POST /api/models/scan: a scan job, waited for in the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from backend.server import keys
+from backend.server.http.params import flag, optional_text, read_params
+from backend.server.http.progress import Report, respond
+from backend.server.jobs.kinds import read_folder
+
+
+async def scan_models(request: web.Request) -> web.StreamResponse:
+    params = await read_params(request)
+    folder = read_folder({"folder": optional_text(params, "folder") or ""})
+    prune = flag(params, "prune")
+    jobs = request.app[keys.JOBS]
+
+    async def work(report: Report | None) -> dict[str, Any]:
+        return await jobs.run_attached("scan", {"folder": folder, "prune": prune}, report)
+
+    return await respond(request, flag(params, "progress"), work)
