@@ -11,8 +11,9 @@ from backend.server import keys
 from backend.server.catalogue import PendingPolicy
 from backend.server.errors import ApiError
 from backend.server.jobs.kinds import read_folder
-from backend.server.params import choice, flag, integer, optional_text, page, read_params, required_text
+from backend.server.params import choice, flag, integer, page, read_params
 from backend.server.progress import Report, respond
+from backend.server.request_paths import optional_path, required_path
 from backend.server.shapes import model_json, pending_json
 from backend.util.image_keys import PENDING_DIR, InvalidKeyError
 from backend.util.image_store import resolve_key
@@ -21,7 +22,7 @@ from backend.util.sha256_text import is_sha256
 
 async def hash_model(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
-    path = required_text(params, "path")
+    path = required_path(params, "path")
     pending = PendingPolicy(choice(params, "pending_status", ("pending", "ignore"), "pending"))
     force = flag(params, "force")
     catalogue = request.app[keys.CATALOGUE]
@@ -36,7 +37,7 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
 
 async def scan_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
-    folder = read_folder({"folder": optional_text(params, "folder") or ""})
+    folder = read_folder(params)
     prune = flag(params, "prune")
     jobs = request.app[keys.JOBS]
 
@@ -60,7 +61,7 @@ async def hash_pending_models(request: web.Request) -> web.StreamResponse:
 async def register_pending(request: web.Request) -> web.Response:
     params = await read_params(request)
     row, created = await request.app[keys.CATALOGUE].register_pending(
-        required_text(params, "path"), optional_text(params, "preview_path")
+        required_path(params, "path"), optional_path(params, "preview_path")
     )
     return web.json_response(pending_json(row, request.app[keys.CONFIG].images_dir), status=201 if created else 200)
 

@@ -14,8 +14,9 @@ from backend.server.clients import HasherClient
 from backend.server.errors import ApiError
 from backend.server.jobs.context import JobContext
 from backend.server.jobs.runner import JobKind
-from backend.server.params import integer, optional_text
+from backend.server.params import integer
 from backend.server.pending_queue import QueueServices
+from backend.server.request_paths import optional_path
 
 # A hash job without a limit takes the whole queue.
 MAX_LIMIT = 10_000_000
@@ -30,7 +31,7 @@ def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 
 def read_folder(body: dict[str, Any]) -> str:
     """'' for every root, else an absolute folder, normalised so that one folder is one key for the 409 rule."""
-    folder = optional_text(body, "folder") or ""
+    folder = optional_path(body, "folder") or ""
     if folder and not posixpath.isabs(folder):
         raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
     if "\x00" in folder:

@@ -8,6 +8,7 @@ from typing import Any
 
 from backend.server.errors import ApiError
 from backend.server.params import text
+from backend.server.request_paths import checked_path
 from backend.util.config import Config
 
 MAX_A1111_ROOTS = 16
@@ -25,7 +26,7 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
     allowed = [PurePosixPath(root) for root in (*config.model_roots, *config.import_roots)]
     roots = []
     for raw in values:
-        text(raw, "a1111_root")
+        checked_path(text(raw, "a1111_root"), "a1111_root")
         if "\x00" in raw or not raw.startswith("/"):
             raise ApiError(400, "invalid_parameter", f"'a1111_root' must be absolute paths: {raw!r}")
         root = PurePosixPath(os.path.normpath(raw))

@@ -1,0 +1,38 @@
+"""Paths as requests give them, refused with a 400 before any service sees them when no file could have them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from backend.server.errors import ApiError
+from backend.server.params import optional_text, required_text
+
+# Linux's limits (linux/limits.h), in bytes: PATH_MAX counts the final NUL, so a path is at most 4,095 bytes;
+# NAME_MAX is one file or folder name. A longer path names no file, and a service quoting it in its error
+# would not fit gRPC's metadata (a 100 KB path came back as a "disk full").
+PATH_MAX = 4096
+NAME_MAX = 255
+
+
+def checked_path(value: str, name: str) -> str:
+    """value, when the kernel could take it as a path; else a 400 that says which limit it passes."""
+    size = len(value.encode("utf-8"))
+    if size >= PATH_MAX:
+        raise ApiError(400, "path_too_long",
+                       f"{name!r} is {size:,} bytes long; a path is at most {PATH_MAX - 1:,} bytes (PATH_MAX)")
+    longest = max(len(part.encode("utf-8")) for part in value.split("/"))
+    if longest > NAME_MAX:
+        raise ApiError(400, "name_too_long",
+                       f"{name!r} has a name of {longest:,} bytes; a file or folder name is at most "
+                       f"{NAME_MAX} bytes (NAME_MAX)")
+    return value
+
+
+def required_path(params: Mapping[str, Any], name: str) -> str:
+    return checked_path(required_text(params, name), name)
+
+
+def optional_path(params: Mapping[str, Any], name: str) -> str | None:
+    value = optional_text(params, name)
+    return None if value is None else checked_path(value, name)
