@@ -10,7 +10,7 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from backend.server.errors import ApiError, from_status
+from backend.server.errors import ApiError, from_status, says_disk_full
 from backend.util.file_identity import FileIdentity, HashedFile
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
@@ -84,11 +84,11 @@ _BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 def failure(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
     """A gRPC status as one of the named failures the use cases decide on; errors.py gives it its HTTP form."""
-    return _named(exc.code(), exc.details(), service)
+    return _named(exc.code(), exc.details(), service, disk_full=says_disk_full(exc, service))
 
 
-def _named(code: grpc.StatusCode, details: str | None, service: str) -> ApiError:
-    shown = from_status(code, details, service)
+def _named(code: grpc.StatusCode, details: str | None, service: str, *, disk_full: bool = False) -> ApiError:
+    shown = from_status(code, details, service, disk_full=disk_full)
     if code == grpc.StatusCode.UNAVAILABLE:
         return ServiceDown(service, shown)
     if code in _FILE_CODES:

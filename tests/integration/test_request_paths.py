@@ -3,10 +3,19 @@ as any other; a service's RESOURCE_EXHAUSTED is a full disk only when the image 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from pathlib import Path
+
 import asyncpg
+import grpc
 import pytest
 from aiohttp.test_utils import TestClient
+from PIL import Image
 
+from backend.server.clients import failure
+from modelvault.hasher.v1 import hasher_pb2
 from tests.integration.conftest import Stack
 from tests.integration.test_gateway import error_of, files_under, write_model
 
@@ -85,3 +94,37 @@ async def test_the_longest_path_the_kernel_takes_is_answered_like_any_other(
     model = write_model(stack.model_root, f"{NAME_254[:100]}.safetensors", b"weights")
     reply = await gateway.post("/api/models/sha256", json={"path": str(model)})
     assert reply.status == 200, await reply.text()
+
+
+def _on_a_full_disk(store: Path) -> list[str]:
+    """A command prefix: the service runs in its own mount namespace with a 16 KiB tmpfs over the image store."""
+    script = 'mount -t tmpfs -o size=16k tmpfs "$0" && mkdir "$0/pending" && exec "$@"'
+    return ["unshare", "--map-root-user", "--mount", "sh", "-c", script, str(store)]
+
+
+async def test_a_full_preview_disk_is_507_and_registers_nothing(
+    stack: Stack, spawn_service, aiohttp_client, db: asyncpg.Connection
+) -> None:
+    images, port = await spawn_service("images", prefix=_on_a_full_disk(stack.data_dir / "images"))
+    gateway = await aiohttp_client(stack.app(MODELVAULT_IMAGES_TARGET=f"127.0.0.1:{port}"))
+    model = write_model(stack.model_root, "m.safetensors", b"weights")
+    noise = Image.frombytes("RGB", (512, 512), os.urandom(512 * 512 * 3))  # its WebP cannot fit in 16 KiB
+    noise.save(stack.model_root / "m.png")
+    reply = await gateway.post("/api/models/pending",
+                               json={"path": str(model), "preview_path": str(stack.model_root / "m.png")})
+    assert await error_of(reply) == (507, "insufficient_storage")
+    assert "no space left" in (await reply.json())["error"]["message"]
+    assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+    # Stopped as docker would: its worker process goes with it (a SIGKILL would leave it holding the pipes).
+    images.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(images.wait(), timeout=30) == 0
+
+
+async def test_a_call_over_grpcs_size_limit_is_a_502_naming_the_service(start_hasher) -> None:
+    """A real RESOURCE_EXHAUSTED that is no full disk: the hasher refuses a message over its 4 MiB."""
+    hasher = await start_hasher()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await hasher.stub.Stat(hasher_pb2.StatRequest(path="/" + "a" * 5 * 1024 * 1024), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    error = failure(caught.value, "hasher")
+    assert (error.status, error.code) == (502, "bad_gateway") and "hasher service" in error.message
