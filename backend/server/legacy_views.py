@@ -7,16 +7,16 @@ from typing import Any
 from aiohttp import web
 
 from backend.server import keys
-from backend.server.jobs.kinds import read_folder
 from backend.server.legacy.roots import a1111_roots_param
 from backend.server.params import flag, read_params
 from backend.server.progress import Report, respond
+from backend.server.request_paths import read_folder
 
 
 async def import_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
     app = request.app
-    folder = read_folder(params)
+    folder = read_folder(params, app[keys.CONFIG].model_roots)
     a1111_roots = a1111_roots_param(params.get("a1111_root"), app[keys.CONFIG])
     dry_run, verify = flag(params, "dry_run"), flag(params, "verify")
     legacy = app[keys.LEGACY_IMPORT]

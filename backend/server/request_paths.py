@@ -1,8 +1,11 @@
-"""Paths as requests give them, refused with a 400 before any service sees them when no file could have them."""
+"""Paths as requests give them: refused with a 400 before any service sees them when no file could have them,
+and a folder in one spelling for every rule that compares folders."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from backend.server.errors import ApiError
@@ -36,3 +39,36 @@ def required_path(params: Mapping[str, Any], name: str) -> str:
 def optional_path(params: Mapping[str, Any], name: str) -> str | None:
     value = optional_text(params, name)
     return None if value is None else checked_path(value, name)
+
+
+def normal_folder(folder: str) -> str:
+    """One spelling of an absolute folder: '/root/', '/root/./' and '//root' are '/root'.
+
+    posixpath.normpath keeps a leading '//' (POSIX leaves its meaning to the system); on Linux it is '/'.
+    """
+    normal = posixpath.normpath(folder)
+    return "/" + normal.lstrip("/") if normal.startswith("//") else normal
+
+
+def read_folder(params: Mapping[str, Any], roots: Sequence[Path]) -> str:
+    """'' for every root, else an absolute folder inside the roots in its one spelling; 403 outside them.
+
+    Checked by name only: the gateway may not see the disks (compose); the hasher checks again after symlinks.
+    """
+    folder = optional_path(params, "folder") or ""
+    if not folder:
+        return ""
+    if not posixpath.isabs(folder):
+        raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
+    if "\x00" in folder:
+        raise ApiError(400, "invalid_parameter", "'folder' must not contain NUL")
+    normal = normal_folder(folder)
+    if not any(PurePosixPath(normal).is_relative_to(root) for root in roots):
+        raise ApiError(403, "permission_denied", f"{folder!r} is outside the model roots")
+    return normal
+
+
+def folder_key(folder: str, roots: Sequence[Path]) -> str:
+    """The folder as the one-job-per-folder rule compares it: every spelling of the whole library is ''."""
+    normal = normal_folder(folder) if folder else ""
+    return "" if len(roots) == 1 and normal == str(roots[0]) else normal

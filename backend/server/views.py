@@ -10,10 +10,9 @@ from aiohttp import web
 from backend.server import keys
 from backend.server.catalogue import PendingPolicy
 from backend.server.errors import ApiError
-from backend.server.jobs.kinds import read_folder
 from backend.server.params import choice, flag, integer, page, read_params
 from backend.server.progress import Report, respond
-from backend.server.request_paths import optional_path, required_path
+from backend.server.request_paths import optional_path, read_folder, required_path
 from backend.server.shapes import model_json, pending_json
 from backend.util.image_keys import PENDING_DIR, InvalidKeyError
 from backend.util.image_store import resolve_key
@@ -37,7 +36,7 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
 
 async def scan_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
-    folder = read_folder(params)
+    folder = read_folder(params, request.app[keys.CONFIG].model_roots)
     prune = flag(params, "prune")
     jobs = request.app[keys.JOBS]
 

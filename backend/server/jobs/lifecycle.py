@@ -31,9 +31,9 @@ def queue_services(app: web.Application) -> QueueServices:
 async def job_engine(app: web.Application) -> AsyncIterator[None]:
     """A cleanup context: the runner and its heartbeat live exactly as long as the pool they write to."""
     config = app[keys.CONFIG]
-    runner = JobRunner(app[keys.POOL], config.jobs.stale_s)
-    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE]))
-    runner.register("hash", hash_kind(queue_services(app)))
+    runner = JobRunner(app[keys.POOL], config.jobs.stale_s, config.model_roots)
+    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.model_roots))
+    runner.register("hash", hash_kind(queue_services(app), config.model_roots))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     app[keys.JOB_RUNNER] = runner
     app[keys.JOBS] = Jobs(runner, app[keys.POOL])

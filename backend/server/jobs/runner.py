@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from backend.database import jobs_db
 from backend.server.errors import ApiError
 from backend.server.jobs.context import JobContext, Listener
 from backend.server.jobs.model import Outcome
+from backend.server.request_paths import folder_key
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,9 @@ class JobKind:
 class JobRunner:
     """Starts, cancels and finishes this gateway's jobs; started and closed by a cleanup context."""
 
-    def __init__(self, pool: asyncpg.Pool, stale_s: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, stale_s: float, roots: Sequence[Path] = ()) -> None:
         self.owner = uuid.uuid4().hex
+        self._roots = tuple(roots)
         self.kinds: dict[str, JobKind] = {}
         self._pool = pool
         self._stale_s = stale_s
@@ -54,7 +57,9 @@ class JobRunner:
         self, name: str, params: dict[str, Any], *, exclusive: bool = True, listener: Listener | None = None
     ) -> Record:
         """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
-        key = f"{name}:{params.get('folder', '')}" if exclusive else None
+        # Every spelling of a folder is one key (the watcher's and the API's alike): "//root" is "/root", and the
+        # only root is the whole library, "".
+        key = f"{name}:{folder_key(params.get('folder', ''), self._roots)}" if exclusive else None
         async with self._pool.acquire() as conn:
             row = await jobs_db.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner)
         context = JobContext(row["id"], params, listener)

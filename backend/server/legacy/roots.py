@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import PurePosixPath
 from typing import Any
 
 from backend.server.errors import ApiError
 from backend.server.params import text
-from backend.server.request_paths import checked_path
+from backend.server.request_paths import checked_path, normal_folder
 from backend.util.config import Config
 
 MAX_A1111_ROOTS = 16
@@ -29,7 +28,7 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
         checked_path(text(raw, "a1111_root"), "a1111_root")
         if "\x00" in raw or not raw.startswith("/"):
             raise ApiError(400, "invalid_parameter", f"'a1111_root' must be absolute paths: {raw!r}")
-        root = PurePosixPath(os.path.normpath(raw))
+        root = PurePosixPath(normal_folder(raw))
         if not any(root == a or root.is_relative_to(a) for a in allowed):
             raise ApiError(403, "permission_denied",
                            f"{raw!r} is outside the model roots and MODELVAULT_IMPORT_ROOTS")
