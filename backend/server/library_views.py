@@ -17,9 +17,10 @@ from backend.server.errors import ApiError
 from backend.server.json_body import json_reply, raw_json
 from backend.server.library import SORTS, ModelQuery
 from backend.server.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
-from backend.server.request_paths import checked_path, normal_folder
+from backend.server.request_paths import checked_path
 from backend.server.shapes import model_json
 from backend.util.model_files import MODEL_SUFFIXES
+from backend.util.model_paths import normal_path
 
 _TYPES = tuple(sorted(suffix.lstrip(".") for suffix in MODEL_SUFFIXES))
 _MAX_QUERY = 200
@@ -97,7 +98,7 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     if folder is not None and not folder.startswith("/"):
         raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
     if folder is not None:
-        folder = normal_folder(checked_path(folder, "folder"))
+        folder = normal_path(checked_path(folder, "folder"))
     ext = optional_text(params, "type")
     if ext is not None:
         ext = choice({"type": ext.lower().lstrip(".")}, "type", _TYPES, "")

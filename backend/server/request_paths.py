@@ -10,6 +10,7 @@ from typing import Any
 
 from backend.server.errors import ApiError
 from backend.server.params import optional_text, required_text
+from backend.util.model_paths import normal_path
 
 # Linux's limits (linux/limits.h), in bytes: PATH_MAX counts the final NUL, so a path is at most 4,095 bytes;
 # NAME_MAX is one file or folder name. A longer path names no file, and a service quoting it in its error
@@ -41,15 +42,6 @@ def optional_path(params: Mapping[str, Any], name: str) -> str | None:
     return None if value is None else checked_path(value, name)
 
 
-def normal_folder(folder: str) -> str:
-    """One spelling of an absolute folder: '/root/', '/root/./' and '//root' are '/root'.
-
-    posixpath.normpath keeps a leading '//' (POSIX leaves its meaning to the system); on Linux it is '/'.
-    """
-    normal = posixpath.normpath(folder)
-    return "/" + normal.lstrip("/") if normal.startswith("//") else normal
-
-
 def read_folder(params: Mapping[str, Any], roots: Sequence[Path]) -> str:
     """'' for every root, else an absolute folder inside the roots in its one spelling; 403 outside them.
 
@@ -62,7 +54,7 @@ def read_folder(params: Mapping[str, Any], roots: Sequence[Path]) -> str:
         raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
     if "\x00" in folder:
         raise ApiError(400, "invalid_parameter", "'folder' must not contain NUL")
-    normal = normal_folder(folder)
+    normal = normal_path(folder)
     if not any(PurePosixPath(normal).is_relative_to(root) for root in roots):
         raise ApiError(403, "permission_denied", f"{folder!r} is outside the model roots")
     return normal
@@ -70,5 +62,5 @@ def read_folder(params: Mapping[str, Any], roots: Sequence[Path]) -> str:
 
 def folder_key(folder: str, roots: Sequence[Path]) -> str:
     """The folder as the one-job-per-folder rule compares it: every spelling of the whole library is ''."""
-    normal = normal_folder(folder) if folder else ""
+    normal = normal_path(folder) if folder else ""
     return "" if len(roots) == 1 and normal == str(roots[0]) else normal

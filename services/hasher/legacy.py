@@ -7,8 +7,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from backend.util.model_files import previews_of
-from backend.util.model_paths import InvalidPathError, ModelFile, ModelPathError, resolve_model_file
-from backend.util.sidecar_files import LEGACY_CACHE_NAME, MAX_CACHE_BYTES, read_small_file, sidecars_of
+from backend.util.model_paths import InvalidPathError, ModelFile, ModelPathError, normal_path, resolve_model_file
+from backend.util.sidecar_files import (
+    LEGACY_CACHE_NAME,
+    MAX_CACHE_BYTES,
+    SidecarOutsideError,
+    read_small_file,
+    sidecars_of,
+)
 from modelvault.hasher.v1 import hasher_pb2
 
 Identity = Callable[[ModelFile], hasher_pb2.FileIdentity]
@@ -53,4 +59,10 @@ def read_legacy_cache(path: str, allowed: Sequence[Path]) -> bytes:
         raise InvalidPathError(f"path must be absolute, without NUL characters: {path!r}")
     if Path(path).name != LEGACY_CACHE_NAME:
         raise InvalidPathError(f"only a web UI's {LEGACY_CACHE_NAME} is read this way, not {path!r}")
+    # The folders first, by the path's name, before the disk is asked anything: any other answer about a path
+    # outside them (missing, a directory, a loop) would tell the caller what exists there. Inside them, the
+    # path is resolved and checked again, so a symlink out of them is refused too.
+    named = Path(normal_path(path))
+    if not any(named == root or named.is_relative_to(root) for root in allowed):
+        raise SidecarOutsideError(f"{path!r} is outside the model roots and MODELVAULT_IMPORT_ROOTS")
     return read_small_file(Path(path), allowed, MAX_CACHE_BYTES)

@@ -7,8 +7,9 @@ from typing import Any
 
 from backend.server.errors import ApiError
 from backend.server.params import text
-from backend.server.request_paths import checked_path, normal_folder
+from backend.server.request_paths import checked_path
 from backend.util.config import Config
+from backend.util.model_paths import normal_path
 
 MAX_A1111_ROOTS = 16
 
@@ -28,7 +29,7 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
         checked_path(text(raw, "a1111_root"), "a1111_root")
         if "\x00" in raw or not raw.startswith("/"):
             raise ApiError(400, "invalid_parameter", f"'a1111_root' must be absolute paths: {raw!r}")
-        root = PurePosixPath(normal_folder(raw))
+        root = PurePosixPath(normal_path(raw))
         if not any(root == a or root.is_relative_to(a) for a in allowed):
             raise ApiError(403, "permission_denied",
                            f"{raw!r} is outside the model roots and MODELVAULT_IMPORT_ROOTS")
