@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.server import legacy_views, library_views, openapi, page, views
+from backend.server import legacy_views, library_views, openapi, page, session_views, views
 from backend.server.jobs import events as job_events
 from backend.server.jobs import views as jobs
+from backend.server.session import SESSION_PATH
 
 
 def setup_routes(app: web.Application) -> None:
@@ -27,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/jobs/{id}/events", job_events.job_events)
     app.router.add_post("/api/jobs/{id}/cancel", jobs.cancel_job)
     app.router.add_get("/api/health", views.health)
+    app.router.add_post(SESSION_PATH, session_views.sign_in)
     app.router.add_get("/api/openapi.json", openapi.document)
     app.router.add_get("/images/{key:.+}", views.image)
     app.router.add_get("/", page.index)
