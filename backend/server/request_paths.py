@@ -3,6 +3,7 @@ and a folder in one spelling for every rule that compares folders."""
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -45,7 +46,9 @@ def optional_path(params: Mapping[str, Any], name: str) -> str | None:
 def read_folder(params: Mapping[str, Any], roots: Sequence[Path]) -> str:
     """'' for every root, else an absolute folder inside the roots in its one spelling; 403 outside them.
 
-    Checked by name only: the gateway may not see the disks (compose); the hasher checks again after symlinks.
+    The roots are resolved (config.py), so the folder is too where the gateway sees it: named through a
+    symlink to a root, it is that root's folder, spelled as the catalogue's paths are. Where the gateway does
+    not see the disks (compose) nothing resolves and the name is the folder. The hasher checks again.
     """
     folder = optional_path(params, "folder") or ""
     if not folder:
@@ -54,10 +57,10 @@ def read_folder(params: Mapping[str, Any], roots: Sequence[Path]) -> str:
         raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
     if "\x00" in folder:
         raise ApiError(400, "invalid_parameter", "'folder' must not contain NUL")
-    normal = normal_path(folder)
-    if not any(PurePosixPath(normal).is_relative_to(root) for root in roots):
+    real = normal_path(os.path.realpath(normal_path(folder)))
+    if not any(PurePosixPath(real).is_relative_to(root) for root in roots):
         raise ApiError(403, "permission_denied", f"{folder!r} is outside the model roots")
-    return normal
+    return real
 
 
 def folder_key(folder: str, roots: Sequence[Path]) -> str:

@@ -42,6 +42,20 @@ async def test_a_job_keeps_its_folder_in_one_spelling(stack: Stack, gateway: Tes
     assert (await reply.json())["params"]["folder"] == f"{stack.model_root}/loras"
 
 
+async def test_a_folder_named_through_a_symlink_to_the_root_is_the_roots(stack: Stack, gateway: TestClient) -> None:
+    """The roots are resolved at start: a folder named the way the user knows them is the same folder."""
+    (stack.model_root / "loras").mkdir()
+    link = stack.model_root.parent / "my-models"
+    link.symlink_to(stack.model_root)
+    reply = await gateway.post("/api/jobs", json={"kind": "scan", "folder": f"{link}/loras"})
+    assert reply.status == 202, await reply.text()
+    assert (await reply.json())["params"]["folder"] == f"{stack.model_root}/loras"
+    escape = stack.model_root / "escape"
+    escape.symlink_to("/etc")
+    assert await error_of(await gateway.post("/api/jobs", json={"kind": "scan", "folder": str(escape)})) == (
+        403, "permission_denied")
+
+
 async def test_a_folder_outside_the_roots_is_refused_before_a_job_starts(
     stack: Stack, gateway: TestClient, db: asyncpg.Connection
 ) -> None:
