@@ -95,9 +95,9 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     if q is not None and len(q) > _MAX_QUERY:
         raise ApiError(400, "invalid_parameter", f"'q' is at most {_MAX_QUERY} characters")
     folder = _no_nul(params, "folder")
-    if folder is not None and not folder.startswith("/"):
-        raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
     if folder is not None:
+        if not folder.startswith("/"):
+            raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
         folder = normal_path(checked_path(folder, "folder"))
     ext = optional_text(params, "type")
     if ext is not None:
