@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 
 from backend.util.model_paths import FileMissingError, InvalidPathError, NotRegularFileError, OutsideRootsError
+from backend.util.status_reasons import DISK_FULL, REASON_KEY
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ MODEL_PATH_STATUS: StatusTable = (
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL
+
+
 class Statuses:
     """A service's table of (exception class, status); the first matching class wins."""
 
@@ -38,7 +43,7 @@ class Statuses:
         for kind, code in self._table:
             if isinstance(exc, kind):
                 return code, str(exc)
-        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        if is_disk_full(exc):
             return grpc.StatusCode.RESOURCE_EXHAUSTED, f"no space left on the {self._service}'s disk: {exc.strerror}"
         log.error("unexpected error in the %s", self._service, exc_info=exc)
         return grpc.StatusCode.INTERNAL, f"internal error in the {self._service} ({type(exc).__name__})"
@@ -51,4 +56,6 @@ class Statuses:
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
-            await context.abort(*self.status_for(exc))
+            # The code alone would not tell a full disk from gRPC's own limits: the reason says it.
+            reason = ((REASON_KEY, DISK_FULL),) if is_disk_full(exc) else ()
+            await context.abort(*self.status_for(exc), trailing_metadata=reason)

@@ -6,6 +6,8 @@ import argparse
 import os
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+# Long enough for `make run` to start a gateway again (its supervisor waits 0.5 s to 8 s, then the gateway starts).
+DEFAULT_RECONNECT_S = 30.0
 
 
 def _positive(text: str) -> int:
@@ -15,6 +17,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be 0 to 3600 seconds: {text!r}")
     return value
 
 
@@ -31,6 +43,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="the API token, sent as a Bearer token (env MODELVAULT_API_TOKEN)")
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print the API's answer as JSON, for scripts")
+    parser.add_argument("--reconnect", type=_seconds, default=argparse.SUPPRESS, metavar="S",
+                        help="how long to keep trying to reach an API that went away while a job is followed "
+                             f"(env MODELVAULT_RECONNECT_S, default {DEFAULT_RECONNECT_S:.0f})")
 
 
 def _job_commands(commands: argparse._SubParsersAction) -> None:
@@ -77,6 +92,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     options.url = getattr(options, "url", None) or os.environ.get("MODELVAULT_URL") or DEFAULT_URL
     options.token = getattr(options, "token", None) or os.environ.get("MODELVAULT_API_TOKEN") or None
     options.json = getattr(options, "json", False)
+    if not hasattr(options, "reconnect"):
+        raw = os.environ.get("MODELVAULT_RECONNECT_S")
+        try:
+            options.reconnect = _seconds(raw) if raw else DEFAULT_RECONNECT_S
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"MODELVAULT_RECONNECT_S: {exc}")
     if not options.url.startswith(("http://", "https://")):
         parser.error(f"--url must start with http:// or https://; got {options.url!r}")
     return options

@@ -48,8 +48,8 @@ def start_and_follow(client: ApiClient, options: argparse.Namespace) -> int:
     display = display_for(options.json)
     if options.command == "import":
         body = import_body(options.folder, options.a1111_root, options.dry_run, options.verify)
-        return _finish(run_import(client, body, display), options)
-    return _finish(run_job(client, job_body(options), display), options)
+        return _finish(run_import(client, body, display, options.reconnect), options)
+    return _finish(run_job(client, job_body(options), display, options.reconnect), options)
 
 
 def jobs(client: ApiClient, options: argparse.Namespace) -> int:

@@ -22,5 +22,5 @@ def import_body(folder: str | None, a1111_roots: list[str], dry_run: bool, verif
     return body
 
 
-def run_import(client: ApiClient, body: dict[str, Any], display: Display) -> dict[str, Any]:
-    return run_job(client, {"kind": "import", **body}, display)
+def run_import(client: ApiClient, body: dict[str, Any], display: Display, reconnect_s: float) -> dict[str, Any]:
+    return run_job(client, {"kind": "import", **body}, display, reconnect_s)

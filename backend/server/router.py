@@ -13,6 +13,8 @@ from backend.server.legacy import views as legacy
 from backend.server.library import views as library
 from backend.server.queue import views as queue
 from backend.server.scan import views as scan
+from backend.server.session import views as session
+from backend.server.session.cookie import SESSION_PATH
 
 
 def setup_routes(app: web.Application) -> None:
@@ -33,6 +35,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/jobs/{id}/events", job_events.job_events)
     app.router.add_post("/api/jobs/{id}/cancel", jobs.cancel_job)
     app.router.add_get("/api/health", health.health)
+    app.router.add_post(SESSION_PATH, session.sign_in)
     app.router.add_get("/api/openapi.json", openapi.document)
     app.router.add_get("/images/{key:.+}", images.image)
     app.router.add_get("/", page.index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,15 @@ class ModelFile:
     mtime_ns: int
     inode: int
     device: int
+
+
+def normal_path(path: str) -> str:
+    """One spelling of an absolute path, by its name alone: '/root/', '/root/./' and '//root' are '/root'.
+
+    posixpath.normpath keeps a leading '//' (POSIX leaves its meaning to the system); on Linux it is '/'.
+    """
+    normal = posixpath.normpath(path)
+    return "/" + normal.lstrip("/") if normal.startswith("//") else normal
 
 
 def resolve_model_file(path: str, roots: Sequence[Path]) -> ModelFile:

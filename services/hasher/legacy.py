@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from backend.util.model_files import previews_of
-from backend.util.model_paths import InvalidPathError, ModelFile, ModelPathError, resolve_model_file
+from backend.util.model_paths import InvalidPathError, ModelFile, ModelPathError, normal_path, resolve_model_file
 from backend.util.sidecar_files import (
     LEGACY_CACHE_NAME,
     MAX_CACHE_BYTES,
     SidecarMissingError,
+    SidecarOutsideError,
     read_small_file,
     sidecars_of,
 )
@@ -64,11 +65,17 @@ def read_legacy_cache(path: str, allowed: Sequence[Path]) -> tuple[bytes, bytes]
     if not path or "\x00" in path or not Path(path).is_absolute():
         raise InvalidPathError(f"path must be absolute, without NUL characters: {path!r}")
     file = Path(path)
-    if file.name == LEGACY_CACHE_NAME:
-        return read_small_file(file, allowed, MAX_CACHE_BYTES), b""
-    if (file.parent.name, file.name) != A1111_HASHES_DB:
+    if file.name != LEGACY_CACHE_NAME and (file.parent.name, file.name) != A1111_HASHES_DB:
         raise InvalidPathError(f"only a web UI's {LEGACY_CACHE_NAME} or {'/'.join(A1111_HASHES_DB)} is read this way,"
                                f" not {path!r}")
+    # The folders first, by the path's name, before the disk is asked anything: any other answer about a path
+    # outside them (missing, a directory, a loop) would tell the caller what exists there. Inside them, the
+    # path is resolved and checked again, so a symlink out of them is refused too.
+    named = Path(normal_path(path))
+    if not any(named == root or named.is_relative_to(root) for root in allowed):
+        raise SidecarOutsideError(f"{path!r} is outside the model roots and MODELVAULT_IMPORT_ROOTS")
+    if file.name == LEGACY_CACHE_NAME:
+        return read_small_file(file, allowed, MAX_CACHE_BYTES), b""
     content = read_small_file(file, allowed, MAX_CACHE_BYTES)
     try:
         # The log after the database: an entry checkpointed between the two reads is in the database already.

@@ -29,10 +29,14 @@ async def test_the_page_asks_for_the_token_and_keeps_it_for_the_session(stack, s
     await expect(form).to_be_hidden()
     card = page.locator(f'.card[data-sha256="{model.sha256}"]')
     await expect(card).to_be_visible()
-    # <img> cannot send a header: the cookie the form set carries the token.
+    # <img> cannot send a header: the gateway's cookie carries the sign-in, HttpOnly and named for this
+    # instance; it holds no token, and the page keeps none where a script could read it.
     await card.locator("img").evaluate("img => img.decode()")
-    [cookie] = [c for c in await page.context.cookies() if c["name"] == "modelvault_token"]
-    assert (cookie["value"], cookie["sameSite"], cookie["path"]) == (TOKEN, "Strict", "/")
+    [cookie] = [c for c in await page.context.cookies() if c["name"].startswith("modelvault_")]
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/")
+    assert cookie["name"] != "modelvault_token" and TOKEN not in cookie["value"]
+    assert await page.evaluate("document.cookie") == ""
+    assert TOKEN not in await page.evaluate("JSON.stringify({...sessionStorage, ...localStorage})")
 
     await page.reload()
     await expect(card).to_be_visible()

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from backend.server.instance import HANDLER_CANCELLATION
 from backend.util.config import PROJECT_ROOT
 from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import MiB, sparse_model, until
@@ -41,12 +42,18 @@ class Api:
             return await reply.json()
 
 
-async def _serve(app: web.Application) -> AsyncIterator[Api]:
-    runner = web.AppRunner(app)
+async def _listen(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int]:
+    """The gateway on a real port (a free one by default); runner.cleanup() stops it as a SIGTERM would, though
+    sooner: open event streams get 1 s to end (5 s in backend/server/__main__.py)."""
+    runner = web.AppRunner(app, shutdown_timeout=1, handler_cancellation=HANDLER_CANCELLATION)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
+    return runner, site._server.sockets[0].getsockname()[1]
+
+
+async def _serve(app: web.Application) -> AsyncIterator[Api]:
+    runner, port = await _listen(app)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     try:
         async with aiohttp.ClientSession(headers=headers) as session:
@@ -135,6 +142,60 @@ async def test_a_refused_request_exits_4_with_the_apis_message(stack: Stack, api
 
     missing = await cli(api.url, "jobs", "show", "999")
     assert missing.code == 4 and "no job 999" in missing.err
+
+
+async def test_a_folder_outside_the_roots_exits_4_and_starts_nothing(stack: Stack, api: Api) -> None:
+    result = await cli(api.url, "scan", "--folder", "/etc")
+    assert result.code == 4, result.err
+    assert "'/etc' is outside the model roots" in result.err
+    _no_traceback(result)
+    assert (await api.get("/api/jobs"))["total"] == 0
+
+
+async def _hash_job_running(stack: Stack, api: Api, **env: str) -> tuple[asyncio.subprocess.Process, dict]:
+    """`modelvault hash` over three 2 GiB files, once its job is reading."""
+    for i in range(3):
+        path = sparse_model(stack.model_root, f"big{i}.safetensors", 2048 * MiB)
+        async with api.session.post(api.url + "/api/models/pending", json={"path": str(path)}) as reply:
+            assert reply.status == 201, await reply.text()
+    process = await start_cli(api.url, "hash", **env)
+
+    async def running_job() -> dict | None:
+        jobs = (await api.get("/api/jobs"))["items"]
+        return jobs[0] if jobs and jobs[0]["state"] == "running" else None
+
+    job = await until(running_job, what="the CLI's hash job to run")
+    await until(lambda: stack.hasher.servicer.reads_in_flight > 0, what="a read in flight")
+    return process, job
+
+
+async def test_a_followed_job_is_followed_across_a_gateway_restart(stack: Stack) -> None:
+    runner, port = await _listen(stack.app())
+    async with aiohttp.ClientSession() as session:
+        process, job = await _hash_job_running(stack, Api(f"http://127.0.0.1:{port}", session))
+        # The gateway stops (its job ends interrupted, the command's stream breaks, its port refuses), then
+        # starts again on the same port: the command finds the job there and reports how it ended.
+        await runner.cleanup()
+        runner, _ = await _listen(stack.app(), port)
+        try:
+            result = await finish(process)
+        finally:
+            await runner.cleanup()
+    assert result.code == 1, result.err
+    assert f"hash job {job['id']} interrupted" in result.err and "cannot reach" not in result.err
+    _no_traceback(result)
+
+
+async def test_a_gateway_that_stays_away_is_unreachable_once_the_reconnect_time_is_over(stack: Stack) -> None:
+    runner, port = await _listen(stack.app())
+    async with aiohttp.ClientSession() as session:
+        process, _ = await _hash_job_running(stack, Api(f"http://127.0.0.1:{port}", session),
+                                             MODELVAULT_RECONNECT_S="1")
+        await runner.cleanup()
+        result = await finish(process)
+    assert result.code == 3, result.err
+    assert f"cannot reach the ModelVault API at http://127.0.0.1:{port}" in result.err
+    _no_traceback(result)
 
 
 async def test_a_usage_error_exits_2(stack: Stack) -> None:

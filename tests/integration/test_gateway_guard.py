@@ -93,8 +93,31 @@ async def test_with_a_token_every_api_and_image_request_needs_it(stack: Stack, a
         assert await error_of(wrong) == (401, "unauthorized"), path
     assert await error_of(await gateway.post("/api/models/scan", json={})) == (401, "unauthorized")
     assert (await gateway.get("/api/health", headers={"Authorization": f"Bearer {TOKEN}"})).status == 200
-    assert (await gateway.get("/api/health", cookies={"modelvault_token": TOKEN})).status == 200
     # The page's own files need no token (it asks for the token itself); its data does.
     page = await gateway.get("/")
     assert page.status == 200 and page.content_type == "text/html"
     assert (await gateway.get("/static/style.css")).status == 200
+
+
+async def test_the_page_signs_in_for_an_httponly_cookie_of_this_instance_alone(stack: Stack, aiohttp_client) -> None:
+    gateway = await aiohttp_client(create_app(stack.config(MODELVAULT_API_TOKEN=TOKEN)))
+    # The token itself in a cookie, as the page once set it from JavaScript, is no credential any more.
+    old = await gateway.get("/api/health", cookies={"modelvault_token": TOKEN})
+    assert await error_of(old) == (401, "unauthorized")
+    refused = await gateway.post("/api/session", json={"token": TOKEN[:-1] + "x"})
+    assert await error_of(refused) == (401, "unauthorized") and "Set-Cookie" not in refused.headers
+
+    signed = await gateway.post("/api/session", json={"token": TOKEN})
+    assert signed.status == 204
+    [(name, cookie)] = signed.cookies.items()
+    assert name.startswith("modelvault_") and len(name) == len("modelvault_") + 16
+    assert (cookie["httponly"], cookie["samesite"], cookie["path"], cookie["max-age"]) == (True, "Strict", "/", "")
+    # Every service on this host receives the cookie (cookies ignore ports): it holds no token.
+    assert TOKEN not in cookie.value and TOKEN not in name
+    assert (await gateway.get("/api/health", cookies={name: cookie.value})).status == 200
+    assert (await gateway.get("/api/health", headers={"Authorization": f"Bearer {TOKEN}"})).status == 200
+
+    # A second instance on this host, even with the same token, has a cookie of its own and refuses this one.
+    other = await aiohttp_client(create_app(stack.config(MODELVAULT_API_TOKEN=TOKEN, MODELVAULT_HTTP_PORT="8081")))
+    assert await error_of(await other.get("/api/health", cookies={name: cookie.value})) == (401, "unauthorized")
+    assert set((await other.post("/api/session", json={"token": TOKEN})).cookies) != {name}

@@ -52,6 +52,26 @@ async def test_read_legacy_cache_reads_only_a_cache_json_in_allowed_folders(
         assert await _code(stub.ReadLegacyCache(hasher_pb2.ReadLegacyCacheRequest(path=path))) == code, path
 
 
+async def test_read_legacy_cache_tells_nothing_of_what_exists_outside_the_folders(
+    stub: hasher_pb2_grpc.HasherServiceStub, tmp_path: Path
+) -> None:
+    """Outside the allowed folders every path gets the same answer, whatever is or is not there."""
+    outside = tmp_path / "outside"
+    (outside / "dir" / "cache.json").mkdir(parents=True)
+    (outside / "cache.json").write_bytes(b"{}")
+    (outside / "loop").mkdir()
+    (outside / "loop" / "cache.json").symlink_to(outside / "loop" / "cache.json")
+    paths = [outside / "cache.json", outside / "missing" / "cache.json", outside / "dir" / "cache.json",
+             outside / "loop" / "cache.json", tmp_path / "webui" / ".." / "outside" / "cache.json"]
+    answers = []
+    for path in paths:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ReadLegacyCache(hasher_pb2.ReadLegacyCacheRequest(path=str(path)))
+        answers.append((caught.value.code(), caught.value.details().replace(str(path), "PATH")))
+    assert [code for code, _ in answers] == [grpc.StatusCode.PERMISSION_DENIED] * len(paths)
+    assert {message for _, message in answers} == {"'PATH' is outside the model roots and MODELVAULT_IMPORT_ROOTS"}
+
+
 async def test_read_sidecars_by_path_reports_each_bad_path_alone(
     stub: hasher_pb2_grpc.HasherServiceStub, model_root: Path
 ) -> None:

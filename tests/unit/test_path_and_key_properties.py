@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from backend.util import image_keys, image_store
 from backend.util.image_keys import InvalidKeyError
-from backend.util.model_paths import ModelPathError, resolve_model_file, resolve_model_folder
+from backend.util.model_paths import ModelPathError, normal_path, resolve_model_file, resolve_model_folder
 from backend.util.sha256_text import is_sha256
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -133,3 +133,16 @@ def test_a_key_that_resolves_stays_inside_the_store(tmp_path: Path, key: str) ->
 def test_a_sha256_is_exactly_64_hex_digits(digest: str, tail: str) -> None:
     assert is_sha256(digest)
     assert not is_sha256(digest + tail) and not is_sha256(digest[:-1]) and not is_sha256(None)
+
+
+@SETTINGS
+@given(st.lists(SEGMENTS.filter(lambda s: "\x00" not in s), max_size=6), st.integers(1, 3))
+@example(["models", ".", ""], 2)
+def test_a_path_has_one_spelling(segments: list[str], slashes: int) -> None:
+    """'//a/./b/' is '/a/b': one leading slash, no '.' or '..', no empty name; spelling it again changes nothing."""
+    path = "/" * slashes + "/".join(segments)
+    normal = normal_path(path)
+    assert normal == "/" or (normal.startswith("/") and not normal.startswith("//") and not normal.endswith("/"))
+    names = normal.split("/")[1:] if normal != "/" else []
+    assert not {".", "..", ""} & set(names)
+    assert normal_path(normal) == normal == normal_path("/" + path + "/")

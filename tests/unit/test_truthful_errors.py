@@ -12,17 +12,31 @@ import grpc
 
 from backend.server.http.errors import from_rpc_error
 from backend.server.jobs.failure import job_error
+from backend.util.status_reasons import DISK_FULL, REASON_KEY
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def _rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
-    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+def _rpc_error(code: grpc.StatusCode, details: str, *trailing: tuple[str, str]) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details=details)
 
 
 def test_a_full_disk_is_insufficient_storage_not_too_many_requests() -> None:
-    error = from_rpc_error(_rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "no space left in the image store"), "images")
+    full = _rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "no space left in the image store", (REASON_KEY, DISK_FULL))
+    error = from_rpc_error(full, "images")
     assert (error.status, error.code) == (507, "insufficient_storage")
+
+
+def test_resource_exhausted_without_the_image_services_word_is_no_full_disk() -> None:
+    """gRPC's own limits say RESOURCE_EXHAUSTED too: a reply's metadata or a message over its size."""
+    too_large = _rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "received trailing metadata size exceeds limit")
+    for service in ("hasher", "images"):
+        error = from_rpc_error(too_large, service)
+        assert (error.status, error.code) == (502, "bad_gateway")
+        assert f"the {service} service's answer" in error.message and "size limits" in error.message
+    # Only the image service writes: a hasher claiming a full disk is not the previews' disk.
+    claimed = _rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "no space", (REASON_KEY, DISK_FULL))
+    assert from_rpc_error(claimed, "hasher").status == 502
 
 
 def test_an_outage_names_the_service_but_not_its_address() -> None:

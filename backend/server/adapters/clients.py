@@ -10,7 +10,7 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from backend.server.http.errors import ApiError, from_status
+from backend.server.http.errors import ApiError, from_status, says_disk_full
 from backend.util.file_identity import FileIdentity, HashedFile
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
@@ -21,6 +21,10 @@ ProgressCallback = Callable[[int, int], Awaitable[None]]
 # round_robin: with `dns:///hasher:50051` and N replicas, calls spread over all of them.
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 _MAX_MESSAGE = 64 * 1024 * 1024
+# A service's error quotes the path it was given, percent-encoded in the status's metadata: a 4,095-byte path
+# of two-byte characters (the longest the gateway sends) takes about 12 KB there, twice that when quoted
+# twice, past gRPC's default 8 KB, which would turn a "no such file" into RESOURCE_EXHAUSTED.
+_MAX_METADATA = 64 * 1024
 # Replicas come and go with a deployment, not from one job to the next: their workers are counted again
 # at most this often (a count takes eight round trips, which every small job started by the watcher paid).
 CAPACITY_TTL_S = 30.0
@@ -33,6 +37,8 @@ def open_channel(target: str) -> grpc.aio.Channel:
             ("grpc.service_config", _SERVICE_CONFIG),
             ("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_metadata_size", _MAX_METADATA),
+            ("grpc.absolute_max_metadata_size", _MAX_METADATA),
             # Reconnect quickly when a replica comes back after a restart.
             ("grpc.initial_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2000),
@@ -78,11 +84,11 @@ _BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 def failure(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
     """A gRPC status as one of the named failures the use cases decide on; errors.py gives it its HTTP form."""
-    return _named(exc.code(), exc.details(), service)
+    return _named(exc.code(), exc.details(), service, disk_full=says_disk_full(exc, service))
 
 
-def _named(code: grpc.StatusCode, details: str | None, service: str) -> ApiError:
-    shown = from_status(code, details, service)
+def _named(code: grpc.StatusCode, details: str | None, service: str, *, disk_full: bool = False) -> ApiError:
+    shown = from_status(code, details, service, disk_full=disk_full)
     if code == grpc.StatusCode.UNAVAILABLE:
         return ServiceDown(service, shown)
     if code in _FILE_CODES:

@@ -9,14 +9,15 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.catalogue.service import PendingPolicy
-from backend.server.http.params import choice, flag, optional_text, read_params, required_text
+from backend.server.http.params import choice, flag, read_params
 from backend.server.http.progress import Report, respond
+from backend.server.http.request_paths import optional_path, required_path
 from backend.server.http.shapes import pending_json
 
 
 async def hash_model(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
-    path = required_text(params, "path")
+    path = required_path(params, "path")
     pending = PendingPolicy(choice(params, "pending_status", ("pending", "ignore"), "pending"))
     force = flag(params, "force")
     catalogue = request.app[keys.CATALOGUE]
@@ -32,6 +33,6 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
 async def register_pending(request: web.Request) -> web.Response:
     params = await read_params(request)
     row, created = await request.app[keys.CATALOGUE].register_pending(
-        required_text(params, "path"), optional_text(params, "preview_path")
+        required_path(params, "path"), optional_path(params, "preview_path")
     )
     return web.json_response(pending_json(row, request.app[keys.CONFIG].images_dir), status=201 if created else 200)

@@ -10,6 +10,8 @@ import grpc
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
+from backend.util.status_reasons import DISK_FULL, REASON_KEY
+
 log = logging.getLogger(__name__)
 
 
@@ -24,6 +26,8 @@ class ApiError(Exception):
 
 
 # As googleapis google/rpc/code.proto maps them; ABORTED here means "the file changed while hashing".
+# RESOURCE_EXHAUSTED is not here: it is a 507 only when the image service says its disk is full (says_disk_full);
+# otherwise gRPC refused a message or its metadata as too large, a failure of the service or of this gateway.
 _GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_argument"),
     grpc.StatusCode.FAILED_PRECONDITION: (400, "failed_precondition"),
@@ -32,8 +36,6 @@ _GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.NOT_FOUND: (404, "not_found"),
     grpc.StatusCode.ALREADY_EXISTS: (409, "already_exists"),
     grpc.StatusCode.ABORTED: (409, "aborted"),
-    # The image service says this only when its disk is full: 507, not "too many requests".
-    grpc.StatusCode.RESOURCE_EXHAUSTED: (507, "insufficient_storage"),
     grpc.StatusCode.CANCELLED: (499, "cancelled"),
     grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "deadline_exceeded"),
@@ -64,12 +66,21 @@ _OUTAGE_MESSAGES = {
 }
 
 
+def says_disk_full(exc: grpc.aio.AioRpcError, service: str) -> bool:
+    """The image service's word that its disk is full: the one service that writes, and the reason it attaches."""
+    if service != "images" or exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return False
+    return any(key == REASON_KEY and value == DISK_FULL for key, value in exc.trailing_metadata() or ())
+
+
 def from_rpc_error(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
     """A service's status as the client should see it; outages name the service that is down, nothing more."""
-    return from_status(exc.code(), exc.details(), service)
+    return from_status(exc.code(), exc.details(), service, disk_full=says_disk_full(exc, service))
 
 
-def from_status(grpc_code: grpc.StatusCode, details: str | None, service: str) -> ApiError:
+def from_status(grpc_code: grpc.StatusCode, details: str | None, service: str, *, disk_full: bool = False) -> ApiError:
+    if grpc_code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return _exhausted(details, service, disk_full)
     status, code = _GRPC_TO_HTTP.get(grpc_code, (502, "bad_gateway"))
     message = details or grpc_code.name
     if status in _OUTAGE_MESSAGES:
@@ -78,6 +89,15 @@ def from_status(grpc_code: grpc.StatusCode, details: str | None, service: str) -
     elif status >= 500:
         message = f"{service} service: {message}"
     return ApiError(status, code, message)
+
+
+def _exhausted(details: str | None, service: str, disk_full: bool) -> ApiError:
+    if disk_full:
+        return ApiError(507, "insufficient_storage", f"{service} service: {details}")
+    # Requests are checked for size before any call (request_paths.py): what is left is the service's or ours.
+    log.warning("%s service: RESOURCE_EXHAUSTED: %s", service, details)
+    return ApiError(502, "bad_gateway",
+                    f"the {service} service's answer, or the call to it, was over gRPC's size limits")
 
 
 def _from_asyncpg(exc: BaseException) -> bool:

@@ -9,11 +9,11 @@ from aiohttp.typedefs import Handler
 
 from backend.server import keys
 from backend.server.http.errors import ApiError, error_response
+from backend.server.session.cookie import SESSION_PATH, carries_session
 
 # Requests a web page can send to another origin without asking first (no CORS preflight).
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
-TOKEN_COOKIE = "modelvault_token"
 _PROTECTED_PREFIXES = ("/api/", "/images/")
 
 
@@ -63,24 +63,24 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
-def _presented_token(request: web.Request) -> str | None:
+def _authorised(request: web.Request, expected: str) -> bool:
+    """The token as a Bearer header (the command line, scripts), or the session cookie the page signed in for."""
     scheme, _, credentials = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.cookies.get(TOKEN_COOKIE)
+        return hmac.compare_digest(credentials.strip().encode(), expected.encode())
+    return carries_session(request.cookies, request.app[keys.CONFIG])
 
 
 @web.middleware
 async def token_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """With MODELVAULT_API_TOKEN set, /api and /images need it; the page's own static files do not."""
+    """With MODELVAULT_API_TOKEN set, /api and /images need it; the page's own files and its sign-in do not."""
     expected = request.app[keys.CONFIG].gateway.api_token
-    if expected is None or not request.path.startswith(_PROTECTED_PREFIXES):
+    if expected is None or not request.path.startswith(_PROTECTED_PREFIXES) or request.path == SESSION_PATH:
         return await handler(request)
-    presented = _presented_token(request)
-    if presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+    if not _authorised(request, expected):
         reply = error_response(
             401, "unauthorized",
-            "this gateway needs its token: send 'Authorization: Bearer <token>' or the modelvault_token cookie",
+            "this gateway needs its token: send 'Authorization: Bearer <token>', or sign in at POST /api/session",
         )
         reply.headers[hdrs.WWW_AUTHENTICATE] = "Bearer"
         return reply

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import posixpath
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -11,7 +12,8 @@ import asyncpg
 from backend.server.adapters.clients import HasherClient
 from backend.server.catalogue.service import Catalogue
 from backend.server.http.errors import ApiError
-from backend.server.http.params import integer, optional_text
+from backend.server.http.params import integer
+from backend.server.http.request_paths import read_folder
 from backend.server.jobs.context import JobContext
 from backend.server.jobs.runner import JobKind
 from backend.server.queue import service as pending_queue
@@ -29,16 +31,6 @@ def only_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
                        f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: kind, {', '.join(allowed)}")
 
 
-def read_folder(body: dict[str, Any]) -> str:
-    """'' for every root, else an absolute folder, normalised so that one folder is one key for the 409 rule."""
-    folder = optional_text(body, "folder") or ""
-    if folder and not posixpath.isabs(folder):
-        raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
-    if "\x00" in folder:
-        raise ApiError(400, "invalid_parameter", "'folder' must not contain NUL")
-    return posixpath.normpath(folder) if folder else ""
-
-
 def strict_flag(body: dict[str, Any], name: str) -> bool:
     """A JSON boolean, never a string: a job's body is JSON, not a query string."""
     value = body.get(name, False)
@@ -47,17 +39,12 @@ def strict_flag(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def validate_scan(body: dict[str, Any]) -> dict[str, Any]:
-    only_fields(body, ("folder", "prune"))
-    return {"folder": read_folder(body), "prune": strict_flag(body, "prune")}
+def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, roots: Sequence[Path],
+              settle_s: float) -> JobKind:
+    def validate(body: dict[str, Any]) -> dict[str, Any]:
+        only_fields(body, ("folder", "prune"))
+        return {"folder": read_folder(body, roots), "prune": strict_flag(body, "prune")}
 
-
-def validate_hash(body: dict[str, Any]) -> dict[str, Any]:
-    only_fields(body, ("folder", "limit"))
-    return {"folder": read_folder(body), "limit": integer(body, "limit", MAX_LIMIT, 1, MAX_LIMIT)}
-
-
-def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, settle_s: float) -> JobKind:
     async def run(ctx: JobContext) -> dict[str, Any]:
         async def on_progress(done: int, total: int, path: str) -> None:
             ctx.progress(files_done=done, files_total=total, current=path)
@@ -67,13 +54,17 @@ def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, se
         ctx.progress(errors=len(report.errors))
         return dataclasses.asdict(report)
 
-    return JobKind(run=run, validate=validate_scan)
+    return JobKind(run=run, validate=validate)
 
 
-def hash_kind(services: QueueServices) -> JobKind:
+def hash_kind(services: QueueServices, roots: Sequence[Path]) -> JobKind:
+    def validate(body: dict[str, Any]) -> dict[str, Any]:
+        only_fields(body, ("folder", "limit"))
+        return {"folder": read_folder(body, roots), "limit": integer(body, "limit", MAX_LIMIT, 1, MAX_LIMIT)}
+
     async def run(ctx: JobContext) -> dict[str, Any]:
         report = await pending_queue.hash_pending(
             services, ctx.job_id, ctx.params["limit"], ctx.progress, ctx.params["folder"])
         return dataclasses.asdict(report)
 
-    return JobKind(run=run, validate=validate_hash)
+    return JobKind(run=run, validate=validate)

@@ -41,9 +41,11 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     # there only the heartbeat tells the dead.
     lock = DataDirLock(config.data_dir) if config.gateway.database_url is None else None
     owned = lock is not None and lock.acquire()
-    runner = JobRunner(app[keys.POOL], config.jobs.stale_s, str(config.data_dir) if owned else None)
-    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.jobs.settle_s))
-    runner.register("hash", hash_kind(queue_services(app)))
+    runner = JobRunner(app[keys.POOL], config.jobs.stale_s, str(config.data_dir) if owned else None,
+                       config.model_roots)
+    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.model_roots,
+                                      config.jobs.settle_s))
+    runner.register("hash", hash_kind(queue_services(app), config.model_roots))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     app[keys.JOB_RUNNER] = runner
     jobs = app[keys.JOBS] = Jobs(runner, app[keys.POOL], config.gateway.max_event_streams)

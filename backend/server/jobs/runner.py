@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,7 @@ from asyncpg import Record
 
 from backend.database import jobs_queries
 from backend.server.http.errors import ApiError, database_gone
+from backend.server.http.request_paths import folder_key
 from backend.server.jobs.context import JobContext, Listener
 from backend.server.jobs.failure import job_error
 from backend.server.jobs.model import Outcome
@@ -37,10 +39,13 @@ class JobKind:
 class JobRunner:
     """Starts, cancels and finishes this gateway's jobs; started and closed by a cleanup context."""
 
-    def __init__(self, pool: asyncpg.Pool, stale_s: float, data_dir: str | None = None) -> None:
-        """data_dir: the data folder whose lock this gateway holds (it is the folder's only gateway), if any."""
+    def __init__(self, pool: asyncpg.Pool, stale_s: float, data_dir: str | None = None,
+                 roots: Sequence[Path] = ()) -> None:
+        """data_dir: the data folder whose lock this gateway holds (it is the folder's only gateway), if any;
+        roots: the model roots, by which a job's folder is one folder however it is spelled."""
         self.owner = uuid.uuid4().hex
         self.data_dir = data_dir
+        self._roots = tuple(roots)
         self.kinds: dict[str, JobKind] = {}
         self._pool = pool
         self._stale_s = stale_s
@@ -63,7 +68,9 @@ class JobRunner:
         self, name: str, params: dict[str, Any], *, exclusive: bool = True, listener: Listener | None = None
     ) -> Record:
         """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
-        key = f"{name}:{params.get('folder', '')}" if exclusive else None
+        # Every spelling of a folder is one key (the watcher's and the API's alike): "//root" is "/root", and the
+        # only root is the whole library, "".
+        key = f"{name}:{folder_key(params.get('folder', ''), self._roots)}" if exclusive else None
         async with self._pool.acquire() as conn:
             row = await jobs_queries.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner,
                                            owner_data_dir=self.data_dir)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import PurePosixPath
 from typing import Any
 
 from backend.server.http.errors import ApiError
 from backend.server.http.params import text
+from backend.server.http.request_paths import checked_path
 from backend.util.config import Config
+from backend.util.model_paths import normal_path
 
 MAX_A1111_ROOTS = 16
 
@@ -25,10 +26,10 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
     allowed = [PurePosixPath(root) for root in (*config.model_roots, *config.import_roots)]
     roots = []
     for raw in values:
-        text(raw, "a1111_root")
+        checked_path(text(raw, "a1111_root"), "a1111_root")
         if "\x00" in raw or not raw.startswith("/"):
             raise ApiError(400, "invalid_parameter", f"'a1111_root' must be absolute paths: {raw!r}")
-        root = PurePosixPath(os.path.normpath(raw))
+        root = PurePosixPath(normal_path(raw))
         if not any(root == a or root.is_relative_to(a) for a in allowed):
             raise ApiError(403, "permission_denied",
                            f"{raw!r} is outside the model roots and MODELVAULT_IMPORT_ROOTS")

@@ -7,15 +7,16 @@ from typing import Any
 from aiohttp import web
 
 from backend.server import keys
-from backend.server.http.params import flag, optional_text, read_params
+from backend.server.http.params import flag, read_params
 from backend.server.http.progress import Report, respond
+from backend.server.http.request_paths import read_folder
 from backend.server.legacy.roots import a1111_roots_param
 
 
 async def import_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
     app = request.app
-    folder = optional_text(params, "folder") or ""
+    folder = read_folder(params, app[keys.CONFIG].model_roots)
     a1111_roots = a1111_roots_param(params.get("a1111_root"), app[keys.CONFIG])
     dry_run, verify = flag(params, "dry_run"), flag(params, "verify")
     legacy = app[keys.LEGACY_IMPORT]

@@ -16,9 +16,11 @@ from backend.server import keys
 from backend.server.http.errors import ApiError
 from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
 from backend.server.http.replies import json_reply, raw_json
+from backend.server.http.request_paths import checked_path
 from backend.server.http.shapes import model_json, pending_json
 from backend.server.library.service import SORTS, ModelQuery
 from backend.util.model_files import MODEL_SUFFIXES
+from backend.util.model_paths import normal_path
 from backend.util.sha256_text import is_sha256
 
 _TYPES = tuple(sorted(suffix.lstrip(".") for suffix in MODEL_SUFFIXES))
@@ -94,8 +96,10 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     if q is not None and len(q) > _MAX_QUERY:
         raise ApiError(400, "invalid_parameter", f"'q' is at most {_MAX_QUERY} characters")
     folder = _no_nul(params, "folder")
-    if folder is not None and not folder.startswith("/"):
-        raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
+    if folder is not None:
+        if not folder.startswith("/"):
+            raise ApiError(400, "invalid_parameter", f"'folder' must be an absolute path; got {folder!r}")
+        folder = normal_path(checked_path(folder, "folder"))
     ext = optional_text(params, "type")
     if ext is not None:
         ext = choice({"type": ext.lower().lstrip(".")}, "type", _TYPES, "")

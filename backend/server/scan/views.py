@@ -7,14 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from backend.server import keys
-from backend.server.http.params import flag, optional_text, read_params
+from backend.server.http.params import flag, read_params
 from backend.server.http.progress import Report, respond
-from backend.server.jobs.kinds import read_folder
+from backend.server.http.request_paths import read_folder
 
 
 async def scan_models(request: web.Request) -> web.StreamResponse:
     params = await read_params(request)
-    folder = read_folder({"folder": optional_text(params, "folder") or ""})
+    folder = read_folder(params, request.app[keys.CONFIG].model_roots)
     prune = flag(params, "prune")
     jobs = request.app[keys.JOBS]
 

@@ -1,7 +1,6 @@
-// Every call to the REST API: the token, 401 -> the login form, errors as ApiProblem in a person's words.
+// Every call to the REST API: 401 -> the login form, errors as ApiProblem in a person's words.
 import { errorWords } from './words.js';
 
-const TOKEN_KEY = 'modelvault_token';
 let askForToken = null;
 let waitingForLogin = null;
 
@@ -17,22 +16,25 @@ export class ApiProblem extends Error {
 
 export function onLoginNeeded(ask) { askForToken = ask; }
 
-export function saveToken(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
-  // EventSource and <img> cannot send a header: the cookie carries the token for them.
-  const secure = location.protocol === 'https:' ? '; Secure' : '';
-  document.cookie = `${TOKEN_KEY}=${token}; SameSite=Strict; path=/${secure}`;
+// The token goes to the gateway once; it answers with an HttpOnly cookie of its own (which every fetch,
+// EventSource and <img> then carries), so the page keeps no token where a script could read it.
+// True when the gateway took the token, false when it refused it.
+export async function signIn(token) {
+  const reply = await fetch('/api/session', {
+    method: 'POST', credentials: 'same-origin', headers: headers(true), body: JSON.stringify({ token }),
+  });
+  if (reply.status === 401) return false;
+  if (!reply.ok) throw await problemFrom(reply);
+  return true;
 }
 
-function login(rejected) {
-  waitingForLogin ??= askForToken(rejected).finally(() => { waitingForLogin = null; });
+function login() {
+  waitingForLogin ??= askForToken().finally(() => { waitingForLogin = null; });
   return waitingForLogin;
 }
 
 function headers(withBody) {
   const result = { Accept: 'application/json' };
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) result.Authorization = `Bearer ${token}`;
   if (withBody) result['Content-Type'] = 'application/json';
   return result;
 }
@@ -40,7 +42,6 @@ function headers(withBody) {
 // The reply as it is (any status), after a login when the API asked for one.
 export async function request(method, path, body, signal) {
   let reply;
-  const hadToken = Boolean(sessionStorage.getItem(TOKEN_KEY));
   try {
     reply = await fetch(path, {
       method, signal, credentials: 'same-origin', headers: headers(body !== undefined),
@@ -51,7 +52,7 @@ export async function request(method, path, body, signal) {
     throw new ApiProblem(0, 'network', String(err));
   }
   if (reply.status === 401 && askForToken) {
-    await login(hadToken);
+    await login();
     return request(method, path, body, signal);
   }
   return reply;

@@ -1,5 +1,5 @@
-// The token form: shown when the API answers 401; the token lives for this browser session only.
-import { onLoginNeeded, saveToken } from './api.js';
+// The token form: shown when the API answers 401; the gateway's cookie lasts for this browser session only.
+import { onLoginNeeded, signIn } from './api.js';
 
 export function setupLogin(dialog) {
   const form = dialog.querySelector('form');
@@ -7,16 +7,21 @@ export function setupLogin(dialog) {
   const problem = form.querySelector('.problem');
   // Nothing works without the token: Escape does not dismiss the form.
   dialog.addEventListener('cancel', (event) => event.preventDefault());
-  onLoginNeeded((rejected) => new Promise((resolve) => {
-    problem.hidden = !rejected;
+  onLoginNeeded(() => new Promise((resolve) => {
+    problem.hidden = true;
     input.value = '';
-    form.onsubmit = (event) => {
+    form.onsubmit = async (event) => {
       event.preventDefault();
       const token = input.value.trim();
       if (!token) return;
-      saveToken(token);
+      const accepted = await signIn(token).catch(() => false);
+      if (!accepted) {
+        problem.hidden = false;
+        input.select();
+        return;
+      }
       dialog.close();
-      resolve(token);
+      resolve();
     };
     if (!dialog.open) dialog.showModal();
     input.focus();
