@@ -1,0 +1,61 @@
+"""The result of reading one model file's header, and the reading itself: the header's bytes, never the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.hasher.headers import gguf_header, safetensors_header
+from services.hasher.headers.classify import UNKNOWN, classify
+from services.hasher.headers.errors import HeaderError
+from services.hasher.headers.training import architecture_from_metadata, training_facts
+
+# Pickled formats: torch.save, A1111's .ckpt, diffusers' .bin. Unpickling runs code, so they are never opened.
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+
+
+@dataclass
+class ModelHeader:
+    """What one file's header says; error is that file's note (malformed, truncated, oversized), never a failure."""
+
+    format: str
+    model_type: str = UNKNOWN
+    architecture: str = UNKNOWN
+    trigger_words: list[str] = field(default_factory=list)
+    # Further facts by field name (title, training, quantization, parameter_count, ...), JSON values.
+    facts: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def read_header(path: Path) -> ModelHeader:
+    """The header of a file already checked to lie inside the model roots; OSError when it cannot be read."""
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        return ModelHeader(format="pickle")
+    if suffix == ".gguf":
+        return _gguf(path)
+    return _safetensors(path)
+
+
+def _safetensors(path: Path) -> ModelHeader:
+    try:
+        parsed = safetensors_header.read(path)
+    except HeaderError as exc:
+        return ModelHeader(format="safetensors", error=str(exc))
+    kind = classify(parsed.shapes)
+    architecture = kind.architecture
+    if architecture == UNKNOWN:
+        architecture = architecture_from_metadata(parsed.metadata)
+    trigger_words, facts = training_facts(parsed.metadata)
+    return ModelHeader(format="safetensors", model_type=kind.model_type, architecture=architecture,
+                       trigger_words=trigger_words, facts={**kind.facts, **facts})
+
+
+def _gguf(path: Path) -> ModelHeader:
+    try:
+        parsed = gguf_header.read(path)
+    except HeaderError as exc:
+        return ModelHeader(format="gguf", error=str(exc))
+    return ModelHeader(format="gguf", model_type=parsed.model_type, architecture=parsed.architecture,
+                       facts=parsed.facts)
