@@ -11,8 +11,13 @@ from asyncpg import Record
 
 from backend.database import db, identity_sql
 
-# When two tools name a field of one content, the first in this order wins: Civitai's own data first.
-SOURCE_PRIORITY = ("civitai_helper", "stability_matrix", "lora_manager", "a1111")
+# When two sources name a field of one content, the first in this order wins. The other tools' side-cars come
+# first: Civitai Helper, Stability Matrix and Lora-Manager save the hub's own answer about the file (and a
+# person may have edited it), so they rank as the hub does. Then A1111's cache. Then what the file's own header
+# says (safetensors, gguf, pickle: model_header_rows in backend/server/model_headers.py), which only fills the
+# fields nobody else named, and replaces only what a header wrote before.
+HEADER_SOURCES = ("safetensors", "gguf", "pickle")
+SOURCE_PRIORITY = ("civitai_helper", "stability_matrix", "lora_manager", "a1111", *HEADER_SOURCES)
 
 
 async def existing_metadata(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[tuple[str, str], Record]:

@@ -195,6 +195,12 @@ class HasherClient:
         request = hasher_pb2.ReadSidecarsRequest(folder=folder, paths=list(paths))
         return await _collect(self._stub.ReadSidecars(request, timeout=self._hash_timeout_s))
 
+    async def read_headers(self, paths: Sequence[str]) -> list[hasher_pb2.ModelHeader]:
+        """What each file's header says (or why the file could not be read), one answer per path, in order."""
+        request = hasher_pb2.ReadHeadersRequest(paths=list(paths))
+        reply = await _call("hasher", self._stub.ReadHeaders(request, timeout=self._hash_timeout_s))
+        return list(reply.headers)
+
     async def read_legacy_cache(self, path: str) -> bytes:
         """A web UI's cache.json, read by the hasher (the gateway may not see the model folders)."""
         request = hasher_pb2.ReadLegacyCacheRequest(path=path)

@@ -11,6 +11,7 @@ from backend.database import jobs_db
 from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.jobs.control import Jobs
+from backend.server.jobs.headers_kind import headers_kind
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.runner import JobRunner
@@ -36,6 +37,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.jobs.settle_s))
     runner.register("hash", hash_kind(queue_services(app)))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
+    runner.register("headers", headers_kind(app[keys.POOL], app[keys.HASHER]))
     app[keys.JOB_RUNNER] = runner
     app[keys.JOBS] = Jobs(runner, app[keys.POOL])
     async with app[keys.POOL].acquire() as conn:
