@@ -9,6 +9,7 @@ for its next hash; a malformed header is stored as that content's `header_error`
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,19 +63,33 @@ async def read_headers(pool: asyncpg.Pool, hasher: HasherClient, folder: str, re
         total = await header_queries.count_to_read(conn, folder, refresh)
     progress(files_total=total, files_done=0, errors=0)
     done, after = 0, ""
-    while True:
-        async with pool.acquire() as conn:
-            batch = await header_queries.contents_to_read(conn, folder, after, BATCH, refresh)
-        if not batch:
-            return report
-        after = batch[-1]["sha256"]
-        headers = await hasher.read_headers([row["path"] for row in batch])
-        rows = []
-        for record, header in zip(batch, headers, strict=True):
-            rows.extend(_rows_of(record, header, report))
-        await _store(pool, rows)
-        done += len(batch)
-        progress(files_done=done, errors=report.error_count, current=batch[-1]["path"])
+    # One batch is stored while the hasher reads the next: the two wait on different processes.
+    storing: asyncio.Task[None] | None = None
+    try:
+        while True:
+            async with pool.acquire() as conn:
+                batch = await header_queries.contents_to_read(conn, folder, after, BATCH, refresh)
+            if not batch:
+                break
+            after = batch[-1]["sha256"]
+            headers = await hasher.read_headers([row["path"] for row in batch])
+            rows = []
+            for record, header in zip(batch, headers, strict=True):
+                rows.extend(_rows_of(record, header, report))
+            if storing is not None:
+                await storing
+                progress(files_done=done, errors=report.error_count)
+            storing = asyncio.create_task(_store(pool, rows, refresh))
+            done += len(batch)
+            progress(current=batch[-1]["path"])
+        if storing is not None:
+            await storing
+        progress(files_done=done, errors=report.error_count)
+        return report
+    finally:
+        if storing is not None and not storing.done():
+            storing.cancel()
+            await asyncio.gather(storing, return_exceptions=True)
 
 
 def _rows_of(record: asyncpg.Record, header: hasher_pb2.ModelHeader, report: HeadersReport
@@ -94,11 +109,12 @@ def _rows_of(record: asyncpg.Record, header: hasher_pb2.ModelHeader, report: Hea
     return model_header_rows(record["sha256"], header)
 
 
-async def _store(pool: asyncpg.Pool, rows: list[tuple[str, str, Any, str]]) -> None:
+async def _store(pool: asyncpg.Pool, rows: list[tuple[str, str, Any, str]], refresh: bool) -> None:
     if not rows:
         return
     async with pool.acquire() as conn, conn.transaction():
         hashes = sorted({row[0] for row in rows})
         existing = await legacy_queries.existing_metadata(conn, hashes)
         await legacy_queries.write_metadata(conn, legacy_queries.metadata_changes(rows, existing))
-        await header_queries.drop_unsaid(conn, [(row[0], row[1]) for row in rows])
+        if refresh:  # a content read for the first time has no header facts to drop
+            await header_queries.drop_unsaid(conn, [(row[0], row[1]) for row in rows])

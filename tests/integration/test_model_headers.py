@@ -142,6 +142,11 @@ async def test_the_headers_job_stores_what_each_content_says_with_its_source(
     bad = await _metadata(gateway, _sha(broken))
     assert bad["header_error"]["source"] == "safetensors"
     assert "over the 100000000-byte limit" in bad["header_error"]["value"]
+    # A page of the library carries the short facts, not the long ones (the detail view has those).
+    page = await (await gateway.get("/api/models", params={"q": "loras/alice"})).json()
+    listed = page["items"][0]["metadata"]
+    assert (listed["model_type"], listed["architecture"], listed["trigger_words"][0]) == ("lora", "sd1", "1girl")
+    assert "training" not in listed and "embedded_metadata" not in listed
     # Read once: a second job finds nothing new to read.
     again = await _headers_job(gateway)
     assert again["files_total"] == 0 and again["result"]["read"] == 0

@@ -156,3 +156,23 @@ def test_a_broken_gguf_is_the_files_note(tmp_path: Path) -> None:
         header = read_header(tmp_path / f"{name}.gguf")
         assert header.format == "gguf" and header.error, name
     assert json.dumps(read_header(tmp_path / "good.gguf").facts)
+
+
+def test_strings_and_numbers_no_store_would_take_are_made_plain(tmp_path: Path) -> None:
+    tags = json.dumps({"10_x": {"\ud800broken": 3, "fine\u0000tag": 2}})
+    header_json = json.dumps({"emb_params": {"dtype": "F16", "shape": [1, 768], "data_offsets": [0, 1536]},
+                              "__metadata__": {"ss_output_name": "a\u0000b", "ss_tag_frequency": tags}})
+    raw = header_json.encode()
+    (tmp_path / "odd.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(1536))
+    odd = read_header(tmp_path / "odd.safetensors")
+    nan = read_header(layouts.write_gguf(tmp_path / "nan.gguf", "llama", extra={
+        "x.nan": (float("nan"), gguf.GGUFValueType.FLOAT32),
+        "x.inf": ([float("inf"), 1.5], gguf.GGUFValueType.ARRAY)}))
+    for header in (odd, nan):
+        text = json.dumps({"words": header.trigger_words, "facts": header.facts}, allow_nan=False)
+        text.encode("utf-8")  # no lone surrogate left
+        assert "\\u0000" not in text
+    assert odd.trigger_words == ["?broken", "finetag"]
+    assert odd.facts["training"]["output_name"] == "ab"
+    assert "x.nan" not in nan.facts["embedded_metadata"]
+    assert nan.facts["embedded_metadata"]["x.inf"] == [None, 1.5]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,25 @@ def read_header(path: Path) -> ModelHeader:
     suffix = path.suffix.lower()
     if suffix in PICKLE_SUFFIXES:
         return ModelHeader(format="pickle")
-    if suffix == ".gguf":
-        return _gguf(path)
-    return _safetensors(path)
+    header = _gguf(path) if suffix == ".gguf" else _safetensors(path)
+    header.trigger_words = [word for word in map(plain, header.trigger_words) if word]
+    header.facts = plain(header.facts)
+    header.error = plain(header.error)
+    return header
+
+
+def plain(value: Any) -> Any:
+    """Values every consumer takes: JSON's escapes can smuggle NUL and lone surrogates into strings (which
+    protobuf and PostgreSQL's jsonb refuse), and GGUF floats can be NaN or infinite (which JSON has not)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
 
 
 def _safetensors(path: Path) -> ModelHeader:
