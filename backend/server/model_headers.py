@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import grpc
 
 from backend.database import header_queries, legacy_queries
 from backend.server.clients import HasherClient
@@ -27,6 +28,9 @@ BATCH = 250
 REPORT_LIMIT = 100
 
 Progress = Callable[..., None]
+# The hasher's answer for a file that changed while its header was read: it waits for its next hash, as one
+# changed since its hash does.
+_ABORTED = grpc.StatusCode.ABORTED.value[0]
 
 
 @dataclass
@@ -94,6 +98,9 @@ async def read_headers(pool: asyncpg.Pool, hasher: HasherClient, folder: str, re
 
 def _rows_of(record: asyncpg.Record, header: hasher_pb2.ModelHeader, report: HeadersReport
              ) -> list[tuple[str, str, Any, str]]:
+    if header.HasField("file_error") and header.file_error.code == _ABORTED:
+        report.changed += 1
+        return []
     if header.HasField("file_error"):
         report.error_count += 1
         if len(report.errors) < REPORT_LIMIT:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from backend.util.file_identity import FileIdentity
 from backend.util.model_paths import ModelFile, resolve_model_file
 from modelvault.hasher.v1 import hasher_pb2
 from services.hasher import shadow
-from services.hasher.errors import ReadError, UnreadableError
+from services.hasher.errors import FileChangedError, ReadError, UnreadableError
 from services.hasher.headers.model_header import read_header
 from services.hasher.status import STATUSES
 
@@ -25,6 +27,9 @@ def header_reply(path: str, roots: Sequence[Path], dev: bool, identity: Identity
         if shadow.is_shadow(file, dev):
             return hasher_pb2.ModelHeader(path=path, identity=identity(file))
         header = read_header(file.resolved_path)
+        if FileIdentity.from_stat(os.stat(file.resolved_path)) != FileIdentity.from_fields(file):
+            # Replaced or rewritten while read: this header may be the new file's, not the one checked.
+            raise FileChangedError(f"{path!r} changed while its header was read")
     except Exception as exc:  # noqa: BLE001 - a path refused or a file unreadable is that file's answer
         code, message = STATUSES.status_for(_as_read_error(exc))
         return hasher_pb2.ModelHeader(path=path, file_error=hasher_pb2.FileError(code=code.value[0], message=message))

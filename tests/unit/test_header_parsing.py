@@ -176,3 +176,23 @@ def test_strings_and_numbers_no_store_would_take_are_made_plain(tmp_path: Path) 
     assert odd.facts["training"]["output_name"] == "ab"
     assert "x.nan" not in nan.facts["embedded_metadata"]
     assert nan.facts["embedded_metadata"]["x.inf"] == [None, 1.5]
+
+
+def test_a_file_rewritten_while_its_header_is_read_is_answered_as_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.hasher import header_reply as replies
+    from services.hasher.server import _identity
+
+    path = layouts.write_safetensors(tmp_path / "lora.safetensors", layouts.kohya_lora(768))
+    real_read = replies.read_header
+
+    def read_while_a_download_rewrites_it(file: Path):
+        header = real_read(file)
+        layouts.write_safetensors(file, layouts.kohya_lora(2048, sdxl=True))  # another model in its place
+        return header
+
+    monkeypatch.setattr(replies, "read_header", read_while_a_download_rewrites_it)
+    answer = replies.header_reply(str(path), [tmp_path], False, _identity)
+    assert answer.file_error.code == 10 and "changed while its header was read" in answer.file_error.message
+    assert not answer.format
