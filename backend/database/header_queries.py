@@ -46,3 +46,11 @@ async def drop_unsaid(conn: asyncpg.Connection, said: Sequence[tuple[str, str]])
              AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS k(sha256, field)
                              WHERE k.sha256 = m.sha256 AND k.field = m.field)""",
         hashes, list(HEADER_SOURCES), [s for s, _ in said], [f for _, f in said])
+
+
+async def without_preview(conn: asyncpg.Connection, hashes: Sequence[str]) -> set[str]:
+    """The contents among these none of whose files has a preview."""
+    rows = await conn.fetch(
+        """SELECT sha256 FROM models WHERE sha256 = ANY($1::text[])
+           GROUP BY sha256 HAVING bool_and(image_key IS NULL)""", list(hashes))
+    return {row["sha256"] for row in rows}

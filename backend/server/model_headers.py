@@ -4,7 +4,8 @@ The hasher reads the headers (it owns the disks; the gateway never opens a model
 call; each answer becomes rows of model_metadata with the header's format as their source. Which source wins
 a field is legacy_queries.SOURCE_PRIORITY: a header fills what no other tool named, and replaces only what a
 header said before. A file that cannot be read, or changed since it was hashed, is that file's error or is left
-for its next hash; a malformed header is stored as that content's `header_error`, never a failed job.
+for its next hash; a malformed header is stored as that content's `header_error`, never a failed job. A content
+without a preview gets the thumbnail its header embeds (header_thumbnails.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import asyncpg
 import grpc
 
 from backend.database import header_queries, legacy_queries
-from backend.server.clients import HasherClient
+from backend.server.clients import HasherClient, ImagesClient
+from backend.server.header_thumbnails import adopt_thumbnails
 from backend.util.file_identity import FileIdentity
 from modelvault.hasher.v1 import hasher_pb2
 
@@ -43,6 +45,10 @@ class HeadersReport:
     # Files that could not be checked or opened.
     error_count: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    # Contents without a preview that got the thumbnail their header embeds; and the thumbnails that
+    # could not be one (not an image, too large), by file.
+    previews: int = 0
+    thumbnail_errors: list[dict[str, str]] = field(default_factory=list)
 
 
 def model_header_rows(sha256: str, header: hasher_pb2.ModelHeader) -> list[tuple[str, str, Any, str]]:
@@ -60,8 +66,8 @@ def model_header_rows(sha256: str, header: hasher_pb2.ModelHeader) -> list[tuple
     return [(sha256, name, value, source) for name, value in rows.items()]
 
 
-async def read_headers(pool: asyncpg.Pool, hasher: HasherClient, folder: str, refresh: bool,
-                       progress: Progress) -> HeadersReport:
+async def read_headers(pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, folder: str,
+                       refresh: bool, progress: Progress) -> HeadersReport:
     report = HeadersReport()
     async with pool.acquire() as conn:
         total = await header_queries.count_to_read(conn, folder, refresh)
@@ -77,13 +83,16 @@ async def read_headers(pool: asyncpg.Pool, hasher: HasherClient, folder: str, re
                 break
             after = batch[-1]["sha256"]
             headers = await hasher.read_headers([row["path"] for row in batch])
-            rows = []
+            rows, thumbnails = [], []
             for record, header in zip(batch, headers, strict=True):
-                rows.extend(_rows_of(record, header, report))
+                said = _rows_of(record, header, report)
+                rows.extend(said)
+                if said and header.has_thumbnail:
+                    thumbnails.append((record["sha256"], record["path"]))
             if storing is not None:
                 await storing
                 progress(files_done=done, errors=report.error_count)
-            storing = asyncio.create_task(_store(pool, rows, refresh))
+            storing = asyncio.create_task(_store_batch(pool, hasher, images, rows, thumbnails, refresh, report))
             done += len(batch)
             progress(current=batch[-1]["path"])
         if storing is not None:
@@ -114,6 +123,13 @@ def _rows_of(record: asyncpg.Record, header: hasher_pb2.ModelHeader, report: Hea
     report.read += 1
     report.header_errors += bool(header.header_error)
     return model_header_rows(record["sha256"], header)
+
+
+async def _store_batch(pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient,
+                       rows: list[tuple[str, str, Any, str]], thumbnails: list[tuple[str, str]], refresh: bool,
+                       report: HeadersReport) -> None:
+    await _store(pool, rows, refresh)
+    report.previews += await adopt_thumbnails(pool, hasher, images, thumbnails, report.thumbnail_errors)
 
 
 async def _store(pool: asyncpg.Pool, rows: list[tuple[str, str, Any, str]], refresh: bool) -> None:

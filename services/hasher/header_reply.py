@@ -13,6 +13,7 @@ from modelvault.hasher.v1 import hasher_pb2
 from services.hasher import shadow
 from services.hasher.errors import FileChangedError, ReadError, UnreadableError
 from services.hasher.headers.model_header import read_header
+from services.hasher.headers.thumbnail import read_thumbnail
 from services.hasher.status import STATUSES
 
 Identity = Callable[[ModelFile], hasher_pb2.FileIdentity]
@@ -36,7 +37,18 @@ def header_reply(path: str, roots: Sequence[Path], dev: bool, identity: Identity
     return hasher_pb2.ModelHeader(
         path=path, identity=identity(file), format=header.format, model_type=header.model_type,
         architecture=header.architecture, trigger_words=header.trigger_words,
-        facts_json=json.dumps(header.facts, ensure_ascii=False), header_error=header.error)
+        facts_json=json.dumps(header.facts, ensure_ascii=False), header_error=header.error,
+        has_thumbnail=header.has_thumbnail)
+
+
+def thumbnail_reply(path: str, roots: Sequence[Path]) -> hasher_pb2.ReadThumbnailResponse:
+    """The image a file's header embeds; raises what STATUSES maps (a bad path, no thumbnail, a read error)."""
+    file = resolve_model_file(path, roots)
+    try:
+        image, media_type = read_thumbnail(file.resolved_path)
+    except OSError as exc:
+        raise _as_read_error(exc) from None
+    return hasher_pb2.ReadThumbnailResponse(image=image, media_type=media_type)
 
 
 def _as_read_error(exc: Exception) -> Exception:

@@ -22,7 +22,7 @@ from services.grpc_runtime import GrpcService
 from services.hasher import legacy, shadow
 from services.hasher.coalesce import Coalescer
 from services.hasher.disks import DiskReaders
-from services.hasher.header_reply import MAX_READ_HEADERS, header_reply
+from services.hasher.header_reply import MAX_READ_HEADERS, header_reply, thumbnail_reply
 from services.hasher.pool import HashJob, HashPool
 from services.hasher.status import STATUSES
 
@@ -183,6 +183,10 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
                 lambda chunk=chunk: [header_reply(path, self._roots, self._dev, _identity) for path in chunk])
                 for chunk in chunks))
             return hasher_pb2.ReadHeadersResponse(headers=[header for chunk in answers for header in chunk])
+
+    async def ReadThumbnail(self, request, context):
+        async with STATUSES.guard(context):
+            return await asyncio.to_thread(thumbnail_reply, request.path, self._roots)
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.

@@ -3,7 +3,9 @@ stores it per SHA-256 beside the other tools' metadata, shown by GET /api/models
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import os
 from collections.abc import AsyncIterator
@@ -13,6 +15,7 @@ import asyncpg
 import grpc
 import pytest
 from aiohttp.test_utils import TestClient
+from PIL import Image
 
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.hasher.server import build_service
@@ -20,6 +23,7 @@ from tests import model_layouts as layouts
 from tests.conftest import make_config
 from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import finished, register
+from tests.integration.test_gateway import write_preview
 
 
 @pytest.fixture
@@ -81,6 +85,22 @@ async def test_read_headers_refuses_more_than_a_thousand_paths(stub: hasher_pb2_
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.ReadHeaders(hasher_pb2.ReadHeadersRequest(paths=["/x"] * 1001))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_read_thumbnail_returns_the_embedded_image_or_says_why_not(
+    stub: hasher_pb2_grpc.HasherServiceStub, model_root: Path, tmp_path: Path
+) -> None:
+    with_one = layouts.write_safetensors(model_root / "a.safetensors", layouts.kohya_lora(768),
+                                         {"modelspec.thumbnail": "data:image/jpeg;base64," + base64.b64encode(
+                                             b"\xff\xd8 jpeg").decode()})
+    without = layouts.write_safetensors(model_root / "b.safetensors", layouts.kohya_lora(768))
+    outside = layouts.write_safetensors(tmp_path / "c.safetensors", layouts.kohya_lora(768))
+    reply = await stub.ReadThumbnail(hasher_pb2.ReadThumbnailRequest(path=str(with_one)))
+    assert (reply.image, reply.media_type) == (b"\xff\xd8 jpeg", "image/jpeg")
+    for path, code in ((without, grpc.StatusCode.FAILED_PRECONDITION), (outside, grpc.StatusCode.PERMISSION_DENIED)):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ReadThumbnail(hasher_pb2.ReadThumbnailRequest(path=str(path)))
+        assert caught.value.code() == code
 
 
 def _sha(path: Path) -> str:
@@ -188,6 +208,46 @@ async def test_a_file_changed_since_its_hash_waits_and_a_folder_limits_the_job(
     assert "format" not in await _metadata(gateway, _sha(other))
     done = await _headers_job(gateway, folder=str(stack.model_root / "other"))
     assert (await _metadata(gateway, _sha(other)))["architecture"]["value"] == "sdxl"
+
+
+def _png(size: tuple[int, int], colour: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _thumbnail(content: bytes) -> dict[str, str]:
+    return {"modelspec.title": "With a picture",
+            "modelspec.thumbnail": "data:image/png;base64," + base64.b64encode(content).decode()}
+
+
+async def test_an_embedded_thumbnail_becomes_the_preview_of_a_model_that_has_none(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    root = stack.model_root
+    bare = layouts.write_safetensors(root / "bare.safetensors", layouts.kohya_lora(768),
+                                     _thumbnail(_png((40, 20), "blue")))
+    with_preview = layouts.write_safetensors(root / "kept.safetensors", layouts.kohya_lora(1024),
+                                             _thumbnail(_png((40, 20), "blue")))
+    write_preview(root / "kept.preview.png", (30, 30), "red")
+    not_an_image = layouts.write_safetensors(root / "odd.safetensors", layouts.kohya_lora(2048, sdxl=True),
+                                             _thumbnail(b"GIF89a but not really"))
+    async with gateway.post("/api/models/scan", json={}) as reply:
+        assert reply.status == 200, await reply.text()
+    await _hash_all(gateway, [])
+
+    done = await _headers_job(gateway)
+
+    assert done["result"]["previews"] == 1
+    assert [e["path"] for e in done["result"]["thumbnail_errors"]] == [str(not_an_image)]
+    files = {Path(r["path"]).name: r["image_key"] for r in await db.fetch("SELECT path, image_key FROM models")}
+    assert files == {"bare.safetensors": f"{_sha(bare)}.webp", "kept.safetensors": f"{_sha(with_preview)}.webp",
+                     "odd.safetensors": None}
+    with Image.open(stack.data_dir / "images" / f"{_sha(bare)}.webp") as adopted:
+        assert adopted.size == (40, 20)
+    with Image.open(stack.data_dir / "images" / f"{_sha(with_preview)}.webp") as kept:
+        assert kept.size == (30, 30)  # the side-car preview, not the thumbnail
+    assert sorted(p.name for p in (stack.data_dir / "images" / "pending").iterdir()) == []
 
 
 async def test_a_bad_headers_job_is_refused(gateway: TestClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pickle
 import struct
@@ -11,8 +12,10 @@ import gguf
 import pytest
 
 from services.hasher.headers import gguf_names
+from services.hasher.headers.errors import HeaderError
 from services.hasher.headers.model_header import read_header
 from services.hasher.headers.safetensors_header import MAX_HEADER_BYTES
+from services.hasher.headers.thumbnail import read_thumbnail
 from tests import model_layouts as layouts
 
 LAYOUTS = {
@@ -196,3 +199,22 @@ def test_a_file_rewritten_while_its_header_is_read_is_answered_as_changed(
     answer = replies.header_reply(str(path), [tmp_path], False, _identity)
     assert answer.file_error.code == 10 and "changed while its header was read" in answer.file_error.message
     assert not answer.format
+
+
+def _data_uri(content: bytes, media_type: str = "image/png") -> str:
+    return f"data:{media_type};base64,{base64.b64encode(content).decode()}"
+
+
+def test_an_embedded_thumbnail_is_decoded_from_its_data_uri(tmp_path: Path) -> None:
+    path = layouts.write_safetensors(tmp_path / "a.safetensors", layouts.kohya_lora(768),
+                                     {"modelspec.thumbnail": _data_uri(b"\x89PNG fake")})
+    assert read_header(path).has_thumbnail
+    assert read_thumbnail(path) == (b"\x89PNG fake", "image/png")
+    plain = layouts.write_safetensors(tmp_path / "b.safetensors", layouts.kohya_lora(768))
+    broken = layouts.write_safetensors(tmp_path / "c.safetensors", layouts.kohya_lora(768),
+                                       {"modelspec.thumbnail": "data:image/png;base64,!!not base64!!"})
+    (tmp_path / "d.ckpt").write_bytes(b"pickle")
+    assert not read_header(plain).has_thumbnail
+    for path, message in ((plain, "has no thumbnail"), (broken, "malformed"), (tmp_path / "d.ckpt", "only")):
+        with pytest.raises(HeaderError, match=message):
+            read_thumbnail(path)

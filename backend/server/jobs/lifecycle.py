@@ -37,7 +37,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.jobs.settle_s))
     runner.register("hash", hash_kind(queue_services(app)))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
-    runner.register("headers", headers_kind(app[keys.POOL], app[keys.HASHER]))
+    runner.register("headers", headers_kind(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES]))
     app[keys.JOB_RUNNER] = runner
     app[keys.JOBS] = Jobs(runner, app[keys.POOL])
     async with app[keys.POOL].acquire() as conn:

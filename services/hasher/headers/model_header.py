@@ -10,6 +10,7 @@ from typing import Any
 from services.hasher.headers import gguf_header, safetensors_header
 from services.hasher.headers.classify import UNKNOWN, classify
 from services.hasher.headers.errors import HeaderError
+from services.hasher.headers.thumbnail import has_thumbnail
 from services.hasher.headers.training import architecture_from_metadata, training_facts
 
 # Pickled formats: torch.save, A1111's .ckpt, diffusers' .bin. Unpickling runs code, so they are never opened.
@@ -27,6 +28,8 @@ class ModelHeader:
     # Further facts by field name (title, training, quantization, parameter_count, ...), JSON values.
     facts: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    # The header embeds an image (modelspec.thumbnail), which read_thumbnail returns.
+    has_thumbnail: bool = False
 
 
 def read_header(path: Path) -> ModelHeader:
@@ -66,7 +69,8 @@ def _safetensors(path: Path) -> ModelHeader:
         architecture = architecture_from_metadata(parsed.metadata)
     trigger_words, facts = training_facts(parsed.metadata)
     return ModelHeader(format="safetensors", model_type=kind.model_type, architecture=architecture,
-                       trigger_words=trigger_words, facts={**kind.facts, **facts})
+                       trigger_words=trigger_words, facts={**kind.facts, **facts},
+                       has_thumbnail=has_thumbnail(parsed.metadata))
 
 
 def _gguf(path: Path) -> ModelHeader:

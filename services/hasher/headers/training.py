@@ -52,8 +52,6 @@ def training_facts(metadata: dict[str, str]) -> tuple[list[str], dict[str, Any]]
         facts["training"] = training
     if title := metadata.get("modelspec.title", "").strip():
         facts["title"] = title
-    if metadata.get("modelspec.thumbnail", "").startswith("data:image/"):
-        facts["has_thumbnail"] = True
     kept = _kept(metadata)
     if kept:
         facts["embedded_metadata"] = kept
