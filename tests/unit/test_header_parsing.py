@@ -48,6 +48,16 @@ def test_type_and_architecture_come_from_the_tensor_layout(tmp_path: Path, name:
         "safetensors", model_type, architecture, "")
 
 
+def test_an_inpainting_checkpoint_and_a_diffusers_lora_are_told(tmp_path: Path) -> None:
+    inpainting = layouts.sd_checkpoint(768) | {"model.diffusion_model.input_blocks.0.0.weight": (8, 9, 3, 3)}
+    header = read_header(layouts.write_safetensors(tmp_path / "inpaint.safetensors", inpainting))
+    assert (header.architecture, header.facts["variant"]) == ("sd1", "inpainting")
+    layer = "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.processor.to_k_lora"
+    old_diffusers = {f"{layer}.down.weight": (4, 2048), f"{layer}.up.weight": (640, 4)}
+    header = read_header(layouts.write_safetensors(tmp_path / "pytorch_lora_weights.safetensors", old_diffusers))
+    assert (header.model_type, header.architecture) == ("lora", "sdxl")
+
+
 def test_a_lycoris_file_says_so_and_a_vae_names_its_latent_channels(tmp_path: Path) -> None:
     loha = read_header(layouts.write_safetensors(tmp_path / "loha.safetensors", layouts.loha_lycoris(768)))
     flux_vae = read_header(layouts.write_safetensors(tmp_path / "ae.safetensors", layouts.vae(16)))

@@ -23,7 +23,7 @@ CONTEXT_WIDTHS = {768: "sd1", 1024: "sd2", 2048: "sdxl", 1280: "sdxl_refiner"}
 TOKEN_WIDTHS = {768: "sd1", 1024: "sd2"}
 
 _LORA_SUFFIXES = (".lora_down.weight", ".lora_up.weight", ".lora_A.weight", ".lora_B.weight",
-                  ".lora.down.weight", ".lora.up.weight")
+                  ".lora.down.weight", ".lora.up.weight", "_lora.down.weight", "_lora.up.weight")
 # LyCORIS' own layers: LoHa, LoKr, (B)OFT, full-weight differences, and GLoRA.
 _LYCORIS_SUFFIXES = (".hada_w1_a", ".lokr_w1", ".lokr_w1_a", ".oft_blocks", ".oft_diag", ".diff", ".diff_b",
                      ".a1.weight")
@@ -33,7 +33,9 @@ _DIFFUSION_PREFIXES = ("model.diffusion_model.", "joint_blocks.", "double_blocks
 _CONTROLNET_PREFIXES = ("control_model.", "input_hint_block.", "controlnet_cond_embedding.", "controlnet_blocks.",
                         "controlnet_x_embedder.", "zero_convs.")
 # Cross-attention keys of a UNet (original and diffusers naming); shape[1] of to_k is the context width.
-_CROSS_ATTENTION = re.compile(r"attn2[._]to_k(\.weight|[._]lora[._]down\.weight|\.lora_A\.weight|\.hada_w1_b)$")
+# Diffusers' first LoRA format named it attn2.processor.to_k_lora.down.weight.
+_CROSS_ATTENTION = re.compile(r"attn2[._](processor\.)?to_k(\.weight|[._]lora[._]down\.weight|\.lora_A\.weight"
+                              r"|\.hada_w1_b)$")
 _TEXT_ENCODER_LORA = re.compile(r"^lora_te1?_text_model_encoder_layers_0_(mlp_fc1|self_attn_k_proj)"
                                 r"\.(lora_down\.weight|hada_w1_b)$")
 
