@@ -11,9 +11,14 @@ from asyncpg import Record
 
 from backend.database import db, identity_sql
 
-# When two tools name a field of one content, the first in this order wins: Civitai's own data first.
-# A person's own notes first; then the tools that copied the hub's answer; A1111's cache knows no metadata.
-SOURCE_PRIORITY = ("a1111_user_metadata", "civitai_helper", "stability_matrix", "lora_manager", "a1111")
+# When two sources name a field of one content, the first in this order wins: a person's own notes first;
+# then the tools that saved the hub's own answer about the file (Civitai Helper, Stability Matrix,
+# Lora-Manager); then A1111's cache (no metadata). Then what the file's own header says (safetensors, gguf,
+# pickle: model_header_rows in backend/server/headers/service.py), which only fills the fields nobody else
+# named, and replaces only what a header wrote before.
+HEADER_SOURCES = ("safetensors", "gguf", "pickle")
+SOURCE_PRIORITY = ("a1111_user_metadata", "civitai_helper", "stability_matrix", "lora_manager", "a1111",
+                   *HEADER_SOURCES)
 
 
 async def existing_metadata(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[tuple[str, str], Record]:

@@ -1,4 +1,4 @@
-"""The HasherService servicer (Stat, Hash, HashStream, HashMany, ListModels, Capacity) and build_service."""
+"""The HasherService servicer (Stat, Hash, HashStream, HashMany, ListModels, Capacity, ReadHeaders, ...)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from services.grpc_runtime import GrpcService
 from services.hasher import legacy, shadow
 from services.hasher.coalesce import Coalescer
 from services.hasher.disks import DiskReaders
+from services.hasher.header_reply import MAX_READ_HEADERS, header_reply, thumbnail_reply
 from services.hasher.pool import HashJob, HashPool
 from services.hasher.status import STATUSES
 
@@ -36,6 +37,8 @@ MAX_HASH_MANY = 1000
 # Files per ListModels message, as the proto documents.
 LIST_BATCH = 500
 _SIDECAR_BATCH = 256
+# Paths per thread in one ReadHeaders call.
+_HEADER_CHUNK = 64
 
 
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
@@ -168,6 +171,22 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         async with STATUSES.guard(context):
             content, wal = await asyncio.to_thread(legacy.read_legacy_cache, request.path, self._legacy_roots)
             return hasher_pb2.ReadLegacyCacheResponse(content=content, wal=wal)
+
+    async def ReadHeaders(self, request, context):
+        async with STATUSES.guard(context):
+            if len(request.paths) > MAX_READ_HEADERS:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    f"ReadHeaders takes at most {MAX_READ_HEADERS} paths; got {len(request.paths)}")
+            # A few threads at once: a header is a small read, so waiting on the disk is most of its time.
+            chunks = [request.paths[i:i + _HEADER_CHUNK] for i in range(0, len(request.paths), _HEADER_CHUNK)]
+            answers = await asyncio.gather(*(asyncio.to_thread(
+                lambda chunk=chunk: [header_reply(path, self._roots, self._dev, _identity) for path in chunk])
+                for chunk in chunks))
+            return hasher_pb2.ReadHeadersResponse(headers=[header for chunk in answers for header in chunk])
+
+    async def ReadThumbnail(self, request, context):
+        async with STATUSES.guard(context):
+            return await asyncio.to_thread(thumbnail_reply, request.path, self._roots)
 
     async def _resolve(self, path: str) -> ModelFile:
         # A thread, not the loop: resolving and stat-ing can stall on a slow or network disk.

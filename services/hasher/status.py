@@ -7,6 +7,7 @@ import grpc
 from backend.util.sidecar_files import SidecarError, SidecarMissingError, SidecarOutsideError
 from services.grpc_status import MODEL_PATH_STATUS, Statuses
 from services.hasher.errors import BadKnownHashError, FileChangedError, ReadError, UnreadableError
+from services.hasher.headers.errors import HeaderError
 from services.process_pool import PoolClosedError, WorkerDiedError
 
 STATUSES = Statuses("hasher", (
@@ -21,4 +22,6 @@ STATUSES = Statuses("hasher", (
     (WorkerDiedError, grpc.StatusCode.UNAVAILABLE),
     (PoolClosedError, grpc.StatusCode.UNAVAILABLE),
     (ReadError, grpc.StatusCode.INTERNAL),
+    # ReadThumbnail: the file has no thumbnail that decodes (ReadHeaders answers a bad header as a note).
+    (HeaderError, grpc.StatusCode.FAILED_PRECONDITION),
 ))

@@ -18,6 +18,7 @@ from tests.bench import (
     bench_bodies,
     bench_gateway,
     bench_hasher,
+    bench_headers,
     bench_images,
     bench_legacy,
     bench_library,
@@ -49,7 +50,7 @@ GOALS = {
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
-              "streams": bench_streams, "bodies": bench_bodies, "million": bench_million}
+              "streams": bench_streams, "bodies": bench_bodies, "million": bench_million, "headers": bench_headers}
 
 
 def main(names: list[str]) -> int:

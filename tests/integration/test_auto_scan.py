@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 from tests.integration.conftest import Stack
@@ -24,8 +25,14 @@ async def test_models_present_at_start_and_copied_in_later_appear_in_the_catalog
     (stack.model_root / "loras").mkdir()
     copied = shutil.copy(outside, stack.model_root / "loras" / "download.safetensors")
     await until(lambda: _has(catalogued, str(copied)), what="the copied model to be catalogued")
+
+    async def header_read() -> bool:
+        sha256 = hashlib.sha256(b"a model the user just downloaded").hexdigest()
+        return "format" in (await (await gateway.get(f"/api/models/{sha256}")).json())["metadata"]
+    await until(header_read, what="the copied model's header to be read after its hash")
     kinds = [job["kind"] for job in (await (await gateway.get("/api/jobs")).json())["items"]]
-    assert kinds[:2] == ["hash", "scan"] and len(kinds) >= 4  # start-up scan and hash, then again after the copy
+    # Start-up scan, hash and headers, then again after the copy.
+    assert kinds[:3] == ["headers", "hash", "scan"] and len(kinds) >= 6
 
 
 async def test_a_file_name_that_is_not_utf8_does_not_stop_the_watching(stack: Stack, aiohttp_client) -> None:

@@ -201,6 +201,18 @@ class HasherClient:
         request = hasher_pb2.ReadSidecarsRequest(folder=folder, paths=list(paths))
         return await _collect(self._stub.ReadSidecars(request, timeout=self._hash_timeout_s))
 
+    async def read_headers(self, paths: Sequence[str]) -> list[hasher_pb2.ModelHeader]:
+        """What each file's header says (or why the file could not be read), one answer per path, in order."""
+        request = hasher_pb2.ReadHeadersRequest(paths=list(paths))
+        reply = await _call("hasher", self._stub.ReadHeaders(request, timeout=self._hash_timeout_s))
+        return list(reply.headers)
+
+    async def read_thumbnail(self, path: str) -> bytes:
+        """The image a safetensors file embeds in its header (FileFailed when it has none that decodes)."""
+        request = hasher_pb2.ReadThumbnailRequest(path=path)
+        reply = await _call("hasher", self._stub.ReadThumbnail(request, timeout=self._rpc_timeout_s))
+        return reply.image
+
     async def read_legacy_cache(self, path: str) -> tuple[bytes, bytes]:
         """A web UI's cache.json, or its hashes/cache.db and that database's log, read by the hasher (the gateway
         may not see the model folders): (content, log)."""
@@ -218,6 +230,11 @@ class ImagesClient:
 
     async def compress_file(self, source_path: str, key: str) -> images_pb2.CompressResponse:
         request = images_pb2.CompressRequest(source_path=source_path, key=key)
+        return await _call("images", self._stub.Compress(request, timeout=self._timeout_s))
+
+    async def compress_image(self, image: bytes, key: str) -> images_pb2.CompressResponse:
+        """Compress an image given as bytes (a model's embedded thumbnail), with every check a file gets."""
+        request = images_pb2.CompressRequest(source_image=image, key=key)
         return await _call("images", self._stub.Compress(request, timeout=self._timeout_s))
 
     async def link(self, source_key: str, target_key: str) -> bool:

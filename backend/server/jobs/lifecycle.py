@@ -13,6 +13,7 @@ from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.data_dir_lock import DataDirLock
+from backend.server.jobs.headers_kind import headers_kind
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.runner import JobRunner
@@ -47,6 +48,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
                                       config.jobs.settle_s))
     runner.register("hash", hash_kind(queue_services(app), config.model_roots))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
+    runner.register("headers", headers_kind(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], config.model_roots))
     app[keys.JOB_RUNNER] = runner
     jobs = app[keys.JOBS] = Jobs(runner, app[keys.POOL], config.gateway.max_event_streams)
     async with app[keys.POOL].acquire() as conn:

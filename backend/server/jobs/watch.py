@@ -202,6 +202,7 @@ class AutoScan:
                 for folder in folders:
                     await self._job("scan", {"folder": folder})
                 await self._job("hash", {"folder": "", "limit": MAX_LIMIT})
+                await self._job("headers", {"folder": "", "refresh": False})  # only contents not read yet
                 async with self._pool.acquire() as conn:
                     wait = await queue_queries.next_settled_in(conn)
             except Exception as exc:  # noqa: BLE001 - the next change or period tries again

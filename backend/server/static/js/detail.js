@@ -7,10 +7,14 @@ import { date, dateFromNs, modelName, shortHash, size } from './format.js';
 const FIELDS = {
   model_name: 'Model', version_name: 'Version', model_type: 'Type', base_model: 'Base model',
   trained_words: 'Trigger words', civitai_model_id: 'Civitai model', civitai_version_id: 'Civitai version',
+  format: 'Format', architecture: 'Architecture', title: 'Title', quantization: 'Quantization',
+  parameter_count: 'Parameters', context_length: 'Context length', size_label: 'Size', header_error: 'Header',
 };
+// Shown elsewhere (trigger words) or too long for a table cell (the header's own key-value pairs).
+const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata']);
 const SOURCES = {
   a1111: 'AUTOMATIC1111', civitai_helper: 'Civitai Helper', lora_manager: 'LoRA Manager',
-  stability_matrix: 'Stability Matrix',
+  stability_matrix: 'Stability Matrix', safetensors: 'File header', gguf: 'File header', pickle: 'File (pickle)',
 };
 
 function value(metadata, field) {
@@ -36,10 +40,14 @@ function triggerWords(words, name) {
     copyButton(words.join(', '), `Copy all trigger words of ${name}`, 'all trigger words'));
 }
 
+function shown(fieldValue) {
+  return fieldValue !== null && typeof fieldValue === 'object' ? JSON.stringify(fieldValue) : String(fieldValue);
+}
+
 function metadataTable(metadata) {
-  const rows = Object.keys(metadata).filter((field) => field !== 'trained_words').map((field) => h('tr', {},
+  const rows = Object.keys(metadata).filter((field) => !NOT_IN_TABLE.has(field)).map((field) => h('tr', {},
     h('th', { scope: 'row' }, FIELDS[field] || field),
-    h('td', {}, String(value(metadata, field))),
+    h('td', {}, shown(value(metadata, field))),
     h('td', {}, SOURCES[metadata[field]?.source] || metadata[field]?.source || '')));
   if (!rows.length) return h('p', {}, 'No metadata from other tools for this model.');
   return h('table', {}, h('caption', {}, 'Metadata'),
@@ -79,7 +87,7 @@ export async function showModel(section, sha256) {
       h('p', { class: 'hash' }, 'SHA-256 ', h('code', { title: model.sha256 }, shortHash(model.sha256)), ' ',
         copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`)),
       hubLink(metadata),
-      triggerWords(value(metadata, 'trained_words'), name),
+      triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata)),
     h('div', { class: 'files' }, filesTable(model.files)));
 }
