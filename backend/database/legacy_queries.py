@@ -10,9 +10,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db, identity_sql
-
-# When two tools name a field of one content, the first in this order wins: Civitai's own data first.
-SOURCE_PRIORITY = ("civitai_helper", "stability_matrix", "lora_manager", "a1111")
+from backend.database.metadata_sources import rank
 
 
 async def existing_metadata(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[tuple[str, str], Record]:
@@ -30,7 +28,7 @@ def metadata_changes(rows: Iterable[tuple[str, str, Any, str]], existing: dict[t
         encoded = json.dumps(value)
         if known is not None:
             same = json.loads(known["value"]) == value and known["source"] == source
-            outranked = SOURCE_PRIORITY.index(known["source"]) < SOURCE_PRIORITY.index(source)
+            outranked = rank(known["source"]) < rank(source)
             if same or outranked:
                 continue
         changes.append((sha256, field, encoded, source))

@@ -8,7 +8,7 @@ from typing import Any
 
 from asyncpg import Record
 
-from backend.database.legacy_queries import SOURCE_PRIORITY
+from backend.database.metadata_sources import SOURCE_PRIORITY
 from backend.database.migration.legacy.rules import Verdict, decide
 from backend.server.legacy.gather import LegacyFile
 from backend.server.legacy.report import ImportReport
