@@ -62,3 +62,9 @@ async def write_fields(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, 
 
 async def lookup_of(conn: asyncpg.Connection, sha256: str) -> Record | None:
     return await conn.fetchrow("SELECT state, checked_at, url FROM hub_lookups WHERE sha256 = $1", sha256)
+
+
+async def has_preview(conn: asyncpg.Connection, sha256: str) -> bool:
+    """Whether some file of this content shows a preview (a local one, or one taken before)."""
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM models WHERE sha256 = $1 AND image_key IS NOT NULL)",
+                               sha256)

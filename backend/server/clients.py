@@ -213,6 +213,11 @@ class ImagesClient:
         request = images_pb2.CompressRequest(source_path=source_path, key=key)
         return await _call("images", self._stub.Compress(request, timeout=self._timeout_s))
 
+    async def compress_image(self, source_image: bytes, key: str) -> images_pb2.CompressResponse:
+        """An image from elsewhere (a hub's preview), checked by the service exactly as a file would be."""
+        request = images_pb2.CompressRequest(source_image=source_image, key=key)
+        return await _call("images", self._stub.Compress(request, timeout=self._timeout_s))
+
     async def link(self, source_key: str, target_key: str) -> bool:
         request = images_pb2.LinkRequest(source_key=source_key, target_key=target_key)
         reply = await _call("images", self._stub.Link(request, timeout=self._timeout_s))

@@ -79,10 +79,12 @@ class ImageServicer(images_pb2_grpc.ImageServiceServicer):
     ) -> images_pb2.CompressResponse:
         async with STATUSES.guard(context):
             dest = await asyncio.to_thread(image_store.writable_path, self._store, request.key)
-            model = await asyncio.to_thread(resolve_model_file, request.source_path, self._roots)
-            job = functools.partial(
-                compress_to_webp, model.resolved_path, dest, max_source_pixels=self._max_source_pixels
-            )
+            if request.WhichOneof("source") == "source_image":
+                # Bytes from elsewhere (a hub's preview): decoded by the same worker, with the same limits.
+                source: Path | bytes = request.source_image
+            else:
+                source = (await asyncio.to_thread(resolve_model_file, request.source_path, self._roots)).resolved_path
+            job = functools.partial(compress_to_webp, source, dest, max_source_pixels=self._max_source_pixels)
             future = self.pool.submit(job)
             try:
                 result = await self.pool.result(future)

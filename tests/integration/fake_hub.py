@@ -20,9 +20,9 @@ from PIL import Image
 BULK = "/api/v1/model-versions/by-hash"
 
 
-def png(size: tuple[int, int] = (64, 48), colour: str = "green") -> bytes:
+def png(size: tuple[int, int] = (64, 48), colour: str | int = "green", mode: str = "RGB") -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "PNG")
+    Image.new(mode, size, colour if mode == "RGB" else 0).save(buffer, "PNG")
     return buffer.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""The hub job against a local fake hub that answers like Civitai: what is sent, what is kept, what is refused."""
+"""The hub job against a local fake hub that answers like Civitai: what is sent, kept, refused, and previews."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.integration.conftest import Stack
-from tests.integration.fake_hub import FakeHub, hub_running, version
-from tests.integration.jobs_helpers import finished
-from tests.integration.test_gateway import error_of, write_model
+from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
+from tests.integration.jobs_helpers import finished, until
+from tests.integration.test_gateway import error_of, files_under, write_model, write_preview
 
 # Fast enough for tests; the default of 1 request a second is what a real hub gets.
 FAST = {"MODELVAULT_HUB_REQUESTS_PER_S": "1000", "MODELVAULT_HUB_BACKOFF_S": "0.05",
@@ -247,3 +247,86 @@ async def test_the_hub_ranks_above_another_tools_copy_and_an_import_never_overwr
     reply = await client.post("/api/models/import", json={})
     assert reply.status == 200, await reply.text()
     assert (await model(client, sha256))["metadata"]["model_name"] == {"value": "Ink Style", "source": "civitai"}
+
+
+# ---- previews -------------------------------------------------------------------------------------
+
+def image_requests(fake: FakeHub) -> list[str]:
+    return [s.path for s in fake.seen if s.path.startswith("/images/")]
+
+
+async def test_a_content_without_a_preview_gets_the_first_image_under_the_ceiling(
+    stack: Stack, hub: FakeHub, aiohttp_client
+) -> None:
+    client = await aiohttp_client(stack.app(MODELVAULT_HUB_URL=hub.url, **FAST))
+    sha256 = await catalogue(client, stack.model_root, "a.safetensors")
+    hub.files = {"x.png": (png(colour="red"), "image/png"), "pg.png": (png((80, 40)), "image/png")}
+    hub.versions = [version(sha256, images=[
+        image(f"{hub.url}/images/video.mp4", 1, kind="video"), image(f"{hub.url}/images/x.png", 8),
+        image(f"{hub.url}/images/pg.png", 1)])]
+    done = await hub_job(client)
+    assert (done["result"]["found"], done["result"]["previews"], done["result"]["errors"]) == (1, 1, [])
+    assert image_requests(hub) == ["/images/pg.png"]
+    assert (await model(client, sha256))["files"][0]["image_url"] == f"/images/{sha256}.webp"
+    assert files_under(stack.data_dir / "images") == [f"{sha256}.webp"]
+    reply = await client.get(f"/images/{sha256}.webp")
+    assert reply.status == 200 and (await reply.read())[8:12] == b"WEBP"
+
+    # A higher ceiling takes the first image at or under it.
+    client = await aiohttp_client(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_MAX_NSFW_LEVEL="8", **FAST))
+    other = await catalogue(client, stack.model_root, "b.safetensors")
+    hub.versions[0]["files"][0]["hashes"]["SHA256"] = other.upper()
+    assert (await hub_job(client))["result"]["previews"] == 1
+    assert image_requests(hub)[-1] == "/images/x.png"
+
+
+async def test_a_local_preview_is_never_replaced(stack: Stack, hub: FakeHub, client: TestClient) -> None:
+    path = write_model(stack.model_root, "a.safetensors", b"local" * 1000)
+    write_preview(path.with_suffix(".preview.png"), colour="blue")
+    for kind in ("scan", "hash"):
+        assert (await client.post("/api/jobs", json={"kind": kind})).status == 202
+        await _all_done(client)
+    sha256 = (await (await client.get("/api/models")).json())["items"][0]["sha256"]
+    before = (stack.data_dir / "images" / f"{sha256}.webp").read_bytes()
+    hub.files = {"pg.png": (png(), "image/png")}
+    hub.versions = [version(sha256, images=[image(f"{hub.url}/images/pg.png")])]
+    done = await hub_job(client)
+    assert (done["result"]["found"], done["result"]["previews"]) == (1, 0)
+    assert image_requests(hub) == []
+    assert (stack.data_dir / "images" / f"{sha256}.webp").read_bytes() == before
+
+
+async def _all_done(client: TestClient) -> None:
+    async def idle() -> bool:
+        jobs = (await (await client.get("/api/jobs")).json())["items"]
+        return all(j["state"] not in ("queued", "running") for j in jobs)
+    await until(idle, what="the jobs to end")
+
+
+@pytest.mark.parametrize(("where", "content", "words"), [
+    ("https://evil.example/a.png", None, "not on an allowed host"),
+    ("http://image.civitai.com/a.png", None, "not on an allowed host"),
+    ("file:///etc/passwd", None, "not on an allowed host"),
+    ("{hub}/images/elsewhere", None, "answered HTTP 302 to 'http://203.0.113.7/images/x.png'"),
+    ("{hub}/images/note.png", b"<html>not an image</html>", "refused by the image service"),
+    ("{hub}/images/huge.png", b"\x89PNG" + b"\0" * (4 * 1024 * 1024), "over the limit"),
+    ("{hub}/images/bomb.png", "bomb", "decompression bomb guard"),
+])
+async def test_a_preview_that_is_not_allowed_or_no_image_is_refused_and_the_fields_are_kept(
+    stack: Stack, hub: FakeHub, client: TestClient, db: asyncpg.Connection, where: str, content: bytes | str | None,
+    words: str,
+) -> None:
+    sha256 = await catalogue(client, stack.model_root, "a.safetensors")
+    url = where.format(hub=hub.url)
+    if content is not None:
+        # A bomb: a few KB of PNG that would decode to 400 million pixels.
+        content = png((20_000, 20_000), mode="1") if content == "bomb" else content
+        hub.files = {Path(url).name: (content, "image/png")}
+    hub.versions = [version(sha256, images=[image(url)])]
+    done = await hub_job(client)
+    assert (done["result"]["found"], done["result"]["previews"]) == (1, 0)
+    [error] = done["result"]["errors"]
+    assert error["code"] == "preview_refused" and words in error["message"], error
+    assert await db.fetchval("SELECT image_key FROM models") is None
+    assert files_under(stack.data_dir / "images") == []
+    assert (await model(client, sha256))["metadata"]["model_name"]["value"] == "Ink Style"

@@ -12,6 +12,7 @@ from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.hub.limits import RateLimit
 from backend.server.hub.lookups import HubLookups
+from backend.server.hub.previews import HubPreviews
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.hub_kind import hub_kind
 from backend.server.jobs.import_kind import import_kind
@@ -39,8 +40,10 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.jobs.settle_s))
     runner.register("hash", hash_kind(queue_services(app)))
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
+    previews = HubPreviews(app[keys.POOL], app[keys.IMAGES], config.hub)
     # One rate for every hub job of this gateway: two jobs over two folders never ask twice as fast.
-    runner.register("hub", hub_kind(HubLookups(app[keys.POOL], config.hub, RateLimit(config.hub.requests_per_s))))
+    rate = RateLimit(config.hub.requests_per_s)
+    runner.register("hub", hub_kind(HubLookups(app[keys.POOL], config.hub, rate, previews.fetch)))
     app[keys.JOB_RUNNER] = runner
     app[keys.JOBS] = Jobs(runner, app[keys.POOL])
     async with app[keys.POOL].acquire() as conn:
