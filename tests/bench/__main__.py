@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.bench import (
     bench_gateway,
     bench_hasher,
+    bench_hub,
     bench_images,
     bench_legacy,
     bench_library,
@@ -45,7 +46,7 @@ GOALS = {
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
-              "million": bench_million}
+              "million": bench_million, "hub": bench_hub}
 
 
 def main(names: list[str]) -> int:

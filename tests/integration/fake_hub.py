@@ -93,13 +93,15 @@ class FakeHub:
             asked += request.body if request.method == "POST" else [request.path.rsplit("/", 1)[1]]
         return asked
 
-    def _matching(self, sha256: str) -> dict[str, Any] | None:
-        wanted = sha256.upper()
+    def _index(self) -> dict[str, dict[str, Any]]:
+        """Each version by every hash of its files, upper case (Civitai matches any of them, in any case)."""
+        index: dict[str, dict[str, Any]] = {}
         for entry in self.versions:
             for file in entry.get("files", []):
-                if wanted in (h.upper() for h in file.get("hashes", {}).values() if isinstance(h, str)):
-                    return entry
-        return None
+                for value in file.get("hashes", {}).values() if isinstance(file.get("hashes"), dict) else ():
+                    if isinstance(value, str):
+                        index.setdefault(value.upper(), entry)
+        return index
 
     async def _fault(self) -> web.StreamResponse | None:
         fault = self.faults.pop(0) if self.faults else None
@@ -138,19 +140,19 @@ class FakeHub:
             return fault
         if not isinstance(body, list) or len(body) > 100 or any(not isinstance(h, str) or len(h) != 64 for h in body):
             return web.json_response({"error": "Invalid hashes"}, status=400)
-        answer = []
+        index, answer = self._index(), {}
         for sha256 in body:
-            entry = self._matching(sha256)
-            if entry is not None and entry not in answer:
-                answer.append(entry)
-        return web.json_response(answer)
+            entry = index.get(sha256.upper())
+            if entry is not None:
+                answer[id(entry)] = entry
+        return web.json_response(list(answer.values()))
 
     async def single(self, request: web.Request) -> web.StreamResponse:
         self._record(request, None)
         fault = await self._fault()
         if fault is not None:
             return fault
-        entry = self._matching(request.match_info["hash"])
+        entry = self._index().get(request.match_info["hash"].upper())
         if entry is None:
             return web.json_response({"error": "Model not found"}, status=404)
         return web.json_response(entry)
