@@ -6,7 +6,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from backend.util.env_values import ConfigError, _float, _int
+from backend.util.env_values import ConfigError, _bool, _float, _int
 
 # Civitai's nsfwLevel bits: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX.
 NSFW_LEVELS = (1, 2, 4, 8, 16)
@@ -28,6 +28,8 @@ class HubConfig:
     # The first wait after a 5xx, a timeout or a 429 without Retry-After; doubled up to 30 s.
     backoff_s: float = 1.0
     timeout_s: float = 30.0
+    # Every hash job that catalogued files is followed by a hub job (the person opted in here).
+    auto: bool = False
 
 
 def _hub_url(env: Mapping[str, str], name: str, default: str) -> str | None:
@@ -63,4 +65,5 @@ def read_hub(env: Mapping[str, str]) -> HubConfig:
         max_nsfw_level=_nsfw_level(env),
         backoff_s=_float(env, "MODELVAULT_HUB_BACKOFF_S", 1.0),
         timeout_s=_float(env, "MODELVAULT_HUB_TIMEOUT_S", 30.0),
+        auto=_bool(env, "MODELVAULT_HUB_AUTO"),
     )

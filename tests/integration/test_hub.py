@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.integration.conftest import Stack
 from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
-from tests.integration.jobs_helpers import finished, until
+from tests.integration.jobs_helpers import finished, register, until
 from tests.integration.test_gateway import error_of, files_under, write_model, write_preview
 
 # Fast enough for tests; the default of 1 request a second is what a real hub gets.
@@ -42,10 +42,15 @@ async def catalogue(client: TestClient, root: Path, relative: str, content: byte
     return hashlib.sha256(content).hexdigest()
 
 
-async def hub_job(client: TestClient, **body) -> dict:
-    reply = await client.post("/api/jobs", json={"kind": "hub", **body})
+async def run_job(client: TestClient, body: dict) -> dict:
+    """Start a job and wait for its end."""
+    reply = await client.post("/api/jobs", json=body)
     assert reply.status == 202, await reply.text()
     return await finished(client, (await reply.json())["id"])
+
+
+async def hub_job(client: TestClient, **body) -> dict:
+    return await run_job(client, {"kind": "hub", **body})
 
 
 async def model(client: TestClient, sha256: str) -> dict:
@@ -249,6 +254,30 @@ async def test_the_hub_ranks_above_another_tools_copy_and_an_import_never_overwr
     assert (await model(client, sha256))["metadata"]["model_name"] == {"value": "Ink Style", "source": "civitai"}
 
 
+async def test_with_hub_auto_a_hash_job_that_catalogued_files_is_followed_by_a_hub_job(
+    stack: Stack, hub: FakeHub, aiohttp_client
+) -> None:
+    client = await aiohttp_client(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_AUTO="1", **FAST))
+    content = os.urandom(4096)
+    hub.versions = [version(hashlib.sha256(content).hexdigest())]
+    await register(client, [write_model(stack.model_root, "new.safetensors", content)])
+    hashed = await run_job(client, {"kind": "hash"})
+    assert hashed["result"]["hashed_count"] == 1
+
+    async def hub_done() -> dict | None:
+        jobs = (await (await client.get("/api/jobs")).json())["items"]
+        return next((j for j in jobs if j["kind"] == "hub" and j["state"] == "done"), None)
+    followed = await until(hub_done, what="the hub job after the hash job")
+    assert followed["result"]["found"] == 1 and hub.asked_hashes() == [hashlib.sha256(content).hexdigest().upper()]
+
+
+async def test_without_hub_auto_hashing_sends_nothing(stack: Stack, hub: FakeHub, client: TestClient) -> None:
+    await register(client, [write_model(stack.model_root, "new.safetensors", os.urandom(4096))])
+    assert (await run_job(client, {"kind": "hash"}))["result"]["hashed_count"] == 1
+    assert [j["kind"] for j in (await (await client.get("/api/jobs")).json())["items"]] == ["hash"]
+    assert hub.seen == []
+
+
 # ---- previews -------------------------------------------------------------------------------------
 
 def image_requests(fake: FakeHub) -> list[str]:
@@ -284,8 +313,7 @@ async def test_a_local_preview_is_never_replaced(stack: Stack, hub: FakeHub, cli
     path = write_model(stack.model_root, "a.safetensors", b"local" * 1000)
     write_preview(path.with_suffix(".preview.png"), colour="blue")
     for kind in ("scan", "hash"):
-        assert (await client.post("/api/jobs", json={"kind": kind})).status == 202
-        await _all_done(client)
+        assert (await run_job(client, {"kind": kind}))["state"] == "done"
     sha256 = (await (await client.get("/api/models")).json())["items"][0]["sha256"]
     before = (stack.data_dir / "images" / f"{sha256}.webp").read_bytes()
     hub.files = {"pg.png": (png(), "image/png")}
@@ -294,13 +322,6 @@ async def test_a_local_preview_is_never_replaced(stack: Stack, hub: FakeHub, cli
     assert (done["result"]["found"], done["result"]["previews"]) == (1, 0)
     assert image_requests(hub) == []
     assert (stack.data_dir / "images" / f"{sha256}.webp").read_bytes() == before
-
-
-async def _all_done(client: TestClient) -> None:
-    async def idle() -> bool:
-        jobs = (await (await client.get("/api/jobs")).json())["items"]
-        return all(j["state"] not in ("queued", "running") for j in jobs)
-    await until(idle, what="the jobs to end")
 
 
 @pytest.mark.parametrize(("where", "content", "words"), [

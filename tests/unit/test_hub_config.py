@@ -21,9 +21,10 @@ def test_every_setting_is_read() -> None:
     hub = read_hub({"MODELVAULT_HUB_URL": "https://hub.example/", "MODELVAULT_HUB_FALLBACK_URL": "https://civitai.red",
                     "MODELVAULT_HUB_TOKEN": " secret ", "MODELVAULT_HUB_REQUESTS_PER_S": "0.5",
                     "MODELVAULT_HUB_IMAGE_HOSTS": "Image.Civitai.com, cdn.example",
-                    "MODELVAULT_HUB_MAX_NSFW_LEVEL": "4"})
+                    "MODELVAULT_HUB_MAX_NSFW_LEVEL": "4", "MODELVAULT_HUB_AUTO": "1"})
     assert (hub.url, hub.fallback_url, hub.token) == ("https://hub.example", "https://civitai.red", "secret")
     assert (hub.requests_per_s, hub.image_hosts, hub.max_nsfw_level) == (0.5, ("image.civitai.com", "cdn.example"), 4)
+    assert hub.auto is True and read_hub({}).auto is False
 
 
 @pytest.mark.parametrize(("name", "value", "words"), [

@@ -14,6 +14,7 @@ from backend.server.hub.limits import RateLimit
 from backend.server.hub.lookups import HubLookups
 from backend.server.hub.previews import HubPreviews
 from backend.server.jobs.control import Jobs
+from backend.server.jobs.hub_auto import then_hub
 from backend.server.jobs.hub_kind import hub_kind
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
@@ -38,7 +39,8 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     runner = JobRunner(app[keys.POOL], config.jobs.stale_s)
     runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.jobs.settle_s))
-    runner.register("hash", hash_kind(queue_services(app)))
+    hashing = hash_kind(queue_services(app))
+    runner.register("hash", then_hub(hashing, runner) if config.hub.auto else hashing)
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     previews = HubPreviews(app[keys.POOL], app[keys.IMAGES], config.hub)
     # One rate for every hub job of this gateway: two jobs over two folders never ask twice as fast.
