@@ -31,6 +31,11 @@ async def contents_to_ask(conn: asyncpg.Connection, folder: str, refresh: bool) 
     )
 
 
+async def content_to_ask(conn: asyncpg.Connection, sha256: str) -> list[Record]:
+    """(sha256, path) of one content, whatever the hub said before; none when no active file has it."""
+    return await conn.fetch("SELECT sha256, path FROM models WHERE sha256 = $1 ORDER BY path LIMIT 1", sha256)
+
+
 async def record_states(conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str | None, str | None]]) -> None:
     """(sha256, state, url, error) rows, each the content's latest answer."""
     await conn.executemany(

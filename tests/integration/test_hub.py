@@ -121,6 +121,21 @@ async def test_a_folder_limits_the_job_and_a_bad_body_is_refused(
     assert len(hub.api_requests()) == 1
 
 
+async def test_one_content_is_asked_again_by_its_sha256_alone(stack: Stack, hub: FakeHub, client: TestClient) -> None:
+    first = await catalogue(client, stack.model_root, "a.safetensors")
+    await catalogue(client, stack.model_root, "b.safetensors")
+    assert (await hub_job(client))["result"]["not_found"] == 2
+    hub.versions = [version(first)]
+    done = await hub_job(client, sha256=first.upper())
+    assert done["result"]["found"] == 1 and done["params"]["sha256"] == first
+    assert hub.asked_hashes()[2:] == [first.upper()]
+
+    for body, words in (({"sha256": "abc"}, "'sha256' must be 64 hexadecimal digits"),
+                        ({"sha256": first, "folder": str(stack.model_root)}, "not both")):
+        reply = await client.post("/api/jobs", json={"kind": "hub", **body})
+        message = (await reply.json())["error"]["message"]
+        assert await error_of(reply) == (400, "invalid_parameter") and words in message
+
 async def test_html_in_the_description_is_kept_as_text_only(stack: Stack, hub: FakeHub, client: TestClient) -> None:
     sha256 = await catalogue(client, stack.model_root, "a.safetensors")
     hub.versions = [version(sha256, description='<p>Use <b>ink</b> &amp; paper</p><script>alert("x")</script>'

@@ -60,9 +60,12 @@ class HubLookups:
         self._rate = rate
         self._previews = previews
 
-    async def run(self, folder: str, refresh: bool, on_progress: Progress) -> HubReport:
+    async def run(self, folder: str, refresh: bool, on_progress: Progress, sha256: str | None = None) -> HubReport:
         async with self._pool.acquire() as conn:
-            contents = await hub_queries.contents_to_ask(conn, folder, refresh)
+            if sha256 is not None:
+                contents = await hub_queries.content_to_ask(conn, sha256)
+            else:
+                contents = await hub_queries.contents_to_ask(conn, folder, refresh)
         paths = {row["sha256"]: row["path"] for row in contents}
         hashes = list(paths)
         report = HubReport()

@@ -27,7 +27,12 @@ async function main() {
   const duplicates = setupDuplicates($('#duplicates'));
   setupJobs($('#jobs'), {
     available: jobsAvailable,
-    finished: () => [library, pending, duplicates].forEach((view) => stale.add(view)),
+    finished: (job) => {
+      [library, pending, duplicates].forEach((view) => stale.add(view));
+      // The model view asked the hub about its model: show what it said.
+      const [, shown] = location.hash.match(/^#\/model\/(.+)/) || [];
+      if (job.kind === 'hub' && shown) showModel($('#model'), shown);
+    },
   });
   $('#nav-duplicates').hidden = !duplicatesAvailable;
   const views = { library, pending, duplicates };
