@@ -11,9 +11,10 @@ from asyncpg import Record
 from backend.database.db import MODEL_COLUMNS
 
 # Each row's imported metadata as one JSON object text, {field: value}: a page is one query, and its JSON
-# goes into the answer as it is, never parsed and written again in Python.
+# goes into the answer as it is, never parsed and written again in Python. Without the hub's description (up
+# to 20,000 characters each): a card never shows it, GET /api/models/{sha256} does.
 _METADATA = """coalesce((SELECT jsonb_object_agg(m.field, m.value) FROM model_metadata AS m
-                          WHERE m.sha256 = models.sha256), '{}')::text AS metadata"""
+                          WHERE m.sha256 = models.sha256 AND m.field <> 'description'), '{}')::text AS metadata"""
 # Each order is an index of 0006_library_scale.sql; the path breaks ties, so a key names one row.
 SORT_KEYS = {"path": "path", "name": "lower(name)", "size": "size", "date": "mtime_ns"}
 # Searches with at most this many matches sort their matches instead of walking an order's index.

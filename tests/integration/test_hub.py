@@ -83,6 +83,10 @@ async def test_a_hub_job_keeps_what_the_hub_knows_and_remembers_what_it_does_not
         "trained_words": ["inkstyle", "sketch lines"], "description": "Version notes",
         "civitai_model_id": 827184, "civitai_version_id": 2514310, "nsfw_level": 1, "page_url": page}
     assert {field["source"] for field in shown["metadata"].values()} == {"civitai"}
+    listed = (await (await client.get("/api/models")).json())["items"]
+    # A page of cards carries the short fields, not the descriptions (the model view has them).
+    assert [item["metadata"].get("model_name") for item in listed] == ["Ink Style", None]
+    assert "description" not in listed[0]["metadata"]
     missing = await model(client, unknown)
     assert missing["hub"]["state"] == "not_found" and missing["hub"]["url"] is None and missing["metadata"] == {}
 
@@ -147,9 +151,24 @@ async def test_html_in_the_description_is_kept_as_text_only(stack: Stack, hub: F
 
 async def test_the_token_is_sent_as_a_bearer_token(stack: Stack, hub: FakeHub, aiohttp_client) -> None:
     client = await aiohttp_client(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_TOKEN="hub-secret", **FAST))
-    await catalogue(client, stack.model_root, "a.safetensors")
-    await hub_job(client)
+    sha256 = await catalogue(client, stack.model_root, "a.safetensors")
+    hub.files = {"pg.png": (png(), "image/png")}
+    hub.versions = [version(sha256, images=[image(f"{hub.url}/images/pg.png")])]
+    assert (await hub_job(client))["result"]["previews"] == 1
     assert hub.api_requests()[0].headers["Authorization"] == "Bearer hub-secret"
+    # The token is for the API: a preview's download never carries it, even from the hub's own host.
+    [download] = [s for s in hub.seen if s.path.startswith("/images/")]
+    assert "Authorization" not in download.headers
+
+
+async def test_requests_never_come_faster_than_the_configured_rate(stack: Stack, hub: FakeHub, aiohttp_client) -> None:
+    client = await aiohttp_client(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_REQUESTS_PER_S="5"))
+    hub.bulk_refused = True  # one request per hash: five requests
+    for name in "abcd":
+        await catalogue(client, stack.model_root, f"{name}.safetensors")
+    await hub_job(client)
+    times = [r.at for r in hub.api_requests()]
+    assert len(times) == 5 and all(later - earlier >= 0.19 for earlier, later in zip(times, times[1:], strict=False))
 
 
 async def test_a_server_without_the_bulk_call_is_asked_one_hash_at_a_time(
