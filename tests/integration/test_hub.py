@@ -267,6 +267,20 @@ async def test_a_hub_that_is_down_stops_the_job_after_three_failed_batches(
     assert await db.fetchval("SELECT count(*) FROM model_metadata") == 0
 
 
+async def test_a_hub_job_waiting_on_a_slow_hub_is_cancelled_at_once(
+    stack: Stack, hub: FakeHub, aiohttp_client, db: asyncpg.Connection
+) -> None:
+    client = await aiohttp_client(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_TIMEOUT_S="60"))
+    sha256 = await catalogue(client, stack.model_root, "a.safetensors")
+    hub.versions, hub.faults, hub.stall_s = [version(sha256)], ["timeout"], 60
+    reply = await client.post("/api/jobs", json={"kind": "hub"})
+    job_id = (await reply.json())["id"]
+    await until(lambda: hub.api_requests(), what="the hub to be asked")
+    cancelled = await client.post(f"/api/jobs/{job_id}/cancel")
+    assert cancelled.status == 200 and (await cancelled.json())["state"] == "cancelled"
+    assert (await model(client, sha256))["hub"]["state"] == "unchecked"
+    assert await db.fetchval("SELECT count(*) FROM model_metadata") == 0
+
 async def test_the_hub_ranks_above_another_tools_copy_and_an_import_never_overwrites_it(
     stack: Stack, hub: FakeHub, client: TestClient, db: asyncpg.Connection
 ) -> None:
