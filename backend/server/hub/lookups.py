@@ -21,7 +21,7 @@ FAILURES_IN_A_ROW = 3
 REPORT_LIMIT = 100
 
 Progress = Callable[[int, int, str], None]
-# Fetches a found content's preview; True when one was stored (see previews.py).
+# Fetches a found content's preview; True when one was stored (see preview_download.py).
 PreviewFetcher = Callable[[aiohttp.ClientSession, HubVersion, str], Awaitable[bool]]
 
 

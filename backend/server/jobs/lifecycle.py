@@ -12,7 +12,7 @@ from backend.database.migration.promotion import Promotions
 from backend.server import keys
 from backend.server.hub.limits import RateLimit
 from backend.server.hub.lookups import HubLookups
-from backend.server.hub.previews import HubPreviews
+from backend.server.hub.preview_download import HubPreviews
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.hub_auto import then_hub
 from backend.server.jobs.hub_kind import hub_kind
