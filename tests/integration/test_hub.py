@@ -171,10 +171,14 @@ async def test_requests_never_come_faster_than_the_configured_rate(stack: Stack,
     assert len(times) == 5 and all(later - earlier >= 0.19 for earlier, later in zip(times, times[1:], strict=False))
 
 
+@pytest.mark.parametrize("refusal", ["404, an older server", "405 once"])
 async def test_a_server_without_the_bulk_call_is_asked_one_hash_at_a_time(
-    stack: Stack, hub: FakeHub, client: TestClient
+    stack: Stack, hub: FakeHub, client: TestClient, refusal: str
 ) -> None:
-    hub.bulk_refused = True
+    if refusal.startswith("404"):
+        hub.bulk_refused = True
+    else:
+        hub.faults = ["refuse_bulk"]
     known = await catalogue(client, stack.model_root, "a.safetensors")
     await catalogue(client, stack.model_root, "b.safetensors")
     hub.versions = [version(known)]
