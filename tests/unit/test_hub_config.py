@@ -48,3 +48,10 @@ def test_retry_after_reads_seconds_and_dates_and_never_waits_past_the_cap() -> N
     assert 8 <= retry_after_s(later) <= 10
     backoff = Backoff(1.0)
     assert [backoff.next_wait() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+
+
+def test_the_values_compose_passes_when_unset_are_the_defaults() -> None:
+    empty = {name: "" for name in ("MODELVAULT_HUB_FALLBACK_URL", "MODELVAULT_HUB_TOKEN", "MODELVAULT_HUB_AUTO",
+                                   "MODELVAULT_HUB_REQUESTS_PER_S", "MODELVAULT_HUB_MAX_NSFW_LEVEL")}
+    assert read_hub({**empty, "MODELVAULT_HUB_URL": "https://civitai.com",
+                     "MODELVAULT_HUB_IMAGE_HOSTS": "image.civitai.com"}) == read_hub({})
