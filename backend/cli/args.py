@@ -1,4 +1,4 @@
-"""The command line's grammar: global options and the scan, hash, import, jobs and duplicates commands."""
+"""The command line's grammar: global options and the scan, hash, import, hub, jobs and duplicates commands."""
 
 from __future__ import annotations
 
@@ -61,7 +61,10 @@ def _job_commands(commands: argparse._SubParsersAction) -> None:
                            help="an AUTOMATIC1111 web UI folder whose cache.json to read (repeatable)")
     importing.add_argument("--dry-run", action="store_true", help="report what would be imported, change nothing")
     importing.add_argument("--verify", action="store_true", help="hash the files too, to check the recorded hashes")
-    for parser in (scan, hashing, importing):
+    hub = commands.add_parser("hub", help="look the models up on the hub by SHA-256 (only the hashes are sent)")
+    hub.add_argument("--folder", help="only models under this absolute folder")
+    hub.add_argument("--refresh", action="store_true", help="ask again about models already found or not found")
+    for parser in (scan, hashing, importing, hub):
         _common(parser)
 
 

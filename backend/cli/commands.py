@@ -41,6 +41,8 @@ def job_body(options: argparse.Namespace) -> dict[str, Any]:
         body["prune"] = True
     if options.command == "hash" and options.limit:
         body["limit"] = options.limit
+    if options.command == "hub" and options.refresh:
+        body["refresh"] = True
     return body
 
 
@@ -94,5 +96,5 @@ def duplicates(client: ApiClient, options: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"scan": start_and_follow, "hash": start_and_follow, "import": start_and_follow,
+COMMANDS = {"scan": start_and_follow, "hash": start_and_follow, "import": start_and_follow, "hub": start_and_follow,
             "jobs": jobs, "duplicates": duplicates}

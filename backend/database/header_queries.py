@@ -8,7 +8,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import identity_sql
-from backend.database.legacy_queries import HEADER_SOURCES
+from backend.database.metadata_sources import HEADER_SOURCES
 
 # Written for every header read (its value the format): a content with it has been read, whatever it said.
 READ_MARK = "format"

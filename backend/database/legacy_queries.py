@@ -10,15 +10,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db, identity_sql
-
-# When two sources name a field of one content, the first in this order wins: a person's own notes first;
-# then the tools that saved the hub's own answer about the file (Civitai Helper, Stability Matrix,
-# Lora-Manager); then A1111's cache (no metadata). Then what the file's own header says (safetensors, gguf,
-# pickle: model_header_rows in backend/server/headers/service.py), which only fills the fields nobody else
-# named, and replaces only what a header wrote before.
-HEADER_SOURCES = ("safetensors", "gguf", "pickle")
-SOURCE_PRIORITY = ("a1111_user_metadata", "civitai_helper", "stability_matrix", "lora_manager", "a1111",
-                   *HEADER_SOURCES)
+from backend.database.metadata_sources import rank
 
 
 async def existing_metadata(conn: asyncpg.Connection, hashes: Sequence[str]) -> dict[tuple[str, str], Record]:
@@ -36,7 +28,7 @@ def metadata_changes(rows: Iterable[tuple[str, str, Any, str]], existing: dict[t
         encoded = json.dumps(value)
         if known is not None:
             same = json.loads(known["value"]) == value and known["source"] == source
-            outranked = SOURCE_PRIORITY.index(known["source"]) < SOURCE_PRIORITY.index(source)
+            outranked = rank(known["source"]) < rank(source)
             if same or outranked:
                 continue
         changes.append((sha256, field, encoded, source))

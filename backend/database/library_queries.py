@@ -11,12 +11,13 @@ from asyncpg import Record
 from backend.database.db import MODEL_COLUMNS
 
 # Each row's imported metadata as one JSON object text, {field: value}: a page is one query, and its JSON
-# goes into the answer as it is, never parsed and written again in Python.
-# The header's long fields (its own key-value pairs, the training facts with their tags) stay out of pages:
-# GET /api/models/{sha256} shows them; a page of 100 models would carry up to 2 MB of them.
+# goes into the answer as it is, never parsed and written again in Python. The long fields stay out of pages:
+# the header's own key-value pairs and training facts, and the hub's description (up to 20,000 characters);
+# a card never shows them, GET /api/models/{sha256} does (a page of 100 models would carry megabytes of them).
 _METADATA = """coalesce((SELECT jsonb_object_agg(m.field, m.value) FROM model_metadata AS m
                           WHERE m.sha256 = models.sha256
-                            AND m.field NOT IN ('embedded_metadata', 'training')), '{}')::text AS metadata"""
+                            AND m.field NOT IN ('embedded_metadata', 'training', 'description')), '{}')::text
+               AS metadata"""
 # Each order is an index of 0006_library_scale.sql; the path breaks ties, so a key names one row.
 SORT_KEYS = {"path": "path", "name": "lower(name)", "size": "size", "date": "mtime_ns"}
 # Searches with at most this many matches sort their matches instead of walking an order's index.

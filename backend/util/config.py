@@ -8,16 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.util.env_values import ConfigError, _bool, _float, _int, _text
+from backend.util.hub_config import HubConfig, read_hub
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 # The largest real body, an import naming 16 web UI folders and a folder, each up to PATH_MAX (4096 bytes)
 # and each byte escaped as \u00XX at worst (6 bytes), is 17 * 4096 * 6 = 418 KB: 1 MiB leaves a margin.
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class ConfigError(ValueError):
-    """A variable is missing or malformed; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +90,7 @@ class Config:
     jobs: JobsConfig
     # Folders outside the model roots whose legacy data (a web UI's cache.json) may be imported.
     import_roots: tuple[Path, ...] = ()
+    hub: HubConfig = HubConfig()
 
     @property
     def images_dir(self) -> Path:
@@ -99,51 +99,6 @@ class Config:
     @property
     def postgres_dir(self) -> Path:
         return self.data_dir / "postgres"
-
-
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, default).strip()
-    if not value:
-        raise ConfigError(f"{name} must not be empty")
-    return value
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, *, zero: bool = False) -> float:
-    """A positive number (or, where zero has a meaning, zero too)."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not (value >= 0 if zero else value > 0) or value == float("inf"):
-        raise ConfigError(f"{name} must be {'zero or ' if zero else ''}positive, got {value}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw == "":
-        return default
-    if raw in ("", "0", "false", "no", "off"):
-        return False
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _model_roots(env: Mapping[str, str]) -> tuple[Path, ...]:
@@ -248,6 +203,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         ),
         gateway=_gateway(env),
         jobs=_jobs(env),
+        hub=read_hub(env),
     )
 
 
@@ -266,3 +222,4 @@ def _jobs(env: Mapping[str, str]) -> JobsConfig:
         stale_s=_float(env, "MODELVAULT_JOB_STALE_S", 30.0),
         settle_s=_float(env, "MODELVAULT_SETTLE_S", 5.0, zero=True),
     )
+

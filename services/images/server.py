@@ -80,6 +80,8 @@ class ImageServicer(images_pb2_grpc.ImageServiceServicer):
         async with STATUSES.guard(context):
             dest = await asyncio.to_thread(image_store.writable_path, self._store, request.key)
             if request.WhichOneof("source") == "source_image":
+                # Bytes from elsewhere (an embedded thumbnail, a hub's preview): decoded by the same worker,
+                # with the same limits.
                 source: Path | bytes = request.source_image
             else:
                 source = (await asyncio.to_thread(resolve_model_file, request.source_path, self._roots)).resolved_path

@@ -19,6 +19,7 @@ from tests.bench import (
     bench_gateway,
     bench_hasher,
     bench_headers,
+    bench_hub,
     bench_images,
     bench_legacy,
     bench_library,
@@ -50,7 +51,8 @@ GOALS = {
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
-              "streams": bench_streams, "bodies": bench_bodies, "million": bench_million, "headers": bench_headers}
+              "streams": bench_streams, "bodies": bench_bodies, "million": bench_million, "headers": bench_headers,
+              "hub": bench_hub}
 
 
 def main(names: list[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from aiohttp import web
 from backend.server.instance import HANDLER_CANCELLATION
 from backend.util.config import PROJECT_ROOT
 from tests.integration.conftest import Stack
+from tests.integration.fake_hub import FakeHub, hub_running, version
 from tests.integration.jobs_helpers import MiB, sparse_model, until
 from tests.integration.test_gateway import write_model
 
@@ -258,3 +260,20 @@ async def test_the_token_is_sent_and_a_missing_one_is_refused_in_words(stack: St
         allowed = await cli(api.url, "jobs", MODELVAULT_API_TOKEN=TOKEN)
         assert allowed.code == 0, allowed.err
         assert "0 of 0 jobs" in allowed.out
+
+
+async def test_hub_follows_its_job_and_says_what_the_hub_knew(stack: Stack) -> None:
+    known = write_model(stack.model_root, "loras/ink.safetensors", b"ink" * 1000)
+    write_model(stack.model_root, "loras/mine.safetensors", b"mine" * 1000)
+    async with hub_running(FakeHub()) as hub:
+        hub.versions = [version(hashlib.sha256(known.read_bytes()).hexdigest())]
+        async for api in _serve(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_REQUESTS_PER_S="1000")):
+            assert (await cli(api.url, "scan")).code == 0 and (await cli(api.url, "hash")).code == 0
+            result = await cli(api.url, "hub", "--folder", str(stack.model_root / "loras"))
+            assert result.code == 0, result.err
+            last = result.out.strip().splitlines()[-1]
+            assert last.startswith("hub job ") and " done " in last and last.endswith("found 1, not found 1")
+            again = await cli(api.url, "--json", "hub", "--refresh")
+            job = json.loads(again.out)
+            assert job["params"] == {"folder": "", "refresh": True} and job["result"]["found"] == 1
+        assert len(hub.api_requests()) == 2

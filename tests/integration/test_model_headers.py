@@ -180,14 +180,14 @@ async def test_another_tools_knowledge_of_a_field_is_kept_and_refresh_reads_agai
     await _hash_all(gateway, [lora])
     sha256 = _sha(lora)
     await db.execute("""INSERT INTO model_metadata (sha256, field, value, source)
-                        VALUES ($1, 'model_type', '"LORA"', 'civitai_helper'),
+                        VALUES ($1, 'model_type', '"LORA"', 'civitai'),
                                ($1, 'network', '"stale"', 'safetensors'),
                                ($1, 'left_over', '1', 'safetensors')""", sha256)
 
     await _headers_job(gateway, refresh=True)
 
     metadata = await _metadata(gateway, sha256)
-    assert metadata["model_type"] == {"value": "LORA", "source": "civitai_helper"}  # the hub's answer wins
+    assert metadata["model_type"] == {"value": "LORA", "source": "civitai"}  # the hub's answer wins
     assert metadata["architecture"] == {"value": "sdxl", "source": "safetensors"}
     assert metadata["network"] == {"value": "lora", "source": "safetensors"}  # a header replaces a header
     assert "left_over" not in metadata  # what the header no longer says goes

@@ -233,7 +233,8 @@ class ImagesClient:
         return await _call("images", self._stub.Compress(request, timeout=self._timeout_s))
 
     async def compress_image(self, image: bytes, key: str) -> images_pb2.CompressResponse:
-        """Compress an image given as bytes (a model's embedded thumbnail), with every check a file gets."""
+        """Compress an image given as bytes (a model's embedded thumbnail, a hub's preview), with every check a
+        file gets."""
         request = images_pb2.CompressRequest(source_image=image, key=key)
         return await _call("images", self._stub.Compress(request, timeout=self._timeout_s))
 

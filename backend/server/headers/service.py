@@ -2,8 +2,8 @@
 
 The hasher reads the headers (it owns the disks; the gateway never opens a model file), a batch of files per
 call; each answer becomes rows of model_metadata with the header's format as their source. Which source wins
-a field is legacy_queries.SOURCE_PRIORITY: a header fills what no other tool named, and replaces only what a
-header said before. A file that cannot be read, or changed since it was hashed, is that file's error or is left
+a field is metadata_sources.SOURCE_PRIORITY: a header yields to a person's notes and to the hub, and wins over
+the other tools' caches. A file that cannot be read, or changed since it was hashed, is that file's error or is left
 for its next hash; a malformed header is stored as that content's `header_error`, never a failed job. A content
 without a preview gets the thumbnail its header embeds (headers/thumbnails.py).
 """

@@ -11,9 +11,14 @@ from aiohttp import web
 from backend.database import jobs_queries
 from backend.database.migration.promotion import Promotions
 from backend.server import keys
+from backend.server.hub.limits import RateLimit
+from backend.server.hub.lookups import HubLookups
+from backend.server.hub.preview_download import HubPreviews
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.data_dir_lock import DataDirLock
 from backend.server.jobs.headers_kind import headers_kind
+from backend.server.jobs.hub_auto import then_hub
+from backend.server.jobs.hub_kind import hub_kind
 from backend.server.jobs.import_kind import import_kind
 from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.runner import JobRunner
@@ -46,9 +51,14 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
                        config.model_roots)
     runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.model_roots,
                                       config.jobs.settle_s))
-    runner.register("hash", hash_kind(queue_services(app), config.model_roots))
+    hashing = hash_kind(queue_services(app), config.model_roots)
+    runner.register("hash", then_hub(hashing, runner) if config.hub.auto else hashing)
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
     runner.register("headers", headers_kind(app[keys.POOL], app[keys.HASHER], app[keys.IMAGES], config.model_roots))
+    previews = HubPreviews(app[keys.POOL], app[keys.IMAGES], config.hub)
+    # One rate for every hub job of this gateway: two jobs over two folders never ask twice as fast.
+    rate = RateLimit(config.hub.requests_per_s)
+    runner.register("hub", hub_kind(HubLookups(app[keys.POOL], config.hub, rate, previews.fetch), config.model_roots))
     app[keys.JOB_RUNNER] = runner
     jobs = app[keys.JOBS] = Jobs(runner, app[keys.POOL], config.gateway.max_event_streams)
     async with app[keys.POOL].acquire() as conn:

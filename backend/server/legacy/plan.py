@@ -8,7 +8,7 @@ from typing import Any
 
 from asyncpg import Record
 
-from backend.database.legacy_queries import SOURCE_PRIORITY
+from backend.database.metadata_sources import rank as source_rank
 from backend.database.migration.legacy.rules import Verdict, decide
 from backend.server.legacy.gather import LegacyFile
 from backend.server.legacy.report import ImportReport
@@ -99,7 +99,7 @@ def metadata_rows(files: Iterable[LegacyFile], hashes: dict[str, str], report: I
             if sha256 is None:
                 report.skip(file.path, claim.source, "kept for when the file is hashed: import again then")
                 continue
-            rank = SOURCE_PRIORITY.index(claim.source)
+            rank = source_rank(claim.source)
             for field, value in claim.metadata.items():
                 known = best.get((sha256, field))
                 if known is None or rank < known[0]:

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db, legacy_queries, library_queries
+from backend.database import db, hub_queries, legacy_queries, library_queries
 from backend.database.library_queries import ModelQuery
 
 __all__ = ["SORTS", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
@@ -62,6 +62,14 @@ class Library:
             rows = await db.models_with_hash(conn, sha256)
             metadata = await sourced_metadata(conn, sha256)
         return rows, metadata
+
+    async def hub_lookup(self, sha256: str) -> dict[str, Any]:
+        """What the hub said of this content: {"state", "checked_at", "url"}; "unchecked" when never asked."""
+        async with self._pool.acquire() as conn:
+            row = await hub_queries.lookup_of(conn, sha256)
+        if row is None:
+            return {"state": "unchecked", "checked_at": None, "url": None}
+        return {"state": row["state"], "checked_at": row["checked_at"].isoformat(), "url": row["url"]}
 
     async def pending(self, limit: int, offset: int) -> tuple[list[Record], int]:
         """A page of pending files, and how many there are."""

@@ -137,10 +137,12 @@ async def models_by_hash(request: web.Request) -> web.Response:
     if not is_sha256(sha256):
         raise ApiError(400, "invalid_parameter", "a SHA-256 is 64 hexadecimal digits")
     sha256 = sha256.lower()
-    rows, metadata = await request.app[keys.LIBRARY].content(sha256)
+    library = request.app[keys.LIBRARY]
+    rows, metadata = await library.content(sha256)
     if not rows:
         raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
-    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows], "metadata": metadata})
+    return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows], "metadata": metadata,
+                              "hub": await library.hub_lookup(sha256)})
 
 
 async def list_pending(request: web.Request) -> web.Response:

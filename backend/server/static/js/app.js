@@ -21,7 +21,12 @@ async function main() {
   const pending = setupPending($('#pending'), { hashed: () => stale.add(library) });
   const duplicates = setupDuplicates($('#duplicates'));
   setupJobs($('#jobs'), {
-    finished: () => [library, pending, duplicates].forEach((view) => stale.add(view)),
+    finished: (job) => {
+      [library, pending, duplicates].forEach((view) => stale.add(view));
+      // The model view asked the hub about its model: show what it said.
+      const [, shown] = location.hash.match(/^#\/model\/(.+)/) || [];
+      if (job.kind === 'hub' && shown) showModel($('#model'), shown);
+    },
   });
   const views = { library, pending, duplicates };
 

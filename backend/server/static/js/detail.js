@@ -3,18 +3,21 @@ import { getJson } from './api.js';
 import { copyButton } from './copy.js';
 import { clear, h, preview } from './dom.js';
 import { date, dateFromNs, modelName, shortHash, size } from './format.js';
+import { hubSection, webAddress } from './hub.js';
 
 const FIELDS = {
   model_name: 'Model', version_name: 'Version', model_type: 'Type', base_model: 'Base model',
   trained_words: 'Trigger words', civitai_model_id: 'Civitai model', civitai_version_id: 'Civitai version',
   format: 'Format', architecture: 'Architecture', title: 'Title', quantization: 'Quantization',
   parameter_count: 'Parameters', context_length: 'Context length', size_label: 'Size', header_error: 'Header',
+  description: 'Description', nsfw_level: 'NSFW level', page_url: 'Hub page',
 };
 // Shown elsewhere (trigger words) or too long for a table cell (the header's own key-value pairs).
 const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata']);
 const SOURCES = {
-  a1111: 'AUTOMATIC1111', civitai_helper: 'Civitai Helper', lora_manager: 'LoRA Manager',
+  a1111: 'AUTOMATIC1111', civitai: 'Civitai (the hub)', civitai_helper: 'Civitai Helper', lora_manager: 'LoRA Manager',
   stability_matrix: 'Stability Matrix', safetensors: 'File header', gguf: 'File header', pickle: 'File (pickle)',
+  a1111_user_metadata: 'Your notes (web UI)',
 };
 
 function value(metadata, field) {
@@ -23,6 +26,8 @@ function value(metadata, field) {
 }
 
 function hubLink(metadata) {
+  const page = webAddress(value(metadata, 'page_url'));
+  if (page) return h('p', {}, h('a', { href: page, rel: 'noopener noreferrer', target: '_blank' }, 'Open on the hub'));
   const modelId = value(metadata, 'civitai_model_id');
   if (modelId == null) return null;
   const versionId = value(metadata, 'civitai_version_id');
@@ -49,7 +54,7 @@ function metadataTable(metadata) {
     h('th', { scope: 'row' }, FIELDS[field] || field),
     h('td', {}, shown(value(metadata, field))),
     h('td', {}, SOURCES[metadata[field]?.source] || metadata[field]?.source || '')));
-  if (!rows.length) return h('p', {}, 'No metadata from other tools for this model.');
+  if (!rows.length) return h('p', {}, 'Nothing known about this model yet.');
   return h('table', {}, h('caption', {}, 'Metadata'),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, 'Value'),
       h('th', { scope: 'col' }, 'Source'))),
@@ -88,6 +93,7 @@ export async function showModel(section, sha256) {
         copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`)),
       hubLink(metadata),
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
-      metadataTable(metadata)),
+      metadataTable(metadata),
+      hubSection(model)),
     h('div', { class: 'files' }, filesTable(model.files)));
 }

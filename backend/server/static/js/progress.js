@@ -6,6 +6,7 @@ import { sentence } from './words.js';
 export const KINDS = {
   scan: 'Scan for new files', hash: 'Hash pending files', import: 'Import from other tools', file: 'Hash one file',
   headers: 'Read model headers',
+  hub: 'Look up on the hub',
 };
 const STATES = {
   queued: 'Waiting', running: 'Running', done: 'Done', failed: 'Failed', cancelled: 'Cancelled',

@@ -1,0 +1,46 @@
+"""The model view's hub part in Chromium: what the hub said, a button that says what it sends, text never markup."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from backend.server.instance import create_app
+from tests.browser.conftest import open_tab
+from tests.browser.library import add_model
+from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
+
+
+async def test_look_up_on_the_hub_sends_the_sha256_and_shows_what_came_back_as_text(
+    stack, browser, aiohttp_server
+):
+    async with hub_running(FakeHub()) as hub:
+        server = await aiohttp_server(create_app(stack.config(MODELVAULT_HUB_URL=hub.url,
+                                                              MODELVAULT_HUB_REQUESTS_PER_S="1000")))
+        site = str(server.make_url("")).rstrip("/")
+        model = await add_model(site, stack.model_root, "loras/ink.safetensors", (40, 80, 220))
+        model.path.with_suffix(".png").unlink()
+        hub.files = {"pg.png": (png(), "image/png")}
+        hub.versions = [version(model.sha256, images=[image(f"{hub.url}/images/pg.png")],
+                                description='<p>Ink <b>lines</b></p><img src=x onerror="window.pwned=1">'
+                                            '<script>window.pwned=2</script>')]
+        async with open_tab(browser, site) as page:
+            await page.goto(f"/#/model/{model.sha256}")
+            section = page.locator("#model section.hub")
+            await expect(section.locator(".hub-state")).to_have_text("Not looked up on the hub yet")
+            button = page.get_by_role("button", name="Look up on the hub")
+            await expect(button).to_have_accessible_description(
+                "Sends this model’s SHA-256 to the hub the server is set up with, and nothing else: "
+                "no file name, no path, no other data.")
+            await button.click()
+
+            await expect(section.locator(".hub-state")).to_contain_text("Found on the hub (checked ")
+            link = section.get_by_role("link", name="Open its page")
+            await expect(link).to_have_attribute("href", f"{hub.url}/models/827184?modelVersionId=2514310")
+            await expect(page.locator("#model h2")).to_have_text("Ink Style")
+            await expect(page.locator("#model .about table")).to_contain_text("Ink lines")
+            assert await page.evaluate("window.pwned") is None
+            await expect(page.locator("#model .about img")).to_have_count(0)
+            # It had no preview: the hub's is now its own.
+            await expect(page.locator("#model .large-preview img")).to_have_attribute(
+                "src", f"/images/{model.sha256}.webp")
+        assert hub.asked_hashes() == [model.sha256.upper()]
