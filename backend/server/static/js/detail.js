@@ -13,7 +13,14 @@ const FIELDS = {
   description: 'Description', nsfw_level: 'NSFW level', page_url: 'Hub page',
 };
 // Shown elsewhere (trigger words) or too long for a table cell (the header's own key-value pairs).
-const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata']);
+const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata', 'training']);
+// kohya's training facts, in the order a person reads them; unknown ones follow under their own name.
+const TRAINING = {
+  network_module: 'Network', network_dim: 'Dim (rank)', network_alpha: 'Alpha', resolution: 'Resolution',
+  num_train_images: 'Training images', epochs: 'Epochs', steps: 'Steps', max_steps: 'Planned steps',
+  learning_rate: 'Learning rate', base_model_version: 'Base model version', sd_model_name: 'Trained on',
+  output_name: 'Output name', comment: 'Comment',
+};
 const SOURCES = {
   a1111: 'AUTOMATIC1111', civitai: 'Civitai (the hub)', civitai_helper: 'Civitai Helper', lora_manager: 'LoRA Manager',
   stability_matrix: 'Stability Matrix', safetensors: 'File header', gguf: 'File header', pickle: 'File (pickle)',
@@ -61,6 +68,23 @@ function metadataTable(metadata) {
     h('tbody', {}, rows));
 }
 
+function trainingSection(metadata) {
+  const training = value(metadata, 'training');
+  if (!training || typeof training !== 'object') return null;
+  const facts = Object.keys(training).filter((fact) => fact !== 'dataset_tags')
+    .sort((a, b) => (a in TRAINING ? Object.keys(TRAINING).indexOf(a) : 99) -
+      (b in TRAINING ? Object.keys(TRAINING).indexOf(b) : 99));
+  const tags = Array.isArray(training.dataset_tags) ? training.dataset_tags : [];
+  return h('section', { 'aria-labelledby': 'training' },
+    h('h3', { id: 'training' }, 'Training'),
+    facts.length ? h('table', {}, h('caption', {}, `How it was trained (${SOURCES[metadata.training?.source] || 'file'})`),
+      h('tbody', {}, facts.map((fact) => h('tr', {},
+        h('th', { scope: 'row' }, TRAINING[fact] || fact), h('td', {}, shown(training[fact])))))) : null,
+    tags.length ? h('table', { class: 'dataset-tags' }, h('caption', {}, 'Most frequent tags in its training images'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Tag'), h('th', { scope: 'col' }, 'Images'))),
+      h('tbody', {}, tags.map((tag) => h('tr', {}, h('td', {}, String(tag.tag)), h('td', {}, String(tag.count)))))) : null);
+}
+
 function filesTable(files) {
   return h('table', {}, h('caption', {}, files.length === 1 ? 'File' : `${files.length} files with this content`),
     h('thead', {}, h('tr', {}, ['Path', 'Size', 'Modified', 'Catalogued'].map(
@@ -94,6 +118,7 @@ export async function showModel(section, sha256) {
       hubLink(metadata),
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata),
+      trainingSection(metadata),
       hubSection(model)),
     h('div', { class: 'files' }, filesTable(model.files)));
 }
