@@ -38,5 +38,9 @@ async def test_the_model_view_shows_the_headers_facts_and_trigger_words(stack, s
     # Summed over kohya's dataset folders, most frequent first: 1girl is 38 + 5.
     await expect(training.locator(".dataset-tags tbody tr").first.locator("td")).to_have_text(["1girl", "43"])
     await expect(page.locator("#model")).not_to_contain_text('"steps"')
+    # The header says LoRA: the prompt syntax A1111 and Forge take, by file name, at weight 1.
+    await expect(page.locator("#model .prompt-syntax code")).to_have_text("<lora:alice:1>")
+    await page.get_by_role("button", name="Copy the prompt syntax <lora:alice:1>").click()
+    await expect(page.get_by_text("Copied the prompt syntax.")).to_be_visible()
     await expect(page.locator("#model .words code").first).to_have_text("1girl")
     await expect(page.locator("#model")).not_to_contain_text("[object Object]")

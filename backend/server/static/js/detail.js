@@ -2,7 +2,7 @@
 import { getJson } from './api.js';
 import { copyButton } from './copy.js';
 import { clear, h, preview } from './dom.js';
-import { date, dateFromNs, modelName, shortHash, size } from './format.js';
+import { date, dateFromNs, fileName, modelName, shortHash, size } from './format.js';
 import { hubSection, webAddress } from './hub.js';
 
 const FIELDS = {
@@ -50,6 +50,19 @@ function triggerWords(words, name) {
     h('ul', { class: 'words' }, words.map((word) => h('li', {}, h('code', {}, word),
       copyButton(word, `Copy the trigger word ${word}`, `“${word}”`)))),
     copyButton(words.join(', '), `Copy all trigger words of ${name}`, 'all trigger words'));
+}
+
+// Civitai, the file header and the other tools spell a LoRA's type in these ways.
+const LORA_TYPES = /^(lora|locon|lycoris|dora)$/i;
+
+// What a person pastes into a prompt of AUTOMATIC1111 or Forge: the file's name (it finds a LoRA by it in any
+// folder) and the weight the person recorded in the web UI's own side-car, else 1.
+function promptSyntax(metadata, file) {
+  if (!LORA_TYPES.test(String(value(metadata, 'model_type') || ''))) return null;
+  const weight = Number(value(metadata, 'preferred_weight'));
+  const syntax = `<lora:${fileName(file.path).replace(/\.[^.]+$/, '')}:${weight > 0 ? weight : 1}>`;
+  return h('p', { class: 'prompt-syntax' }, 'In a prompt ', h('code', {}, syntax), ' ',
+    copyButton(syntax, `Copy the prompt syntax ${syntax}`, 'the prompt syntax'));
 }
 
 function shown(fieldValue) {
@@ -116,6 +129,7 @@ export async function showModel(section, sha256) {
       h('p', { class: 'hash' }, 'SHA-256 ', h('code', { title: model.sha256 }, shortHash(model.sha256)), ' ',
         copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`)),
       hubLink(metadata),
+      promptSyntax(metadata, first),
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata),
       trainingSection(metadata),
