@@ -22,6 +22,7 @@ from backend.server.jobs.lifecycle import job_engine
 from backend.server.jobs.watch import auto_scan
 from backend.server.legacy import LegacyImport, LegacyServices
 from backend.server.library.service import Library
+from backend.server.personal.service import Personal
 from backend.server.presence import presence
 from backend.server.router import setup_routes
 from backend.server.staged_cleanup import sweep_dead_staged_previews
@@ -107,6 +108,7 @@ class Server:
         catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, dev=self.config.dev, start_id=self.start_id,
                                                     compressions=self.config.images.workers)
         app[keys.LIBRARY] = Library(pool)
+        app[keys.PERSONAL] = Personal(pool)
         app[keys.LEGACY_IMPORT] = LegacyImport(LegacyServices(pool, hasher, images, catalogue))
         app[keys.HEALTH] = Health(pool, app[keys.HASHER_CHANNEL], app[keys.IMAGES_CHANNEL])
         yield

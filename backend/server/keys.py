@@ -13,6 +13,7 @@ from backend.server.jobs.control import Jobs
 from backend.server.jobs.runner import JobRunner
 from backend.server.legacy import LegacyImport
 from backend.server.library.service import Library
+from backend.server.personal.service import Personal
 from backend.util.config import Config
 
 CONFIG = web.AppKey("config", Config)
@@ -28,6 +29,7 @@ JOB_RUNNER = web.AppKey("job_runner", JobRunner)
 # The use cases, which request handlers call (and nothing else of the above but CONFIG).
 CATALOGUE = web.AppKey("catalogue", Catalogue)
 LIBRARY = web.AppKey("library", Library)
+PERSONAL = web.AppKey("personal", Personal)
 LEGACY_IMPORT = web.AppKey("legacy_import", LegacyImport)
 HEALTH = web.AppKey("health", Health)
 JOBS = web.AppKey("jobs", Jobs)

@@ -11,7 +11,7 @@ SERVER = Path(__file__).resolve().parents[2] / "backend" / "server"
 HANDLERS = sorted([*SERVER.rglob("views.py"), SERVER / "jobs" / "events.py", SERVER / "http" / "images.py"])
 FORBIDDEN = ("backend.database", "asyncpg")
 # The use cases, and the config; never the pool, the channels or the clients they are built on.
-USE_CASE_KEYS = {"CONFIG", "CATALOGUE", "LIBRARY", "LEGACY_IMPORT", "HEALTH", "JOBS"}
+USE_CASE_KEYS = {"CONFIG", "CATALOGUE", "LIBRARY", "LEGACY_IMPORT", "HEALTH", "JOBS", "PERSONAL"}
 
 
 def _imported(tree: ast.Module) -> list[str]:

@@ -83,6 +83,10 @@ export async function postJson(path, body = {}) {
   return (await send('POST', path, body)).json();
 }
 
+export async function putJson(path, body) {
+  return (await send('PUT', path, body)).json();
+}
+
 // POST with progress: NDJSON lines {"progress": {...}} while the work advances, then the answer.
 export async function postWithProgress(path, body, onProgress, signal) {
   const reply = await send('POST', path, { ...body, progress: true }, signal);

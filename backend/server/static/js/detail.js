@@ -4,6 +4,7 @@ import { copyButton } from './copy.js';
 import { clear, h, preview } from './dom.js';
 import { date, dateFromNs, fileName, modelName, shortHash, size } from './format.js';
 import { hubSection, webAddress } from './hub.js';
+import { personalSection } from './personal.js';
 
 const FIELDS = {
   model_name: 'Model', version_name: 'Version', model_type: 'Type', base_model: 'Base model',
@@ -24,7 +25,7 @@ const TRAINING = {
 const SOURCES = {
   a1111: 'AUTOMATIC1111', civitai: 'Civitai (the hub)', civitai_helper: 'Civitai Helper', lora_manager: 'LoRA Manager',
   stability_matrix: 'Stability Matrix', safetensors: 'File header', gguf: 'File header', pickle: 'File (pickle)',
-  a1111_user_metadata: 'Your notes (web UI)',
+  a1111_user_metadata: 'Your notes (web UI)', you: 'You (here)',
 };
 
 function value(metadata, field) {
@@ -70,7 +71,9 @@ function shown(fieldValue) {
 }
 
 function metadataTable(metadata) {
-  const rows = Object.keys(metadata).filter((field) => !NOT_IN_TABLE.has(field)).map((field) => h('tr', {},
+  // What the person set here has its own section ("Yours").
+  const rows = Object.keys(metadata).filter((field) => !NOT_IN_TABLE.has(field) && metadata[field]?.source !== 'you')
+    .map((field) => h('tr', {},
     h('th', { scope: 'row' }, FIELDS[field] || field),
     h('td', {}, shown(value(metadata, field))),
     h('td', {}, SOURCES[metadata[field]?.source] || metadata[field]?.source || '')));
@@ -129,6 +132,7 @@ export async function showModel(section, sha256) {
       h('p', { class: 'hash' }, 'SHA-256 ', h('code', { title: model.sha256 }, shortHash(model.sha256)), ' ',
         copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`)),
       hubLink(metadata),
+      personalSection(model.sha256, metadata, name),
       promptSyntax(metadata, first),
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata),

@@ -1,0 +1,102 @@
+"""A person's own notes, tags and favourite flag over REST: kept per content with the source "you", first."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.integration.conftest import Stack
+from tests.integration.test_gateway import error_of, write_model
+from tests.legacy_formats import sha, write_json
+
+
+async def _catalogued(stack: Stack, gateway: TestClient, relative: str, content: bytes) -> str:
+    path = write_model(stack.model_root, relative, content)
+    assert (await gateway.post("/api/models/sha256", json={"path": str(path)})).status == 200
+    return sha(content)
+
+
+async def _yours(db: asyncpg.Connection, sha256: str) -> dict[str, str]:
+    rows = await db.fetch("SELECT field, value::text FROM model_metadata WHERE sha256 = $1 AND source = 'you'", sha256)
+    return {row["field"]: row["value"] for row in rows}
+
+
+async def test_notes_tags_and_favourite_are_kept_per_content_and_shown_with_their_source(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    digest = await _catalogued(stack, gateway, "loras/ink.safetensors", b"ink lora")
+    write_model(stack.model_root, "copies/ink.safetensors", b"ink lora")  # a second copy shares the notes
+
+    reply = await gateway.put(f"/api/models/{digest.upper()}/notes",
+                              json={"notes": "  best at 0.8 \n", "tags": ["Anime", "ink", "anime ", "Ink"],
+                                    "favourite": True})
+    assert reply.status == 200, await reply.text()
+    assert await reply.json() == {"sha256": digest,
+                                  "yours": {"notes": "best at 0.8", "tags": ["Anime", "ink"], "favourite": True}}
+    metadata = (await (await gateway.get(f"/api/models/{digest}")).json())["metadata"]
+    assert metadata["notes"] == {"value": "best at 0.8", "source": "you"}
+    assert metadata["tags"] == {"value": ["Anime", "ink"], "source": "you"}
+    assert metadata["favourite"] == {"value": True, "source": "you"}
+
+    # A field left out keeps its value; an empty text, an empty list and false clear theirs.
+    reply = await gateway.put(f"/api/models/{digest}/notes", json={"tags": []})
+    assert (await reply.json())["yours"] == {"notes": "best at 0.8", "favourite": True}
+    reply = await gateway.put(f"/api/models/{digest}/notes", json={"notes": "", "favourite": False})
+    assert (await reply.json())["yours"] == {}
+    assert await _yours(db, digest) == {}
+
+
+async def test_an_import_never_writes_over_what_the_person_said_here(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    path = write_model(stack.model_root, "loras/ink.safetensors", b"ink lora")
+    digest = await _catalogued(stack, gateway, "loras/ink.safetensors", b"ink lora")
+    assert (await gateway.put(f"/api/models/{digest}/notes", json={"notes": "mine"})).status == 200
+    # The web UI's own editor wrote other notes in its side-car: they rank below what was said here.
+    write_json(path.with_suffix(".json"), {"notes": "the web UI's", "activation text": "inkstyle"})
+    reply = await gateway.post("/api/models/import", json={})
+    assert reply.status == 200, await reply.text()
+
+    metadata = (await (await gateway.get(f"/api/models/{digest}")).json())["metadata"]
+    assert metadata["notes"] == {"value": "mine", "source": "you"}
+    assert metadata["trained_words"] == {"value": ["inkstyle"], "source": "a1111_user_metadata"}
+
+
+@pytest.mark.parametrize(("body", "code", "words"), [
+    ({}, "missing_parameter", "at least one"),
+    ({"rating": 5}, "invalid_parameter", "unknown field"),
+    ({"notes": 5}, "invalid_parameter", "'notes' must be a string"),
+    ({"notes": "x" * 10_001}, "invalid_parameter", "at most 10,000"),
+    ({"notes": "\ud800"}, "invalid_parameter", "not valid Unicode"),
+    ({"tags": "anime"}, "invalid_parameter", "a list of strings"),
+    ({"tags": [7]}, "invalid_parameter", "must be a string"),
+    ({"tags": ["a"] * 51}, "invalid_parameter", "at most 50"),
+    ({"tags": ["  "]}, "invalid_parameter", "1 to 64"),
+    ({"tags": ["x" * 65]}, "invalid_parameter", "1 to 64"),
+    ({"tags": ["bell\u0007"]}, "invalid_parameter", "control"),
+    ({"favourite": "yes"}, "invalid_parameter", "true or false"),
+    ({"notes": "fine", "favourite": 1}, "invalid_parameter", "true or false"),
+])
+async def test_a_bad_body_is_refused_and_changes_nothing(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection, body: dict, code: str, words: str
+) -> None:
+    digest = await _catalogued(stack, gateway, "loras/ink.safetensors", b"ink lora")
+    assert (await gateway.put(f"/api/models/{digest}/notes", json={"notes": "kept"})).status == 200
+    reply = await gateway.put(f"/api/models/{digest}/notes", json=body)
+    assert await error_of(reply) == (400, code)
+    assert words in (await reply.json())["error"]["message"]
+    assert await _yours(db, digest) == {"notes": '"kept"'}
+
+
+async def test_notes_need_a_catalogued_content_and_a_real_hash(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    unknown = await gateway.put(f"/api/models/{'ab' * 32}/notes", json={"notes": "x"})
+    assert await error_of(unknown) == (404, "not_found")
+    assert await error_of(await gateway.put("/api/models/abc/notes", json={"notes": "x"})) == (400, "invalid_parameter")
+    # A form post needs no CORS preflight: it must not reach the handler.
+    digest = await _catalogued(stack, gateway, "loras/ink.safetensors", b"ink lora")
+    reply = await gateway.put(f"/api/models/{digest}/notes", data="notes=x", headers={"Content-Type": "text/plain"})
+    assert await error_of(reply) == (415, "unsupported_media_type")
+    assert await db.fetchval("SELECT count(*) FROM model_metadata WHERE source = 'you'") == 0
