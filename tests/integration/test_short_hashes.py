@@ -22,6 +22,8 @@ from services.hasher.server import build_service
 from tests.conftest import make_config
 from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import finished, register
+from tests.integration.test_legacy_import import do_import
+from tests.legacy_formats import civitai_version, write_json
 from tests.unit.test_short_hashes import a1111_model_hash, addnet_hash_safetensors
 
 
@@ -190,3 +192,16 @@ async def test_the_look_ups_use_indexes_at_a_hundred_thousand_rows(stack: Stack,
         plans.append("\n".join(r[0] for r in await db.fetch(f"EXPLAIN {query}", arg, 100)))
 
     assert all("Seq Scan" not in plan and "Index" in plan for plan in plans), plans
+
+
+async def test_an_imported_hash_has_none_until_import_verify_reads_the_file(stack: Stack, gateway: TestClient) -> None:
+    model = lora(stack.model_root / "alice.safetensors", 1)
+    full = sha(model)
+    write_json(model.with_suffix(".civitai.info"), civitai_version(full, model.stat().st_size, model.name))
+    assert (await do_import(gateway))["trusted"] == 1
+
+    taken = (await (await gateway.get(f"/api/models/{full}")).json())["hashes"]
+    assert (taken["short_hashes_computed"], taken["autov3"]) == (False, None)
+    assert (await do_import(gateway, verify=True))["verify"]["verified"] == 1
+    read = (await (await gateway.get(f"/api/models/{full}")).json())["hashes"]
+    assert (read["short_hashes_computed"], read["autov3"]) == (True, addnet_hash_safetensors(model))
