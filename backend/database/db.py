@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import asyncpg
 from asyncpg import Record
 
-from backend.database import identity_sql
+from backend.database import identity_sql, short_hash_queries
 from backend.database.migration.schema.apply import apply_migrations
 from backend.util.file_identity import FileIdentity, HashedFile
 
@@ -90,6 +90,7 @@ REFRESH_ON_PATH_CONFLICT = f"""ON CONFLICT (path) DO UPDATE SET
 
 async def upsert_model(conn: asyncpg.Connection, file: HashedFile, *, image_key: str | None) -> Record:
     """Insert or refresh the active row of a path; an existing image key is kept when none is given."""
+    await short_hash_queries.store(conn, [file])
     return await conn.fetchrow(
         f"""INSERT INTO models (path, sha256, {identity_sql.COLUMNS}, image_key)
             VALUES ($1, $2, {identity_sql.params(3)}, $7)
@@ -113,6 +114,7 @@ async def relocate_model(conn: asyncpg.Connection, old_path: str, file: HashedFi
 
     None when old_path has no row any more or file.path already has one (a concurrent request was first).
     """
+    await short_hash_queries.store(conn, [file])
     return await conn.fetchrow(
         f"""UPDATE models SET path = $2, sha256 = $3, ({identity_sql.COLUMNS}) = ({identity_sql.params(4)}),
                    updated_at = now(), changed_at = NULL

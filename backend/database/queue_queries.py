@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db, identity_sql
+from backend.database import db, identity_sql, short_hash_queries
 from backend.util.file_identity import FIELDS, HashedFile
 
 _CLAIMABLE = "(claimed_until IS NULL OR claimed_until < now())"
@@ -129,6 +129,7 @@ async def promote_batch(conn: asyncpg.Connection, files: Sequence[HashedFile], i
             *_columns(chosen),
         )
         await conn.execute("DELETE FROM pending_models WHERE path = ANY($1::text[])", [f.path for f, _ in chosen])
+        await short_hash_queries.store(conn, [f for f, _ in chosen])
         # A preview is named by the content's hash: every file with that content shows it.
         await conn.execute(
             """UPDATE models SET image_key = shared.key

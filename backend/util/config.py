@@ -27,6 +27,18 @@ class HasherConfig:
     readers_per_disk: int
     # auto: /sys/block/<dev>/queue/rotational decides; all / none override the detection.
     rotational_devices: str
+    # Which .safetensors files get an AutoV3 (a second SHA-256 in the same read): small (at most
+    # AUTOV3_SMALL_BYTES, where LoRAs and embeddings are), all, or none.
+    autov3: str = "small"
+
+    @property
+    def autov3_max_bytes(self) -> int:
+        """The largest file that gets an AutoV3; -1 for none."""
+        return {"none": -1, "small": AUTOV3_SMALL_BYTES, "all": 1 << 62}[self.autov3]
+
+
+# MODELVAULT_AUTOV3=small: LoRAs, embeddings and VAEs are under this, most checkpoints over it.
+AUTOV3_SMALL_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -195,6 +207,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
             workers=_int(env, "MODELVAULT_HASHER_WORKERS", cpus, minimum=1),
             readers_per_disk=_int(env, "MODELVAULT_READERS_PER_DISK", 1, minimum=1),
             rotational_devices=_rotational_devices(env),
+            autov3=_autov3(env),
         ),
         images=ImagesConfig(
             listen=_text(env, "MODELVAULT_IMAGES_LISTEN", "127.0.0.1:50052"),
@@ -212,6 +225,13 @@ def _rotational_devices(env: Mapping[str, str]) -> str:
     if rotational not in ("auto", "all", "none"):
         raise ConfigError(f"MODELVAULT_ROTATIONAL_DEVICES must be auto, all or none, got {rotational!r}")
     return rotational
+
+
+def _autov3(env: Mapping[str, str]) -> str:
+    autov3 = env.get("MODELVAULT_AUTOV3", "small").strip().lower() or "small"
+    if autov3 not in ("small", "all", "none"):
+        raise ConfigError(f"MODELVAULT_AUTOV3 must be small, all or none, got {autov3!r}")
+    return autov3
 
 
 def _jobs(env: Mapping[str, str]) -> JobsConfig:

@@ -54,9 +54,20 @@ FIELDS: tuple[str, ...] = tuple(field.name for field in fields(FileIdentity))
 
 
 @dataclass(frozen=True)
+class ShortHashes:
+    """A content's AutoV1 and AutoV3 as the hasher computed them while reading it; None where it has none."""
+
+    autov1: str | None
+    autov3: str | None
+
+
+@dataclass(frozen=True)
 class HashedFile:
     """A file whose SHA-256 is known, as it was when hashed: what an active record is written from."""
 
     path: str
     sha256: str
     identity: FileIdentity
+    # Set when the hasher read the file now; None when the hash was recalled, taken from another tool, or
+    # answered for a dev-mode shadow file: then nothing is known (or changed) about the short hashes.
+    short: ShortHashes | None = None

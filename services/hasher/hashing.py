@@ -16,6 +16,7 @@ from backend.util.file_identity import FileIdentity
 from backend.util.model_paths import FileMissingError, NotRegularFileError
 from services.hasher.errors import FileChangedError, HashCancelledError, ReadError, UnreadableError
 from services.hasher.prefetch import Prefetcher
+from services.hasher.short_hashes import Digests, ShortHashes
 
 # About 1 MiB: stays in cache while hashed; reads of 16 MiB or more lose up to 35% on cold files here.
 BLOCK_SIZE = 1 << 20
@@ -33,12 +34,15 @@ WORKER_NICENESS = 10
 # Shared with the parent through the pool initializer: one slot per running job.
 _cancel: MutableSequence[int] = []
 _progress: MutableSequence[int] = []
+# AutoV3 for files of at most this many bytes (MODELVAULT_AUTOV3, set by the pool initializer): it costs a
+# second SHA-256 over nearly every byte.
+_autov3_max_bytes = -1
 
 
-def init_worker(cancel: ctypes.Array, progress: ctypes.Array) -> None:
+def init_worker(cancel: ctypes.Array, progress: ctypes.Array, autov3_max_bytes: int = -1) -> None:
     """Pool initializer: keep the shared slot arrays; leave Ctrl-C to the parent, which cancels us cleanly."""
-    global _cancel, _progress
-    _cancel, _progress = cancel, progress
+    global _cancel, _progress, _autov3_max_bytes
+    _cancel, _progress, _autov3_max_bytes = cancel, progress, autov3_max_bytes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Hashing is background work: when cores are short, the services' own event loops (health checks,
     # Stat, the gateway on the same machine) must win, or every request waits behind a 7 GB file.
@@ -49,14 +53,14 @@ def warm_up() -> None:
     """Submitted once per worker at start so that the first request does not pay for a process spawn."""
 
 
-def timed_hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> tuple[str, float]:
+def timed_hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> tuple[Digests, float]:
     """hash_file, and the seconds the worker spent on it (not counting the time the job waited in the pool)."""
     started = time.monotonic()
     return hash_file(path, slot, checked, mapped=mapped), time.monotonic() - started
 
 
-def hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> str:
-    """SHA-256 of the file that was checked as `checked`; 64 lowercase hex.
+def hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> Digests:
+    """SHA-256 of the file that was checked as `checked` (64 lowercase hex), with its short hashes.
 
     mapped=False reads with read() instead of a memory mapping. A mapped file that shrinks under us, or
     whose disk fails, kills the worker with SIGBUS where read() would return an error; the pool then
@@ -89,16 +93,19 @@ def hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = Tru
         os.close(fd)
 
 
-def _hash_blocks(blocks: Generator[memoryview], path: str, slot: int, size: int) -> str:
+def _hash_blocks(blocks: Generator[memoryview], path: str, slot: int, size: int) -> Digests:
     # Exactly the size that was checked: a file that keeps growing cannot keep a worker busy forever,
     # and the fstat afterwards catches the growth.
     sha = hashlib.sha256()
+    # The short hashes are fed the same blocks: the file is read once for all of them.
+    short = ShortHashes(size, autov3=path.lower().endswith(".safetensors") and size <= _autov3_max_bytes)
     done = 0
     try:
         for block in blocks:
             if _cancel[slot]:
                 raise HashCancelledError(path)
             sha.update(block)
+            short.feed(block, done)
             done += len(block)
             _progress[slot] = done
     except OSError as exc:
@@ -107,7 +114,7 @@ def _hash_blocks(blocks: Generator[memoryview], path: str, slot: int, size: int)
         blocks.close()  # unmaps, or stops the read-ahead thread, now rather than when collected
     if done != size:
         raise FileChangedError(f"file changed while hashing (truncated): {path!r}")
-    return sha.hexdigest()
+    return short.digests(sha.hexdigest())
 
 
 def _mapped_blocks(fd: int, size: int) -> Generator[memoryview]:

@@ -11,6 +11,7 @@ from backend.util.file_identity import FileIdentity
 from services.hasher.disks import DiskReaders
 from services.hasher.errors import FileChangedError, HashCancelledError
 from services.hasher.hashing import init_worker, timed_hash_file, warm_up
+from services.hasher.short_hashes import Digests
 from services.hasher.slots import SlotTable
 from services.process_pool import PoolClosedError, ProcessPool, WorkerDiedError
 
@@ -24,14 +25,14 @@ QUEUED_PER_WORKER = 2
 
 
 class HashJob:
-    """One file being hashed: a task that ends with the hex digest, and how far the worker has got."""
+    """One file being hashed: a task that ends with its digests, and how far the worker has got."""
 
     def __init__(self, pool: HashPool, path: str, identity: FileIdentity) -> None:
         self._pool = pool
         self._slots = pool.slots
         self.slot: int | None = None
         self._final_bytes = 0
-        self.task: asyncio.Task[str] = asyncio.create_task(pool.run(self, path, identity))
+        self.task: asyncio.Task[Digests] = asyncio.create_task(pool.run(self, path, identity))
 
     @property
     def bytes_done(self) -> int:
@@ -51,11 +52,12 @@ class HashJob:
 class HashPool:
     """The shared process pool, fed one job per free slot; a job waiting for a slot is cancelled for free."""
 
-    def __init__(self, workers: int, disks: DiskReaders) -> None:
+    def __init__(self, workers: int, disks: DiskReaders, autov3_max_bytes: int = -1) -> None:
         self._disks = disks
         self.slots = SlotTable(multiprocessing.get_context("spawn"), workers * QUEUED_PER_WORKER)
         self._pool = ProcessPool(
-            "hash", workers, init_worker, (self.slots.cancel_flags, self.slots.progress), warm_up_job=warm_up
+            "hash", workers, init_worker, (self.slots.cancel_flags, self.slots.progress, autov3_max_bytes),
+            warm_up_job=warm_up,
         )
         self._closed = False
         # Observable counters: how often the pool really started or abandoned a file.
@@ -71,15 +73,15 @@ class HashPool:
         self._pool.warm_up()
 
     def start(self, path: str, identity: FileIdentity) -> HashJob:
-        """Queue a file as checked; the job's task resolves to its SHA-256 (hex) or raises an errors.* exception."""
+        """Queue a file as checked; the job's task resolves to its Digests or raises an errors.* exception."""
         return HashJob(self, path, identity)
 
-    async def run(self, job: HashJob, path: str, identity: FileIdentity) -> str:
+    async def run(self, job: HashJob, path: str, identity: FileIdentity) -> Digests:
         """The body of job.task: one reader at a time on a spinning disk, then _read."""
         async with self._disks.reading(identity.device):
             return await self._read(job, path, identity)
 
-    async def _read(self, job: HashJob, path: str, identity: FileIdentity) -> str:
+    async def _read(self, job: HashJob, path: str, identity: FileIdentity) -> Digests:
         """Hash through a memory mapping, once more with read() if the worker died."""
         try:
             return await self._attempt(job, path, identity, mapped=True)
@@ -94,7 +96,7 @@ class HashPool:
             # Found changed on the second try: it changed while the first one read it.
             raise FileChangedError(f"file changed while hashing: {path!r}") from None
 
-    async def _attempt(self, job: HashJob, path: str, identity: FileIdentity, *, mapped: bool) -> str:
+    async def _attempt(self, job: HashJob, path: str, identity: FileIdentity, *, mapped: bool) -> Digests:
         """Wait for a slot, run hash_file in a worker, and stop it if cancelled."""
         if self._closed:
             raise PoolClosedError("the hasher is shutting down")
@@ -113,7 +115,7 @@ class HashPool:
         # The slot is reused only when the worker is really done with it, which may be after our task ends.
         future.add_done_callback(lambda _f: _call_soon(loop, job.finished, slot))
         try:
-            sha256, seconds = await self._pool.result(future)
+            digests, seconds = await self._pool.result(future)
         except asyncio.CancelledError:
             self.slots.cancel(slot)
             future.cancel()
@@ -124,7 +126,7 @@ class HashPool:
         # One line per computed digest: operators see which file took its worker how long.
         log.info("hashed %s (%d bytes, %.2f s, %.2f GB/s)", path, identity.size, seconds,
                  identity.size / seconds / 1e9 if seconds > 0 else 0.0)
-        return sha256
+        return digests
 
     def worker_pids(self) -> list[int]:
         return self._pool.worker_pids()

@@ -24,6 +24,7 @@ from services.hasher.coalesce import Coalescer
 from services.hasher.disks import DiskReaders
 from services.hasher.header_reply import MAX_READ_HEADERS, header_reply, thumbnail_reply
 from services.hasher.pool import HashJob, HashPool
+from services.hasher.short_hashes import Digests
 from services.hasher.status import STATUSES
 
 SERVICE_NAME = hasher_pb2.DESCRIPTOR.services_by_name["HasherService"].full_name
@@ -51,7 +52,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
                               *(root.resolve() for root in config.import_roots))
         self._dev = config.dev
         self.pool = HashPool(config.hasher.workers,
-                             DiskReaders(config.hasher.rotational_devices, config.hasher.readers_per_disk))
+                             DiskReaders(config.hasher.rotational_devices, config.hasher.readers_per_disk),
+                             config.hasher.autov3_max_bytes)
         # Calls for one unchanged file share one read, whatever path they name it by.
         self.coalescer: Coalescer[FileIdentity, HashJob] = Coalescer()
         # Host name (a container's id under compose), process, and a random part for several servers in one
@@ -76,8 +78,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             if answer := self._shadow_answer(file, request.known_sha256):
                 return hasher_pb2.HashResponse(digest=answer)
             with self._reading(), self._join(file) as job:
-                sha256 = await asyncio.shield(job.task)
-            return hasher_pb2.HashResponse(digest=_digest(file, sha256, self.replica_id))
+                digests = await asyncio.shield(job.task)
+            return hasher_pb2.HashResponse(digest=_digest(file, digests, self.replica_id))
 
     async def HashStream(self, request, context):
         async with STATUSES.guard(context):
@@ -89,8 +91,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
                 yield _progress(0, file.size)
                 async for done in _ticks(job):
                     yield _progress(done, file.size)
-                sha256 = await asyncio.shield(job.task)
-            yield hasher_pb2.HashStreamResponse(digest=_digest(file, sha256, self.replica_id))
+                digests = await asyncio.shield(job.task)
+            yield hasher_pb2.HashStreamResponse(digest=_digest(file, digests, self.replica_id))
 
     async def ListModels(self, request, context):
         async with STATUSES.guard(context):
@@ -197,7 +199,7 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
         known = shadow.parse_known_sha256(known_sha256)
         if not shadow.is_shadow(file, self._dev):
             return None
-        return _digest(file, shadow.shadow_sha256(file, known), self.replica_id, shadow=True)
+        return _digest(file, Digests(shadow.shadow_sha256(file, known)), self.replica_id, shadow=True)
 
     def _join(self, file: ModelFile) -> contextlib.AbstractContextManager[HashJob]:
         identity = FileIdentity.from_fields(file)
@@ -250,8 +252,9 @@ def _listed(batch: list[FoundModel | Unlisted], scope: list[str]) -> hasher_pb2.
     return hasher_pb2.ListModelsResponse(models=columns, unlisted=unlisted, scope=scope)
 
 
-def _digest(file: ModelFile, sha256: str, replica_id: str, shadow: bool = False) -> hasher_pb2.FileDigest:
-    return hasher_pb2.FileDigest(sha256=sha256, identity=_identity(file), shadow=shadow, replica_id=replica_id)
+def _digest(file: ModelFile, digests: Digests, replica_id: str, shadow: bool = False) -> hasher_pb2.FileDigest:
+    return hasher_pb2.FileDigest(sha256=digests.sha256, identity=_identity(file), shadow=shadow, replica_id=replica_id,
+                                 autov1=digests.autov1, autov3=digests.autov3)
 
 
 def _progress(done: int, total: int) -> hasher_pb2.HashStreamResponse:

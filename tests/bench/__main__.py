@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from tests.bench import (
+    bench_autov3,
     bench_bodies,
     bench_gateway,
     bench_hasher,
@@ -48,11 +49,12 @@ GOALS = {
     "sse_idle_2000_health_p99_ms": "< 100",
     "wide_json_rss_mb": "< 50",
     "queue_1m_state": "== done",
+    "autov3_cost_ratio": "measured (no goal): decides MODELVAULT_AUTOV3's default",
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
               "streams": bench_streams, "bodies": bench_bodies, "million": bench_million, "headers": bench_headers,
-              "hub": bench_hub}
+              "hub": bench_hub, "autov3": bench_autov3}
 
 
 def main(names: list[str]) -> int:

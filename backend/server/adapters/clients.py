@@ -11,7 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from backend.server.http.errors import ApiError, from_status, says_disk_full
-from backend.util.file_identity import FileIdentity, HashedFile
+from backend.util.file_identity import FileIdentity, HashedFile, ShortHashes
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
 
@@ -112,8 +112,9 @@ async def _collect(call) -> list:
 
 
 def hashed_file(digest: hasher_pb2.FileDigest) -> HashedFile:
-    """The file a digest describes, as it was when the hasher read it."""
-    return HashedFile(digest.identity.resolved_path, digest.sha256, FileIdentity.from_fields(digest.identity))
+    """The file a digest describes, as it was when the hasher read it, with the short hashes that read gave."""
+    short = None if digest.shadow else ShortHashes(digest.autov1 or None, digest.autov3 or None)
+    return HashedFile(digest.identity.resolved_path, digest.sha256, FileIdentity.from_fields(digest.identity), short)
 
 
 class HasherClient:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from backend.database import legacy_queries
+from backend.database import legacy_queries, short_hash_queries
+from backend.server.adapters.clients import hashed_file
 from backend.server.http.errors import ApiError
 from backend.server.legacy.report import FileProgress, LegacyServices, VerifyReport
 from backend.util.image_keys import active_image_key
@@ -23,6 +24,9 @@ async def verify_imported(services: LegacyServices, folder: str | None = None,
                 raise
             report.errors.append({"path": row["path"], "code": exc.code, "message": exc.message})
         else:
+            # The file was read: its short hashes are known now, whatever the legacy hash was worth.
+            async with services.pool.acquire() as conn:
+                await short_hash_queries.store(conn, [hashed_file(digest)])
             if digest.sha256 == row["sha256"]:
                 async with services.pool.acquire() as conn:
                     await legacy_queries.mark_verified(conn, row["path"], digest.sha256)

@@ -11,6 +11,8 @@ from asyncpg import Record
 
 from backend.database import db, hub_queries, legacy_queries, library_queries
 from backend.database.library_queries import ModelQuery
+from backend.server.library import hash_lookup
+from backend.server.library.hash_text import WantedHash
 
 __all__ = ["SORTS", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
 
@@ -70,6 +72,14 @@ class Library:
         if row is None:
             return {"state": "unchecked", "checked_at": None, "url": None}
         return {"state": row["state"], "checked_at": row["checked_at"].isoformat(), "url": row["url"]}
+
+    async def hashes(self, sha256: str) -> dict[str, Any]:
+        """The hashes people look this content up by (hash_lookup.hashes_json)."""
+        return await hash_lookup.content_hashes(self._pool, sha256)
+
+    async def find_by_hashes(self, wanted: list[WantedHash]) -> list[dict[str, Any]]:
+        """For each hash, every content it matches, with its files (short hashes collide)."""
+        return await hash_lookup.look_up(self._pool, wanted)
 
     async def pending(self, limit: int, offset: int) -> tuple[list[Record], int]:
         """A page of pending files, and how many there are."""

@@ -18,6 +18,7 @@ from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, integer, o
 from backend.server.http.replies import json_reply, raw_json
 from backend.server.http.request_paths import checked_path
 from backend.server.http.shapes import model_json, pending_json
+from backend.server.library.hash_text import parse_hash_text
 from backend.server.library.service import SORTS, ModelQuery
 from backend.util.model_files import MODEL_SUFFIXES
 from backend.util.model_paths import normal_path
@@ -142,7 +143,19 @@ async def models_by_hash(request: web.Request) -> web.Response:
     if not rows:
         raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
     return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows], "metadata": metadata,
+                              "hashes": await library.hashes(sha256),
                               "hub": await library.hub_lookup(sha256)})
+
+
+async def models_by_any_hash(request: web.Request) -> web.Response:
+    """Every content a hash names (short ones collide): 404 when none of the hashes given matches."""
+    wanted = parse_hash_text(request.match_info["hash"])
+    results = await request.app[keys.LIBRARY].find_by_hashes(wanted)
+    if not any(result["matches"] for result in results):
+        shown = ", ".join(item.hash for item in wanted)
+        raise ApiError(404, "not_found", f"no catalogued model has the hash {shown}")
+    return web.json_response({"results": results,
+                              "ambiguous": any(len(result["matches"]) > 1 for result in results)})
 
 
 async def list_pending(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-// One model: its preview large, every file with that content, metadata with the source of each field.
+// One model: its preview large, its hashes, every file with that content, metadata with the source of each field.
 import { getJson } from './api.js';
 import { copyButton } from './copy.js';
 import { clear, h, preview } from './dom.js';
@@ -110,6 +110,27 @@ function filesTable(files) {
       h('td', {}, dateFromNs(file.mtime_ns)), h('td', {}, date(file.created_at))))));
 }
 
+// The hashes people look a model up by, each with a copy button; AutoV1/AutoV3 say why when there is none.
+function hashesList(hashes, sha256, name) {
+  const known = hashes || { sha256, autov2: shortHash(sha256), short_hashes_computed: false };
+  const unknown = 'not known: hashed before ModelVault computed it (hash it again with force to compute it)';
+  const rows = [
+    ['SHA-256', known.sha256, `Copy the full SHA-256 of ${name}`, ''],
+    ['AutoV2', known.autov2, `Copy the AutoV2 hash of ${name}`, ''],
+    ['AutoV3', known.autov3, `Copy the AutoV3 hash of ${name}`,
+      known.short_hashes_computed ? 'none (not a .safetensors file, or one too large for MODELVAULT_AUTOV3)' : unknown],
+    ['AutoV1', known.autov1, `Copy the AutoV1 hash of ${name}`,
+      known.short_hashes_computed ? 'none (a file of 1 MiB or less)' : unknown],
+  ];
+  return h('section', { 'aria-labelledby': 'hashes-heading' },
+    h('h3', { id: 'hashes-heading' }, 'Hashes'),
+    h('dl', { class: 'hashes' }, rows.flatMap(([label, hash, copyLabel, none]) => [
+      h('dt', {}, label),
+      h('dd', {}, hash ? [h('code', {}, hash), ' ', copyButton(hash, copyLabel, `the ${label} of ${name}`)]
+        : h('span', { class: 'none' }, none)),
+    ])));
+}
+
 export async function showModel(section, sha256) {
   const body = section.querySelector('.body');
   const heading = section.querySelector('h2');
@@ -129,8 +150,7 @@ export async function showModel(section, sha256) {
   clear(body,
     h('div', { class: 'large-preview' }, preview(first.image_url, name, true)),
     h('div', { class: 'about' },
-      h('p', { class: 'hash' }, 'SHA-256 ', h('code', { title: model.sha256 }, shortHash(model.sha256)), ' ',
-        copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`)),
+      hashesList(model.hashes, model.sha256, name),
       hubLink(metadata),
       personalSection(model.sha256, metadata, name),
       promptSyntax(metadata, first),
