@@ -9,14 +9,13 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import open_tab
 from tests.browser.library import post
-from tests.integration.test_short_hashes import lora
-from tests.unit.test_short_hashes import addnet_hash_safetensors
+from tests.short_hash_files import autov3_as_civitai, lora
 
 
 async def test_the_model_view_shows_autov2_and_autov3_and_copies_them(stack, site, browser):
     path = lora(stack.model_root / "loras/alice.safetensors", 1)
     await post(site, "/api/models/sha256", {"path": str(path)})
-    sha256, autov3 = hashlib.sha256(path.read_bytes()).hexdigest(), addnet_hash_safetensors(path)
+    sha256, autov3 = hashlib.sha256(path.read_bytes()).hexdigest(), autov3_as_civitai(path)
     async with open_tab(browser, site, permissions=["clipboard-read", "clipboard-write"]) as tab:
         await tab.goto(f"/#/model/{sha256}")
         hashes = tab.locator("#model .hashes")

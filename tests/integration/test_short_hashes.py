@@ -11,10 +11,8 @@ from urllib.parse import quote
 
 import asyncpg
 import grpc
-import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient
-from safetensors.numpy import save_file
 
 from backend.database import short_hash_queries
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
@@ -24,19 +22,7 @@ from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import finished, register
 from tests.integration.test_legacy_import import do_import
 from tests.legacy_formats import civitai_version, write_json
-from tests.unit.test_short_hashes import a1111_model_hash, addnet_hash_safetensors
-
-
-def lora(path: Path, seed: int, rank: int = 8) -> Path:
-    """A real kohya-named LoRA; rank 600 makes it about 1.5 MiB (an AutoV1 of its own)."""
-    rng = np.random.default_rng(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight":
-               rng.standard_normal((rank, 320)).astype(np.float32),
-               "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight":
-               rng.standard_normal((320, rank)).astype(np.float32)},
-              str(path), metadata={"sshs_model_hash": "0x" + "e3b0c442" * 8})
-    return path
+from tests.short_hash_files import autov1_as_a1111, autov3_as_civitai, lora
 
 
 def sha(path: Path) -> str:
@@ -65,10 +51,10 @@ async def test_every_hash_call_answers_the_short_hashes(hasher, model_root: Path
 
     for digest in (one, streamed, many.results[0].digest):
         assert (digest.sha256, digest.autov1, digest.autov3) == (
-            sha(model), a1111_model_hash(model), addnet_hash_safetensors(model))
-    assert addnet_hash_safetensors(model) != "e3b0c442e3b0"  # the header's claim is not what we answer
+            sha(model), autov1_as_a1111(model), autov3_as_civitai(model))
+    assert autov3_as_civitai(model) != "e3b0c442e3b0"  # the header's claim is not what we answer
     pickle = many.results[1].digest
-    assert (pickle.autov1, pickle.autov3) == (a1111_model_hash(ckpt), "")
+    assert (pickle.autov1, pickle.autov3) == (autov1_as_a1111(ckpt), "")
 
 
 @pytest.mark.parametrize("hasher", [{"MODELVAULT_AUTOV3": "none"}], indirect=True)
@@ -101,14 +87,14 @@ async def test_a_hash_job_stores_them_and_a_model_is_found_by_any_of_them(
     alice = lora(stack.model_root / "loras/alice.safetensors", 1, rank=600)
     bob = lora(stack.model_root / "loras/bob.safetensors", 2)
     await _hash_job(gateway, [alice, bob])
-    autov1, autov3, full = a1111_model_hash(alice), addnet_hash_safetensors(alice), sha(alice)
+    autov1, autov3, full = autov1_as_a1111(alice), autov3_as_civitai(alice), sha(alice)
 
     shown = await (await gateway.get(f"/api/models/{full}")).json()
 
     assert shown["hashes"] == {"sha256": full, "autov1": autov1, "autov2": full[:10], "autov3": autov3,
                                "short_hashes_computed": True}
     small = (await (await gateway.get(f"/api/models/{sha(bob)}")).json())["hashes"]
-    assert (small["autov1"], small["autov3"]) == (None, addnet_hash_safetensors(bob))  # under 1 MiB: no AutoV1
+    assert (small["autov1"], small["autov3"]) == (None, autov3_as_civitai(bob))  # under 1 MiB: no AutoV1
     for text in (full, full.upper(), autov1, autov1.upper(), full[:10], autov3, f"Model hash: {full[:10].upper()}",
                  f"alice: {autov3}", f'Lora hashes: "alice: {autov3}"'):
         status, body = await _by_hash(gateway, text)
@@ -132,7 +118,7 @@ async def test_short_hashes_that_collide_answer_every_match(stack: Stack, gatewa
         path.write_bytes(os.urandom(1 << 20) + middle + os.urandom(4096))
     await _hash_job(gateway, [first, second])
 
-    status, body = await _by_hash(gateway, a1111_model_hash(first))
+    status, body = await _by_hash(gateway, autov1_as_a1111(first))
 
     assert status == 200 and body["ambiguous"] is True
     assert _found(body) == [sorted([sha(first), sha(second)])]
@@ -147,7 +133,7 @@ async def test_one_file_posted_stores_them_and_older_hashes_say_they_are_not_kno
     assert reply.status == 200, await reply.text()
     full = sha(model)
     assert (await (await gateway.get(f"/api/models/{full}")).json())["hashes"]["autov3"] == \
-        addnet_hash_safetensors(model)
+        autov3_as_civitai(model)
     # As a file hashed before short hashes existed: its hash is recalled, not read, and nothing is invented.
     await db.execute("DELETE FROM model_short_hashes")
     await gateway.post("/api/models/sha256", json={"path": str(model)})
@@ -155,10 +141,10 @@ async def test_one_file_posted_stores_them_and_older_hashes_say_they_are_not_kno
     hashes = (await (await gateway.get(f"/api/models/{full}")).json())["hashes"]
     assert hashes == {"sha256": full, "autov1": None, "autov2": full[:10], "autov3": None,
                       "short_hashes_computed": False}
-    assert (await _by_hash(gateway, addnet_hash_safetensors(model)))[0] == 404
+    assert (await _by_hash(gateway, autov3_as_civitai(model)))[0] == 404
     # Read again on request: now known.
     await gateway.post("/api/models/sha256", json={"path": str(model), "force": True})
-    assert (await _by_hash(gateway, addnet_hash_safetensors(model)))[0] == 200
+    assert (await _by_hash(gateway, autov3_as_civitai(model)))[0] == 200
 
 
 @pytest.mark.parametrize("text", ["abc", "abcdef12345", "zzzzzzzz", "Model hash: ", 'Lora hashes: "alice"',
@@ -204,4 +190,4 @@ async def test_an_imported_hash_has_none_until_import_verify_reads_the_file(stac
     assert (taken["short_hashes_computed"], taken["autov3"]) == (False, None)
     assert (await do_import(gateway, verify=True))["verify"]["verified"] == 1
     read = (await (await gateway.get(f"/api/models/{full}")).json())["hashes"]
-    assert (read["short_hashes_computed"], read["autov3"]) == (True, addnet_hash_safetensors(model))
+    assert (read["short_hashes_computed"], read["autov3"]) == (True, autov3_as_civitai(model))

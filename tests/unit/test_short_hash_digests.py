@@ -7,13 +7,12 @@ import hashlib
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
 from backend.util.file_identity import FileIdentity
 from services.hasher import hashing
 from services.hasher.short_hashes import Digests, ShortHashes
+from tests.short_hash_files import autov1_as_a1111, autov3_as_civitai, lora
 
 
 @pytest.fixture
@@ -25,50 +24,20 @@ def worker(monkeypatch: pytest.MonkeyPatch):
     return monkeypatch
 
 
-def a1111_model_hash(path: Path) -> str:
-    """AUTOMATIC1111's modules/sd_models.py model_hash, as it is written there."""
-    with open(path, "rb") as file:
-        m = hashlib.sha256()
-        file.seek(0x100000)
-        m.update(file.read(0x10000))
-        return m.hexdigest()[0:8]
-
-
-def addnet_hash_safetensors(path: Path) -> str:
-    """sd-webui-additional-networks' (and kohya's) hash of a safetensors file: what Civitai shows as AutoV3."""
-    with open(path, "rb") as b:
-        hash_sha256 = hashlib.sha256()
-        n = int.from_bytes(b.read(8), "little")
-        b.seek(n + 8)
-        for chunk in iter(lambda: b.read(1024 * 1024), b""):
-            hash_sha256.update(chunk)
-        return hash_sha256.hexdigest()[:12]
-
-
 def digests_of(path: Path, mapped: bool = True) -> Digests:
     return hashing.hash_file(str(path), 0, FileIdentity.from_stat(os.stat(path)), mapped=mapped)
-
-
-def lora(path: Path, rank: int, metadata: dict[str, str] | None = None) -> Path:
-    rng = np.random.default_rng(rank)
-    weights = {
-        "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": rng.standard_normal((rank, 320)),
-        "lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight": rng.standard_normal((320, rank)),
-    }
-    save_file({name: value.astype(np.float32) for name, value in weights.items()}, str(path), metadata=metadata)
-    return path
 
 
 @pytest.mark.parametrize("mapped", [True, False])
 @pytest.mark.parametrize("rank", [4, 600])  # about 10 KB (no AutoV1) and about 1.5 MiB (a partial AutoV1 slice)
 def test_a_safetensors_file_gets_the_peers_autov1_and_autov3(tmp_path: Path, worker, rank: int, mapped: bool):
-    path = lora(tmp_path / "style.safetensors", rank, {"ss_network_dim": str(rank)})
+    path = lora(tmp_path / "style.safetensors", rank, rank, {"ss_network_dim": str(rank)})
 
     digests = digests_of(path, mapped)
 
     assert digests.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert digests.autov3 == addnet_hash_safetensors(path)
-    expected_autov1 = a1111_model_hash(path) if path.stat().st_size > 1 << 20 else ""
+    assert digests.autov3 == autov3_as_civitai(path)
+    expected_autov1 = autov1_as_a1111(path) if path.stat().st_size > 1 << 20 else ""
     assert digests.autov1 == expected_autov1
 
 
@@ -79,7 +48,7 @@ def test_autov1_is_a1111s_model_hash_for_files_past_one_mib(tmp_path: Path, work
 
     digests = digests_of(path)
 
-    assert digests.autov1 == a1111_model_hash(path)
+    assert digests.autov1 == autov1_as_a1111(path)
     assert digests.autov3 == ""  # not a safetensors file
 
 
@@ -93,9 +62,9 @@ def test_a_file_of_one_mib_or_less_has_no_autov1(tmp_path: Path, worker):
 
 def test_a_header_claiming_sshs_model_hash_is_not_believed(tmp_path: Path, worker):
     placeholder = "0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    path = lora(tmp_path / "claims.safetensors", 8, {"sshs_model_hash": placeholder})
+    path = lora(tmp_path / "claims.safetensors", 8, 8, {"sshs_model_hash": placeholder})
 
-    assert digests_of(path).autov3 == addnet_hash_safetensors(path) != placeholder[2:14]
+    assert digests_of(path).autov3 == autov3_as_civitai(path) != placeholder[2:14]
 
 
 @pytest.mark.parametrize("content", [
@@ -114,7 +83,7 @@ def test_no_autov3_where_the_header_leaves_no_tensor_bytes(tmp_path: Path, worke
 
 
 def test_autov3_is_left_out_above_the_configured_size(tmp_path: Path, worker):
-    path = lora(tmp_path / "big.safetensors", 64)
+    path = lora(tmp_path / "big.safetensors", 64, 64)
     worker.setattr(hashing, "_autov3_max_bytes", path.stat().st_size - 1)
 
     assert digests_of(path).autov3 == ""
@@ -123,10 +92,10 @@ def test_autov3_is_left_out_above_the_configured_size(tmp_path: Path, worker):
 @pytest.mark.parametrize("block", [1, 3, 7, 4096, 65_537])
 def test_any_block_sizes_give_the_same_short_hashes(tmp_path: Path, block: int):
     # The block source may change (cold reads): the hashes may not depend on where blocks end.
-    path = lora(tmp_path / "odd.safetensors", 600)
+    path = lora(tmp_path / "odd.safetensors", 600, 600)
     data = path.read_bytes()
     short = ShortHashes(len(data), autov3=True)
     for at in range(0, len(data), block):
         short.feed(memoryview(data)[at:at + block], at)
 
-    assert short.digests("x") == Digests("x", a1111_model_hash(path), addnet_hash_safetensors(path))
+    assert short.digests("x") == Digests("x", autov1_as_a1111(path), autov3_as_civitai(path))
