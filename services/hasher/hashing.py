@@ -22,14 +22,10 @@ from services.hasher.residency import Residency, snapshot
 BLOCK_SIZE = 1 << 20
 # Files are hashed through a mapping of this much at a time: no copy out of the page cache (read() cost about
 # 12 % more CPU per byte here, which no core spares when every worker hashes), and bounded page tables for a
-# 7 GB file.
+# 7 GB file. Cold files too: measured with the cache dropped, the kernel's sequential read-ahead keeps the
+# mapping's pages ahead of the hash (the worker almost never waits for the disk), where reading them into
+# buffers ahead of the hash, at any block size and depth tried, cost more CPU and was slower.
 WINDOW_SIZE = 64 * BLOCK_SIZE
-# A file at least this much in the page cache is hashed through the mapping; below it, faulting the rest in
-# one window at a time costs the worker more than copying the cached part does.
-CACHED_FRACTION = 0.9
-# Cold files: reads this large, this many kept ahead of the hash, so the disk reads while the core hashes.
-COLD_BLOCK_SIZE = 8 * BLOCK_SIZE
-COLD_BUFFERS = 3
 
 # O_NONBLOCK: a path swapped for a FIFO after the check must not hang the worker in open().
 # O_NOFOLLOW: the path is already resolved, so a symlink in its place means someone swapped it.
@@ -86,7 +82,10 @@ def hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = Tru
         except OSError:
             pass  # Only advice (a larger read-ahead); some file systems (FUSE, NFS) refuse it.
         size = checked.size
-        digest = _hash_blocks(_block_source(fd, size, snapshot(fd, size, before), mapped), path, slot, size)
+        # Before the first read: what was cached then stays, what we bring in goes once hashed.
+        residency = snapshot(fd, size, before)
+        blocks = _mapped_blocks(fd, size, residency) if mapped else _read_blocks(fd, size, residency)
+        digest = _hash_blocks(blocks, path, slot, size)
         # The open file keeps its device and inode: only size and mtime can tell a write while it was read.
         after = os.fstat(fd)
         if (after.st_size, after.st_mtime_ns) != (checked.size, checked.mtime_ns):
@@ -117,16 +116,6 @@ def _hash_blocks(blocks: Generator[memoryview], path: str, slot: int, size: int)
     return sha.hexdigest()
 
 
-def _block_source(fd: int, size: int, residency: Residency | None, mapped: bool) -> Generator[memoryview]:
-    """Cached bytes through the mapping (no copy); cold ones read ahead of the hash (the read overlaps it).
-
-    Decided by what the page cache holds now, measured; with no measure (mincore withheld), the mapping.
-    """
-    if mapped and (residency is None or residency.cached_fraction >= CACHED_FRACTION):
-        return _mapped_blocks(fd, size, residency)
-    return _read_blocks(fd, size, residency)  # also the retry after a SIGBUS, which must not map
-
-
 def _mapped_blocks(fd: int, size: int, residency: Residency | None) -> Generator[memoryview]:
     """The file's first size bytes as views of a read-only mapping, a window at a time."""
     for start in range(0, size, WINDOW_SIZE):
@@ -154,7 +143,7 @@ def _read_blocks(fd: int, size: int, residency: Residency | None) -> Generator[m
     # Dropped as soon as copied out: the kernel's read-ahead has already moved on to the next block.
     after_read = None if residency is None else lambda offset, n: residency.drop_cold(fd, offset, offset + n)
     with open(fd, "rb", buffering=0, closefd=False) as f:
-        blocks = Prefetcher(f, size, COLD_BLOCK_SIZE, buffers=COLD_BUFFERS, after_read=after_read)
+        blocks = Prefetcher(f, size, BLOCK_SIZE, after_read=after_read)
         try:
             yield from blocks
         finally:

@@ -8,6 +8,9 @@ import os
 from collections.abc import Iterator
 
 PAGE_SIZE = mmap.PAGESIZE
+# The page cache holds a file in naturally aligned folios of up to this much (PMD size on x86-64), and
+# POSIX_FADV_DONTNEED frees only the folios wholly inside its range.
+LARGEST_FOLIO = 2 << 20
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -45,8 +48,11 @@ class Residency:
             index = pages.find(0, stop, last)
 
     def drop_cold(self, fd: int, start: int, end: int) -> None:
-        """Give back the pages of [start, end) that were not cached before: bytes read only to be hashed."""
-        for offset, length in self.cold_ranges(start, end):
+        """Give back the pages of [start, end) that were not cached before: bytes read only to be hashed.
+
+        From the folio boundary before start: a folio that straddles the previous range is wholly read only now.
+        """
+        for offset, length in self.cold_ranges(start - start % LARGEST_FOLIO, end):
             try:
                 os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
             except OSError:
