@@ -11,6 +11,7 @@ import pytest
 
 from backend.util.file_identity import FileIdentity
 from services.hasher import hashing
+from services.hasher import residency as residency_module
 from services.hasher.residency import PAGE_SIZE, Residency
 from tests.page_cache import MiB, make_cached, make_cold, residency
 
@@ -85,3 +86,24 @@ def test_cold_ranges_are_the_runs_of_pages_that_were_not_cached():
     assert list(found.cold_ranges(2 * PAGE_SIZE + 1, 4 * PAGE_SIZE + 1)) == [
         (2 * PAGE_SIZE, PAGE_SIZE), (4 * PAGE_SIZE, PAGE_SIZE)]
     assert found.cached_fraction == 0.5
+
+
+
+def _cold_ranges_when(path: Path, state: str) -> list[tuple[int, int]]:
+    make_cold(path)
+    if state == "cached":
+        make_cached(path)
+    elif state == "partly":
+        make_cached(path, 4 * MiB, 8 * MiB)
+    return list(residency(path).cold_ranges(0, SIZE))
+
+
+@pytest.mark.parametrize("state", ["cold", "partly", "cached"])
+def test_without_cachestat_mincore_says_the_same(model, monkeypatch: pytest.MonkeyPatch, state: str):
+    """A kernel before 6.5 has no cachestat: every file is then looked at page by page."""
+    path, _ = model
+    with_cachestat = _cold_ranges_when(path, state)
+    monkeypatch.setattr(residency_module, "_cached_pages", lambda fd: None)
+
+    assert _cold_ranges_when(path, state) == with_cachestat
+    assert len(with_cachestat) == {"cold": 1, "partly": 2, "cached": 0}[state]
