@@ -72,10 +72,17 @@ class CappedLoopDevices:
         for device in reversed(self._devices):
             subprocess.run(["losetup", "-d", device], check=False)
         if self._cgroup.exists():
+            # What started inside and lives on (multiprocessing's resource tracker) leaves the cap with us.
+            own = _own_cgroup() / "cgroup.procs"
+            for pid in (self._cgroup / "cgroup.procs").read_text().split():
+                try:
+                    own.write_text(pid)
+                except OSError:
+                    pass  # it has just exited
             try:
                 self._cgroup.rmdir()
             except OSError:
-                pass  # its processes are still exiting; an empty cgroup costs nothing
+                pass  # a process still exiting; an empty cgroup costs nothing
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
