@@ -16,13 +16,16 @@ from backend.util.file_identity import FileIdentity
 from backend.util.model_paths import FileMissingError, NotRegularFileError
 from services.hasher.errors import FileChangedError, HashCancelledError, ReadError, UnreadableError
 from services.hasher.prefetch import Prefetcher
+from services.hasher.residency import Residency, snapshot
 from services.hasher.short_hashes import Digests, ShortHashes
 
 # About 1 MiB: stays in cache while hashed; reads of 16 MiB or more lose up to 35% on cold files here.
 BLOCK_SIZE = 1 << 20
 # Files are hashed through a mapping of this much at a time: no copy out of the page cache (read() cost about
 # 12 % more CPU per byte here, which no core spares when every worker hashes), and bounded page tables for a
-# 7 GB file.
+# 7 GB file. Cold files too: measured with the cache dropped, the kernel's sequential read-ahead keeps the
+# mapping's pages ahead of the hash (the worker almost never waits for the disk), where reading them into
+# buffers ahead of the hash, at any block size and depth tried, cost more CPU and was slower.
 WINDOW_SIZE = 64 * BLOCK_SIZE
 
 # O_NONBLOCK: a path swapped for a FIFO after the check must not hang the worker in open().
@@ -83,7 +86,10 @@ def hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = Tru
         except OSError:
             pass  # Only advice (a larger read-ahead); some file systems (FUSE, NFS) refuse it.
         size = checked.size
-        digest = _hash_blocks(_mapped_blocks(fd, size) if mapped else _read_blocks(fd, size), path, slot, size)
+        # Before the first read: what was cached then stays, what we bring in goes once hashed.
+        residency = snapshot(fd, size, before)
+        blocks = _mapped_blocks(fd, size, residency) if mapped else _read_blocks(fd, size, residency)
+        digest = _hash_blocks(blocks, path, slot, size)
         # The open file keeps its device and inode: only size and mtime can tell a write while it was read.
         after = os.fstat(fd)
         if (after.st_size, after.st_mtime_ns) != (checked.size, checked.mtime_ns):
@@ -117,7 +123,7 @@ def _hash_blocks(blocks: Generator[memoryview], path: str, slot: int, size: int)
     return short.digests(sha.hexdigest())
 
 
-def _mapped_blocks(fd: int, size: int) -> Generator[memoryview]:
+def _mapped_blocks(fd: int, size: int, residency: Residency | None) -> Generator[memoryview]:
     """The file's first size bytes as views of a read-only mapping, a window at a time."""
     for start in range(0, size, WINDOW_SIZE):
         length = min(WINDOW_SIZE, size - start)
@@ -125,19 +131,26 @@ def _mapped_blocks(fd: int, size: int) -> Generator[memoryview]:
             window = mmap.mmap(fd, length, offset=start, access=mmap.ACCESS_READ)
         except ValueError:
             return  # the file is shorter than it was: Python maps nothing past its end (the caller says so)
-        with window:
-            # Sequential read-ahead for files not yet cached, and pages dropped behind us sooner.
-            window.madvise(mmap.MADV_SEQUENTIAL)
-            # Every view released before the window closes, also when the caller stops early.
-            with memoryview(window) as view:
-                for offset in range(0, length, BLOCK_SIZE):
-                    with view[offset:offset + BLOCK_SIZE] as block:
-                        yield block
+        try:
+            with window:
+                # Sequential read-ahead for files not yet cached, and pages dropped behind us sooner.
+                window.madvise(mmap.MADV_SEQUENTIAL)
+                # Every view released before the window closes, also when the caller stops early.
+                with memoryview(window) as view:
+                    for offset in range(0, length, BLOCK_SIZE):
+                        with view[offset:offset + BLOCK_SIZE] as block:
+                            yield block
+        finally:
+            # Once unmapped (the kernel keeps mapped pages whatever it is told): the pages we brought in go.
+            if residency is not None:
+                residency.drop_cold(fd, start, start + length)
 
 
-def _read_blocks(fd: int, size: int) -> Generator[memoryview]:
+def _read_blocks(fd: int, size: int, residency: Residency | None) -> Generator[memoryview]:
+    # Dropped as soon as copied out: the kernel's read-ahead has already moved on to the next block.
+    after_read = None if residency is None else lambda offset, n: residency.drop_cold(fd, offset, offset + n)
     with open(fd, "rb", buffering=0, closefd=False) as f:
-        blocks = Prefetcher(f, size, BLOCK_SIZE)
+        blocks = Prefetcher(f, size, BLOCK_SIZE, after_read=after_read)
         try:
             yield from blocks
         finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.bench import (
     bench_autov3,
     bench_bodies,
+    bench_cold,
     bench_gateway,
     bench_hasher,
     bench_headers,
@@ -50,11 +51,15 @@ GOALS = {
     "wide_json_rss_mb": "< 50",
     "queue_1m_state": "== done",
     "autov3_cost_ratio": "measured (no goal): decides MODELVAULT_AUTOV3's default",
+    "cold_single_ratio": ">= 0.95, and never below the A1111 loop beside it",
+    "cold_parallel_ratio": ">= 0.95",
+    "cold_two_devices_ratio": ">= 0.95",
+    "page_cache_kept": "== true",
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
               "streams": bench_streams, "bodies": bench_bodies, "million": bench_million, "headers": bench_headers,
-              "hub": bench_hub, "autov3": bench_autov3}
+              "hub": bench_hub, "autov3": bench_autov3, "cold": bench_cold}
 
 
 def main(names: list[str]) -> int:
