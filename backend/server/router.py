@@ -11,6 +11,7 @@ from backend.server.jobs import events as job_events
 from backend.server.jobs import views as jobs
 from backend.server.legacy import views as legacy
 from backend.server.library import views as library
+from backend.server.previews import views as previews
 from backend.server.queue import views as queue
 from backend.server.scan import views as scan
 from backend.server.session import views as session
@@ -29,6 +30,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/models/duplicates", library.duplicates)
     # Not the POST-only names beside it: a GET there is a 405 (wrong method), not a malformed hash.
     app.router.add_get("/api/models/{sha256:(?!(?:sha256|scan|import)$)[^/]+}", library.models_by_hash)
+    app.router.add_put("/api/models/{sha256}/preview", previews.set_preview)
+    app.router.add_delete("/api/models/{sha256}/preview", previews.remove_preview)
     app.router.add_post("/api/jobs", jobs.start_job)
     app.router.add_get("/api/jobs", jobs.list_jobs)
     app.router.add_get("/api/jobs/{id}", jobs.show_job)

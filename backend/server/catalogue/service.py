@@ -15,6 +15,7 @@ from backend.database.migration.promotion import promote
 from backend.server.adapters.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
 from backend.server.catalogue.registration import PendingRegistration
 from backend.server.http.errors import ApiError
+from backend.server.previews.service import Previews
 from backend.util.file_identity import FileIdentity, HashedFile
 
 
@@ -66,6 +67,7 @@ class Catalogue:
         self._hasher = hasher
         self._images = images
         self._dev = dev
+        self.previews = Previews(pool, images, start_id)
 
     @property
     def images(self) -> ImagesClient:
