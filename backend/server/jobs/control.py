@@ -31,9 +31,9 @@ class Jobs:
         """The kind's name and its params as the kind reads them; 400 for an unknown kind or a bad field."""
         return self._runner.validate(body)
 
-    async def start(self, name: str, params: dict[str, Any]) -> Record:
+    async def start(self, name: str, params: dict[str, Any], started_by: str = "api") -> Record:
         """Queue the job and start it; JobRunningError while one of its kind runs over the same folder."""
-        return await self._runner.start(name, params)
+        return await self._runner.start(name, params, started_by=started_by)
 
     async def run_attached(self, name: str, params: dict[str, Any], report: Report | None) -> dict[str, Any]:
         """The job's result, for a request that waits for it (and stops it when the client goes)."""

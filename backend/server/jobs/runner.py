@@ -65,15 +65,18 @@ class JobRunner:
         return name, self.kinds[name].validate({k: v for k, v in body.items() if k != "kind"})
 
     async def start(
-        self, name: str, params: dict[str, Any], *, exclusive: bool = True, listener: Listener | None = None
+        self, name: str, params: dict[str, Any], *, exclusive: bool = True, listener: Listener | None = None,
+        started_by: str = "api",
     ) -> Record:
-        """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
+        """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder.
+
+        started_by says who asked, in the words of STARTERS (the page, the command line, the watcher...)."""
         # Every spelling of a folder is one key (the watcher's and the API's alike): "//root" is "/root", and the
         # only root is the whole library, "".
         key = f"{name}:{folder_key(params.get('folder', ''), self._roots)}" if exclusive else None
         async with self._pool.acquire() as conn:
             row = await jobs_queries.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner,
-                                           owner_data_dir=self.data_dir)
+                                                owner_data_dir=self.data_dir, started_by=started_by)
         context = JobContext(row["id"], params, listener)
         task = asyncio.create_task(self._run(self.kinds[name], context), name=f"job-{row['id']}")
         self._tasks[row["id"]], self._contexts[row["id"]] = task, context
