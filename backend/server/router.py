@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.server.catalogue import views as catalogue
+from backend.server.events import views as events
 from backend.server.health import views as health
 from backend.server.http import images, openapi, page
 from backend.server.jobs import events as job_events
@@ -37,6 +38,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/jobs/{id}", jobs.show_job)
     app.router.add_get("/api/jobs/{id}/events", job_events.job_events)
     app.router.add_post("/api/jobs/{id}/cancel", jobs.cancel_job)
+    app.router.add_get("/api/events", events.catalogue_events)
     app.router.add_get("/api/health", health.health)
     app.router.add_post(SESSION_PATH, session.sign_in)
     app.router.add_get("/api/openapi.json", openapi.document)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -55,6 +56,15 @@ class Jobs:
     def follow(self, job_id: int) -> Following:
         """An event stream's slot and the job's shared feed of snapshots; TooManyStreams beyond the cap."""
         return self._feeds.follow(job_id)
+
+    @property
+    def open_streams(self) -> int:
+        """Job event streams open on this gateway: they share MODELVAULT_MAX_EVENT_STREAMS with GET /api/events."""
+        return self._feeds.open_streams
+
+    def share_stream_cap(self, others: Callable[[], int]) -> None:
+        """Count these other streams against the job streams' cap too."""
+        self._feeds.also_open = others
 
     async def close(self) -> None:
         """Stop reading the followed jobs' rows: the pool is about to close."""
