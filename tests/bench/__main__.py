@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.bench import (
     bench_bodies,
+    bench_events,
     bench_gateway,
     bench_hasher,
     bench_headers,
@@ -48,11 +49,12 @@ GOALS = {
     "sse_idle_2000_health_p99_ms": "< 100",
     "wide_json_rss_mb": "< 50",
     "queue_1m_state": "== done",
+    "events_fanout_ms": "p99 of a change seen by 50 open pages",
 }
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
               "streams": bench_streams, "bodies": bench_bodies, "million": bench_million, "headers": bench_headers,
-              "hub": bench_hub}
+              "hub": bench_hub, "events": bench_events}
 
 
 def main(names: list[str]) -> int:
