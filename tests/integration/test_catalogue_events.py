@@ -125,3 +125,14 @@ def test_a_stream_that_falls_behind_is_dropped_not_buffered() -> None:
     assert subscription.dropped
     queued = [subscription.queue.get_nowait() for _ in range(subscription.queue.qsize())]
     assert len(queued) == STREAM_QUEUE + 1 and queued[-1] is None  # its batches, then the end
+
+
+async def test_a_model_one_request_hashes_and_promotes_is_told_to_open_streams(stack: Stack, gateway: TestClient
+                                                                             ) -> None:
+    model = write_model(stack.model_root, "one.safetensors", b"one")
+    assert (await gateway.post("/api/models/pending", json={"path": str(model)})).status == 201
+    stream = await open_stream(gateway)
+    reply = await gateway.post("/api/models/sha256", json={"path": str(model)})
+    assert reply.status == 200 and (await reply.json())["migrated"] is True
+    events = await stream.events_until(lambda seen: any(e["type"] == "models" for e in seen))
+    assert {"type": "models", "sha256": hashlib.sha256(b"one").hexdigest(), "path": str(model), "added": 1} in events

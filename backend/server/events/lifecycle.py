@@ -15,6 +15,7 @@ async def change_bus(app: web.Application) -> AsyncIterator[None]:
     bus = app[keys.CHANGE_BUS] = ChangeBus(app[keys.DATABASE_DSN], app[keys.CONFIG].gateway.max_event_streams)
     app[keys.CATALOGUE].previews.listeners.append(
         lambda sha256, key: bus.publish({"type": "preview", "sha256": sha256, "image_key": key}))
+    app[keys.CATALOGUE].listeners.append(bus.publish)
     await bus.start()
     yield
     await bus.close()
