@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import asyncpg
 
 
@@ -64,11 +62,12 @@ async def unmark_person(conn: asyncpg.Connection, sha256: str) -> bool:
     return await conn.execute("DELETE FROM person_previews WHERE sha256 = $1", sha256) == "DELETE 1"
 
 
-async def forget_vanished(conn: asyncpg.Connection, paths: Sequence[str]) -> None:
-    """Side-car notes of paths that have no record any more (pruned, moved, gone while pending)."""
-    await conn.execute(
-        """DELETE FROM sidecar_previews s WHERE s.path = ANY($1::text[])
-           AND NOT EXISTS (SELECT 1 FROM models m WHERE m.path = s.path)
-           AND NOT EXISTS (SELECT 1 FROM pending_models p WHERE p.path = s.path)""",
-        list(paths),
-    )
+async def forget_vanished(conn: asyncpg.Connection) -> int:
+    """Side-car notes of paths that have no record any more (pruned, moved away, gone while pending); how many.
+
+    The table holds a row only for models that came with a picture, so reading it whole is cheap."""
+    status = await conn.execute(
+        """DELETE FROM sidecar_previews s
+           WHERE NOT EXISTS (SELECT 1 FROM models m WHERE m.path = s.path)
+             AND NOT EXISTS (SELECT 1 FROM pending_models p WHERE p.path = s.path)""")
+    return int(status.split()[-1])

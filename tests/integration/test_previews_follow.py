@@ -187,3 +187,14 @@ async def test_the_watcher_shows_a_picture_dropped_beside_a_catalogued_model(sta
     assert await shown() is None
     write_preview(model.with_name("ink.preview.png"), (24, 16))
     assert await eventually(shown, timeout=30, what="the dropped picture as the model's preview") == (24, 16)
+
+
+async def test_a_model_that_is_gone_leaves_no_note_of_its_picture(stack: Stack, gateway: TestClient, db) -> None:
+    model = write_model(stack.model_root, "loras/gone.safetensors", b"gone")
+    write_preview(stack.model_root / "loras/gone.preview.png")
+    await _job(gateway, "scan")
+    await _job(gateway, "hash")
+    assert await db.fetchval("SELECT count(*) FROM sidecar_previews") == 1
+    model.unlink()
+    await _job(gateway, "scan", prune=True)
+    assert await db.fetchval("SELECT count(*) FROM sidecar_previews") == 0

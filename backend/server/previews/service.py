@@ -34,6 +34,11 @@ class Previews:
         async with self._pool.acquire() as conn:
             await preview_queries.note_sidecar(conn, path, sidecar, size, mtime_ns)
 
+    async def forget_vanished(self) -> None:
+        """Forget the side-car pictures of models that have no record any more (after a scan)."""
+        async with self._pool.acquire() as conn:
+            await preview_queries.forget_vanished(conn)
+
     async def follow_sidecar(self, path: str, sidecar: str | None, size: int = 0, mtime_ns: int = 0) -> bool:
         """The side-car picture beside an active model is new, replaced (sidecar given) or gone (None): its
         content's preview follows, unless a person set it. Whether the preview changed."""

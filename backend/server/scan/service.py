@@ -58,6 +58,7 @@ async def scan(
         finally:
             await _end(conn)
     await _import_sidecars(pool, hasher, catalogue, with_sidecars, report)
+    await catalogue.previews.forget_vanished()
     if on_progress is not None:
         await on_progress(report.found, report.found, "")
     return report
