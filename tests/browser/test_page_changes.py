@@ -7,6 +7,8 @@ import hashlib
 from PIL import Image
 from playwright.async_api import expect
 
+from backend.server.instance import create_app
+from tests.browser.conftest import open_tab
 from tests.browser.console import provokes
 from tests.browser.library import post, write_model, write_preview
 from tests.integration.test_cli import cli
@@ -74,3 +76,16 @@ async def test_a_person_sets_a_preview_from_the_model_view_and_removes_it(stack,
     await page.get_by_role("button", name="Remove my picture").click()
     await expect(page.locator(".own-preview .status")).to_have_text("Your picture was removed.")
     await expect(page.locator(".large-preview .placeholder")).to_be_visible()
+
+
+async def test_the_watcher_shows_a_dropped_picture_on_the_open_card(stack, browser, aiohttp_server):
+    model = write_model(stack.model_root, "loras/watched.safetensors", color=None)
+    server = await aiohttp_server(create_app(stack.config(MODELVAULT_AUTO_SCAN="1", MODELVAULT_SETTLE_S="0")))
+    async with open_tab(browser, str(server.make_url("")).rstrip("/")) as page:
+        await page.goto("/")
+        card = page.locator(".card").first
+        await expect(card.locator(".placeholder")).to_be_visible(timeout=30_000)  # the start-up scan and hash
+        await page.evaluate("window.notReloaded = true")
+        write_preview(model, (220, 40, 40))
+        await expect(card.locator("img")).to_be_visible(timeout=30_000)
+        assert await page.evaluate("window.notReloaded === true")
