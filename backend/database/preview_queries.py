@@ -10,6 +10,10 @@ async def sha256_of(conn: asyncpg.Connection, path: str) -> str | None:
     return await conn.fetchval("SELECT sha256 FROM models WHERE path = $1 AND changed_at IS NULL", path)
 
 
+async def pending_image_key(conn: asyncpg.Connection, path: str) -> str | None:
+    return await conn.fetchval("SELECT image_key FROM pending_models WHERE path = $1", path)
+
+
 async def has_content(conn: asyncpg.Connection, sha256: str) -> bool:
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM models WHERE sha256 = $1)", sha256)
 

@@ -59,7 +59,7 @@ class PreviewColumns(NamedTuple):
         return cls(list(found.preview_path), list(found.preview_size), list(found.preview_mtime_ns))
 
 
-# An active record's side-car picture is not the one the catalogue took its preview from: one was added,
+# A record's side-car picture is not the one the catalogue took its preview from: one was added,
 # replaced (another path, size or mtime) or removed, or its compression failed (nothing was noted).
 _PREVIEW_DRIFT = """CASE WHEN b.preview = '' THEN s.path IS NOT NULL
                         ELSE s.path IS NULL OR (s.sidecar, s.size, s.mtime_ns) <> (b.preview, b.psize, b.pmtime) END"""
@@ -67,9 +67,10 @@ _PREVIEW_DRIFT = """CASE WHEN b.preview = '' THEN s.path IS NOT NULL
 
 async def classify(conn: asyncpg.Connection, files: FileColumns, previews: PreviewColumns) -> list[str]:
     """What each file is to the catalogue, in order: unchanged, preview (unchanged, but its side-car picture
-    is not the one its preview was taken from), changed (its record's identity no longer holds),
-    requeued (changed, and back in the queue already), pending, growing (pending, and its size or mtime moved
-    since it was seen last), recognised (its unchanged inode has a record under another path) or new.
+    is not the one its preview was taken from), changed (its record's identity no longer holds), requeued
+    (changed, and back in the queue already), pending, pending_preview (pending, and its side-car picture is
+    no longer the one noted), growing (pending, and its size or mtime moved since it was seen last), recognised
+    (its unchanged inode has a record under another path) or new.
     Also remembers the paths as seen by this scan.
     """
     kinds = await conn.fetchval(
@@ -86,6 +87,7 @@ async def classify(conn: asyncpg.Connection, files: FileColumns, previews: Previ
                WHEN p.path IS NOT NULL AND p.mtime_ns IS NOT NULL
                     AND (p.size, p.mtime_ns) IS DISTINCT FROM (b.size, b.mtime_ns) THEN 'growing'
                WHEN m.path IS NOT NULL THEN 'requeued'
+               WHEN p.path IS NOT NULL AND s.path IS NOT NULL AND {_PREVIEW_DRIFT} THEN 'pending_preview'
                WHEN p.path IS NOT NULL THEN 'pending'
                WHEN EXISTS (SELECT 1 FROM models t WHERE {identity_sql.row_of('t')} = {identity_sql.row_of('b')})
                    THEN 'recognised'

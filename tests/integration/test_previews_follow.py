@@ -198,3 +198,23 @@ async def test_a_model_that_is_gone_leaves_no_note_of_its_picture(stack: Stack, 
     model.unlink()
     await _job(gateway, "scan", prune=True)
     assert await db.fetchval("SELECT count(*) FROM sidecar_previews") == 0
+
+
+async def test_a_picture_replaced_beside_a_file_not_hashed_yet_is_its_preview_and_goes_with_its_promotion(
+    stack: Stack, gateway: TestClient
+) -> None:
+    model = write_model(stack.model_root, "sd/slow.safetensors", b"slow")
+    picture = write_preview(stack.model_root / "sd/slow.png", (16, 16))
+    await _job(gateway, "scan")
+
+    async def pending_size() -> tuple[int, int] | None:
+        item = (await (await gateway.get("/api/models/pending")).json())["items"][0]
+        return await _shown_size(gateway, item)
+
+    assert await pending_size() == (16, 16)
+    write_preview(picture, (48, 24))
+    os.utime(picture, ns=(1_700_000_000_000_000_000,) * 2)
+    assert (await _job(gateway, "scan"))["result"]["previews_changed"] == 1
+    assert await pending_size() == (48, 24)
+    await _job(gateway, "hash")
+    assert await _shown_size(gateway, await _model(gateway, model)) == (48, 24)

@@ -60,6 +60,23 @@ class Previews:
         await self._fall_back(sha256)
         return True
 
+    async def follow_pending_sidecar(self, path: str, sidecar: str | None, size: int = 0, mtime_ns: int = 0
+                                     ) -> bool:
+        """The same for a file not hashed yet: its pending preview, which its promotion takes along."""
+        async with self._pool.acquire() as conn:
+            key = await preview_queries.pending_image_key(conn, path)
+        if key is None:
+            return False
+        if sidecar is None:
+            await self._images.delete(key)
+            async with self._pool.acquire() as conn:
+                await preview_queries.forget_sidecar(conn, path)
+            return True
+        await self._publish(key, lambda staged: self._images.compress_file(sidecar, staged))
+        async with self._pool.acquire() as conn:
+            await preview_queries.note_sidecar(conn, path, sidecar, size, mtime_ns)
+        return True
+
     async def upload(self, sha256: str, image: bytes) -> str:
         """A person's own picture for a content; returns its image key."""
         await self._known(sha256)
@@ -94,7 +111,17 @@ class Previews:
 
     async def _replace(self, sha256: str, compress: Callable[[str], Awaitable[object]], *, by_person: bool = False
                        ) -> str:
-        key, staged = active_image_key(sha256), staged_image_key(self._start_id)
+        key = active_image_key(sha256)
+        await self._publish(key, compress)
+        if by_person:
+            async with self._pool.acquire() as conn:
+                await preview_queries.mark_person(conn, sha256)
+        await self._show(sha256, key)
+        return key
+
+    async def _publish(self, key: str, compress: Callable[[str], Awaitable[object]]) -> None:
+        """Compress under a staged key, and only a picture that compressed replaces the one under key."""
+        staged = staged_image_key(self._start_id)
         try:
             await compress(staged)
             # Link keeps an existing target, so the old picture goes first.
@@ -103,11 +130,6 @@ class Previews:
         finally:
             # Shielded: a request cancelled here still lets go of its staged file.
             await asyncio.shield(self._images.delete(staged))
-        if by_person:
-            async with self._pool.acquire() as conn:
-                await preview_queries.mark_person(conn, sha256)
-        await self._show(sha256, key)
-        return key
 
     async def _show(self, sha256: str, key: str | None) -> None:
         async with self._pool.acquire() as conn:

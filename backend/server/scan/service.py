@@ -113,6 +113,9 @@ async def _take_batch(
             await follow_up.submit(_follow_sidecar, catalogue, path, *preview, report)
         elif kind in ("changed", "requeued"):
             report.add_changed(path)
+        elif kind == "pending_preview":
+            report.already_pending += 1
+            await follow_up.submit(_follow_pending_sidecar, catalogue, path, *preview, report)
         elif kind in ("pending", "growing"):
             report.already_pending += 1
             report.growing += kind == "growing"
@@ -201,6 +204,17 @@ async def _compress_preview(catalogue: Catalogue, path: str, preview: str, size:
         report.add_error(preview, exc.code, exc.message)
         return
     await catalogue.previews.note_sidecar(path, preview, size, mtime_ns)
+
+
+async def _follow_pending_sidecar(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int,
+                                  report: ScanReport) -> None:
+    """A pending file's side-car picture was added, replaced or removed: its pending preview follows."""
+    try:
+        changed = await catalogue.previews.follow_pending_sidecar(path, preview or None, size, mtime_ns)
+    except ApiError as exc:
+        report.add_error(preview or path, exc.code, exc.message)
+        return
+    report.previews_changed += changed
 
 
 async def _follow_sidecar(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int,
