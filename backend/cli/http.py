@@ -64,7 +64,8 @@ class ApiClient:
     def open(self, method: str, path: str, body: dict[str, Any] | None = None, *,
              query: dict[str, Any] | None = None, timeout: float | None = REQUEST_TIMEOUT_S) -> Iterator[Any]:
         """The raw response, for streaming; errors become Unreachable or Refused."""
-        headers = {"Accept": "application/json"}
+        # Every job this program starts says so in its row (the page and `jobs show` tell who started a job).
+        headers = {"Accept": "application/json", "X-ModelVault-Started-By": "cli"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()

@@ -24,20 +24,28 @@ def jobs_table(jobs: list[dict[str, Any]], total: int, console: Console) -> None
 
 def job_fields(job: dict[str, Any], console: Console) -> None:
     params = job.get("params") or {}
+    took = job.get("duration_s")
     rows = [
         ("job", f"{job['id']} ({job['kind']})"),
         ("state", job["state"]),
+        ("by", job.get("started_by_words") or job.get("started_by") or ""),
         ("folder", params.get("folder") or "(all roots)"),
         ("progress", detail(job)),
         ("current", job.get("current") or ""),
         ("started", job.get("started_at") or ""),
         ("finished", job.get("finished_at") or ""),
-        ("result", counts(job.get("result"))),
+        ("took", units.duration(took) if took is not None else ""),
+        ("did", job.get("summary") or counts(job.get("result"))),
         ("error", (job.get("error") or {}).get("message", "")),
     ]
     for name, value in rows:
         if value:
             console.print(f"{name + ':':<10} {value}", markup=False, highlight=False)
+    problems = job.get("problems") or []
+    if problems:
+        console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:", markup=False, highlight=False)
+    for problem in problems:
+        console.print(f"  {problem['path']}: {problem['reason']}", markup=False, highlight=False)
 
 
 def duplicate_groups(groups: list[dict[str, Any]], console: Console) -> None:

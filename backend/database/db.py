@@ -16,7 +16,7 @@ from backend.util.file_identity import FileIdentity, HashedFile
 
 log = logging.getLogger(__name__)
 
-MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at, changed_at"
+MODEL_COLUMNS = "path, sha256, size, mtime_ns, inode, device, image_key, created_at, updated_at, changed_at, preview_at"
 _PENDING_COLUMNS = "path, name, image_key, size, discovered_at, last_error"
 
 

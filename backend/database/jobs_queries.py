@@ -10,7 +10,7 @@ from asyncpg import Record
 
 LIVE_STATES = ("queued", "running")
 _COLUMNS = """id, kind, params, state, files_done, files_total, bytes_done, bytes_total, errors, current,
-              result, error_code, error, created_at, started_at, finished_at, now() AS observed_at"""
+              result, error_code, error, created_at, started_at, finished_at, started_by, now() AS observed_at"""
 PROGRESS_FIELDS = ("files_done", "files_total", "bytes_done", "bytes_total", "errors", "current")
 
 
@@ -24,7 +24,7 @@ class JobRunningError(Exception):
 
 async def insert_job(
     conn: asyncpg.Connection, *, kind: str, params: dict[str, Any], exclusive_key: str | None, owner: str,
-    owner_data_dir: str | None = None,
+    owner_data_dir: str | None = None, started_by: str = "api",
 ) -> Record:
     """A new queued job; JobRunningError when exclusive_key is taken by a live job.
 
@@ -32,9 +32,9 @@ async def insert_job(
     """
     try:
         return await conn.fetchrow(
-            f"""INSERT INTO jobs (kind, params, exclusive_key, owner, owner_data_dir)
-                VALUES ($1, $2::jsonb, $3, $4, $5) RETURNING {_COLUMNS}""",
-            kind, json.dumps(params), exclusive_key, owner, owner_data_dir,
+            f"""INSERT INTO jobs (kind, params, exclusive_key, owner, owner_data_dir, started_by)
+                VALUES ($1, $2::jsonb, $3, $4, $5, $6) RETURNING {_COLUMNS}""",
+            kind, json.dumps(params), exclusive_key, owner, owner_data_dir, started_by,
         )
     except asyncpg.UniqueViolationError:
         running = await conn.fetchval(

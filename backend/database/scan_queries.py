@@ -47,29 +47,54 @@ async def end(conn: asyncpg.Connection) -> None:
     await conn.execute("DROP TABLE IF EXISTS scan_seen, scan_missing; RESET enable_seqscan")
 
 
-async def classify(conn: asyncpg.Connection, files: FileColumns) -> list[str]:
-    """What each file is to the catalogue, in order: unchanged, changed (its record's identity no longer holds),
-    requeued (changed, and back in the queue already), pending, growing (pending, and its size or mtime moved
-    since it was seen last), recognised (its unchanged inode has a record under another path) or new.
+class PreviewColumns(NamedTuple):
+    """Each found file's side-car picture ("" when none) with its size and mtime, in FileColumns' order."""
+
+    paths: list[str]
+    sizes: list[int]
+    mtimes_ns: list[int]
+
+    @classmethod
+    def of(cls, found: Any) -> PreviewColumns:
+        return cls(list(found.preview_path), list(found.preview_size), list(found.preview_mtime_ns))
+
+
+# A record's side-car picture is not the one the catalogue took its preview from: one was added,
+# replaced (another path, size or mtime) or removed, or its compression failed (nothing was noted).
+_PREVIEW_DRIFT = """CASE WHEN b.preview = '' THEN s.path IS NOT NULL
+                        ELSE s.path IS NULL OR (s.sidecar, s.size, s.mtime_ns) <> (b.preview, b.psize, b.pmtime) END"""
+
+
+async def classify(conn: asyncpg.Connection, files: FileColumns, previews: PreviewColumns) -> list[str]:
+    """What each file is to the catalogue, in order: unchanged, preview (unchanged, but its side-car picture
+    is not the one its preview was taken from), changed (its record's identity no longer holds), requeued
+    (changed, and back in the queue already), pending, pending_preview (pending, and its side-car picture is
+    no longer the one noted), growing (pending, and its size or mtime moved since it was seen last), recognised
+    (its unchanged inode has a record under another path) or new.
     Also remembers the paths as seen by this scan.
     """
     kinds = await conn.fetchval(
         f"""WITH batch AS (
-               SELECT * FROM unnest($1::text[], {identity_sql.params(2, arrays=True)})
-                   WITH ORDINALITY AS b(path, {identity_sql.COLUMNS}, i)),
+               SELECT * FROM unnest($1::text[], {identity_sql.params(2, arrays=True)},
+                                    $6::text[], $7::bigint[], $8::bigint[])
+                   WITH ORDINALITY AS b(path, {identity_sql.COLUMNS}, preview, psize, pmtime, i)),
            seen AS (INSERT INTO scan_seen SELECT path FROM batch)
            SELECT array_agg(CASE
+               WHEN m.path IS NOT NULL AND {identity_sql.row_of('m')} = {identity_sql.row_of('b')}
+                    AND m.changed_at IS NULL AND {_PREVIEW_DRIFT} THEN 'preview'
                WHEN m.path IS NOT NULL AND {identity_sql.row_of('m')} = {identity_sql.row_of('b')} THEN 'unchanged'
                WHEN m.path IS NOT NULL AND p.path IS NULL THEN 'changed'
                WHEN p.path IS NOT NULL AND p.mtime_ns IS NOT NULL
                     AND (p.size, p.mtime_ns) IS DISTINCT FROM (b.size, b.mtime_ns) THEN 'growing'
                WHEN m.path IS NOT NULL THEN 'requeued'
+               WHEN p.path IS NOT NULL AND s.path IS NOT NULL AND {_PREVIEW_DRIFT} THEN 'pending_preview'
                WHEN p.path IS NOT NULL THEN 'pending'
                WHEN EXISTS (SELECT 1 FROM models t WHERE {identity_sql.row_of('t')} = {identity_sql.row_of('b')})
                    THEN 'recognised'
                ELSE 'new' END ORDER BY b.i)
-           FROM batch b LEFT JOIN models m ON m.path = b.path LEFT JOIN pending_models p ON p.path = b.path""",
-        *files,
+           FROM batch b LEFT JOIN models m ON m.path = b.path LEFT JOIN pending_models p ON p.path = b.path
+                LEFT JOIN sidecar_previews s ON s.path = b.path""",
+        *files, *previews,
     )
     return list(kinds)
 

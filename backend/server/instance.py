@@ -14,6 +14,7 @@ from backend.database.migration.promotion import sweep_orphan_previews
 from backend.server import keys
 from backend.server.adapters.clients import HasherClient, ImagesClient, open_channel
 from backend.server.catalogue.service import Catalogue
+from backend.server.events.lifecycle import change_bus
 from backend.server.health.service import Health
 from backend.server.http import bad_requests
 from backend.server.http.errors import error_middleware
@@ -49,7 +50,7 @@ class Server:
         # Reverse order on the way out: the use cases' users go before the pool and channels they use.
         app.cleanup_ctx.extend(
             [self._database, self._presence, self._hasher_channel, self._images_channel, self._use_cases, self._sweep,
-             job_engine, auto_scan]
+             change_bus, job_engine, auto_scan]
         )
         setup_routes(app)
         return app

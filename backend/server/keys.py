@@ -8,6 +8,7 @@ from aiohttp import web
 
 from backend.server.adapters.clients import HasherClient, ImagesClient
 from backend.server.catalogue.service import Catalogue
+from backend.server.events.bus import ChangeBus
 from backend.server.health.service import Health
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.runner import JobRunner
@@ -33,3 +34,5 @@ PERSONAL = web.AppKey("personal", Personal)
 LEGACY_IMPORT = web.AppKey("legacy_import", LegacyImport)
 HEALTH = web.AppKey("health", Health)
 JOBS = web.AppKey("jobs", Jobs)
+# Catalogue changes, heard from every gateway on the database: GET /api/events.
+CHANGE_BUS = web.AppKey("change_bus", ChangeBus)

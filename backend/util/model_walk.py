@@ -29,6 +29,9 @@ class FoundModel(NamedTuple):
     preview: str | None
     # A side-car JSON of another tool (.civitai.info, ...) lies beside it: legacy data to import.
     has_sidecar: bool = False
+    # The preview's size and mtime: a picture replaced beside a model is another preview.
+    preview_size: int = 0
+    preview_mtime_ns: int = 0
 
 
 class Unlisted(NamedTuple):
@@ -115,10 +118,19 @@ def _models_in(
             yield model
             continue
         if index is not None and (previews := index.previews(entry.name[: entry.name.rfind(".")])):
-            model = model._replace(preview=os.path.join(os.path.dirname(entry.path), previews[0]))
+            model = _with_preview(model, os.path.join(os.path.dirname(entry.path), previews[0]))
         if sidecar_stems and entry.name[: entry.name.rfind(".")] in sidecar_stems:
             model = model._replace(has_sidecar=True)
         yield model
+
+
+def _with_preview(model: FoundModel, preview: str) -> FoundModel:
+    """The model with its side-car picture and that picture's size and mtime (none if it vanished meanwhile)."""
+    try:
+        st = os.stat(preview)
+    except OSError:
+        return model
+    return model._replace(preview=preview, preview_size=st.st_size, preview_mtime_ns=st.st_mtime_ns)
 
 
 def _plain_model(entry: os.DirEntry, root: str) -> FoundModel | None:

@@ -245,10 +245,12 @@ def _listed(batch: list[FoundModel | Unlisted], scope: list[str]) -> hasher_pb2.
                 for item in batch if isinstance(item, Unlisted)]
     columns = hasher_pb2.FoundModels()
     if found:
-        paths, roots, relative, sizes, mtimes, inodes, devices, previews, sidecars = zip(*found, strict=True)
+        (paths, roots, relative, sizes, mtimes, inodes, devices, previews, sidecars, preview_sizes,
+         preview_mtimes) = zip(*found, strict=True)
         columns = hasher_pb2.FoundModels(
             resolved_path=paths, size=sizes, mtime_ns=mtimes, inode=inodes, device=devices, relative_path=relative,
-            model_root=roots, preview_path=[preview or "" for preview in previews], has_sidecar=sidecars)
+            model_root=roots, preview_path=[preview or "" for preview in previews], has_sidecar=sidecars,
+            preview_size=preview_sizes, preview_mtime_ns=preview_mtimes)
     return hasher_pb2.ListModelsResponse(models=columns, unlisted=unlisted, scope=scope)
 
 

@@ -277,3 +277,20 @@ async def test_hub_follows_its_job_and_says_what_the_hub_knew(stack: Stack) -> N
             job = json.loads(again.out)
             assert job["params"] == {"folder": "", "refresh": True} and job["result"]["found"] == 1
         assert len(hub.api_requests()) == 2
+
+
+async def test_jobs_show_tells_who_started_the_job_what_it_did_and_each_problem(stack: Stack, api: Api) -> None:
+    write_model(stack.model_root, "loras/a.safetensors", b"a" * 4096)
+    broken = stack.model_root / "loras/a.preview.png"
+    broken.write_bytes(b"this is no picture")
+    scanned = json.loads((await cli(api.url, "--json", "scan")).out)
+    assert scanned["started_by"] == "cli"
+
+    shown = await cli(api.url, "jobs", "show", str(scanned["id"]))
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert "by:        the command line" in lines
+    assert "did:       Found 1 file, 1 new, 1 problem." in lines
+    assert any(line.startswith("took:") for line in lines)
+    assert "1 problem:" in lines
+    assert any(line.startswith(f"  {broken}: ") for line in lines)

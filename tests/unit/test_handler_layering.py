@@ -11,7 +11,8 @@ SERVER = Path(__file__).resolve().parents[2] / "backend" / "server"
 HANDLERS = sorted([*SERVER.rglob("views.py"), SERVER / "jobs" / "events.py", SERVER / "http" / "images.py"])
 FORBIDDEN = ("backend.database", "asyncpg")
 # The use cases, and the config; never the pool, the channels or the clients they are built on.
-USE_CASE_KEYS = {"CONFIG", "CATALOGUE", "LIBRARY", "LEGACY_IMPORT", "HEALTH", "JOBS", "PERSONAL"}
+# CHANGE_BUS: the stream of catalogue changes, which a handler subscribes to (it owns its own connections).
+USE_CASE_KEYS = {"CONFIG", "CATALOGUE", "LIBRARY", "LEGACY_IMPORT", "HEALTH", "JOBS", "CHANGE_BUS", "PERSONAL"}
 
 
 def _imported(tree: ast.Module) -> list[str]:

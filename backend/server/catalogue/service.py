@@ -15,6 +15,7 @@ from backend.database.migration.promotion import promote
 from backend.server.adapters.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
 from backend.server.catalogue.registration import PendingRegistration
 from backend.server.http.errors import ApiError
+from backend.server.previews.service import Previews
 from backend.util.file_identity import FileIdentity, HashedFile
 
 
@@ -66,6 +67,9 @@ class Catalogue:
         self._hasher = hasher
         self._images = images
         self._dev = dev
+        self.previews = Previews(pool, images, start_id)
+        # Told of each model one request added (promoted) or found moved: the stream of catalogue changes.
+        self.listeners: list[Callable[[dict], None]] = []
 
     @property
     def images(self) -> ImagesClient:
@@ -78,6 +82,15 @@ class Catalogue:
 
         on_progress, if given, hears (bytes done, total) while the file is really read.
         """
+        outcome = await self._hash_model(path, pending, force, on_progress)
+        if outcome.migrated or outcome.moved_from is not None:
+            change = {"added": 1} if outcome.migrated else {"moved": 1}
+            for listener in self.listeners:
+                listener({"type": "models", "sha256": outcome.sha256, "path": outcome.path, **change})
+        return outcome
+
+    async def _hash_model(self, path: str, pending: PendingPolicy, force: bool,
+                          on_progress: ProgressCallback | None) -> HashOutcome:
         known = await self._look_up(path, pending)
         file, cached = await self._hash_or_recall(known, force=force, on_progress=on_progress)
         if known.pending is not None:  # looked up only to be promoted

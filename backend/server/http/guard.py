@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -45,9 +46,20 @@ def _check_origin(request: web.Request, host: str) -> None:
         raise ApiError(403, "cross_origin", f"{site} requests may not change this catalogue")
 
 
+# Where a body is a picture: a PUT (which no form sends) whose image type a page of another site could send
+# only after a CORS preflight, which this gateway never answers.
+_IMAGE_BODY_PATH = re.compile(r"/api/models/[^/]+/preview")
+_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+
+
+def _takes_image(request: web.Request) -> bool:
+    return (request.method == "PUT" and request.content_type in _IMAGE_TYPES
+            and _IMAGE_BODY_PATH.fullmatch(request.path) is not None)
+
+
 def _check_content_type(request: web.Request) -> None:
     # A form or text/plain post needs no CORS preflight: reading it as JSON would let any page send one.
-    if request.body_exists and request.content_type != "application/json":
+    if request.body_exists and request.content_type != "application/json" and not _takes_image(request):
         raise ApiError(
             415, "unsupported_media_type",
             f"the body must be JSON sent with Content-Type: application/json; got {request.content_type!r}",

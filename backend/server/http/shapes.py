@@ -12,6 +12,12 @@ def _image_url(key: str | None) -> str | None:
     return f"/images/{key}" if key else None
 
 
+def _active_image_url(row: Record) -> str | None:
+    """A hash-named preview is cached as immutable: one that changed gets another address."""
+    url, changed = _image_url(row["image_key"]), row["preview_at"]
+    return f"{url}?v={int(changed.timestamp() * 1000)}" if url and changed is not None else url
+
+
 def model_json(row: Record) -> dict[str, Any]:
     # String operations, not PurePosixPath: a page of the library shapes a hundred of these per request.
     folder, _, file_name = row["path"].rpartition("/")
@@ -28,7 +34,7 @@ def model_json(row: Record) -> dict[str, Any]:
         "size": row["size"],
         "mtime_ns": row["mtime_ns"],
         "image_key": row["image_key"],
-        "image_url": _image_url(row["image_key"]),
+        "image_url": _active_image_url(row),
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
         "changed_at": row["changed_at"].isoformat() if changed else None,

@@ -19,8 +19,9 @@ Listener = Callable[[dict[str, Any]], None]
 class JobContext:
     """Handed to a job kind's run(ctx); progress() only records, a flusher task writes the row."""
 
-    def __init__(self, job_id: int, params: dict[str, Any], listener: Listener | None = None) -> None:
+    def __init__(self, job_id: int, params: dict[str, Any], listener: Listener | None = None, kind: str = "") -> None:
         self.job_id = job_id
+        self.kind = kind
         self.params = params
         self.fields: dict[str, Any] = {}
         self._listener = listener

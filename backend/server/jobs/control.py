@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -31,9 +32,9 @@ class Jobs:
         """The kind's name and its params as the kind reads them; 400 for an unknown kind or a bad field."""
         return self._runner.validate(body)
 
-    async def start(self, name: str, params: dict[str, Any]) -> Record:
+    async def start(self, name: str, params: dict[str, Any], started_by: str = "api") -> Record:
         """Queue the job and start it; JobRunningError while one of its kind runs over the same folder."""
-        return await self._runner.start(name, params)
+        return await self._runner.start(name, params, started_by=started_by)
 
     async def run_attached(self, name: str, params: dict[str, Any], report: Report | None) -> dict[str, Any]:
         """The job's result, for a request that waits for it (and stops it when the client goes)."""
@@ -55,6 +56,15 @@ class Jobs:
     def follow(self, job_id: int) -> Following:
         """An event stream's slot and the job's shared feed of snapshots; TooManyStreams beyond the cap."""
         return self._feeds.follow(job_id)
+
+    @property
+    def open_streams(self) -> int:
+        """Job event streams open on this gateway: they share MODELVAULT_MAX_EVENT_STREAMS with GET /api/events."""
+        return self._feeds.open_streams
+
+    def share_stream_cap(self, others: Callable[[], int]) -> None:
+        """Count these other streams against the job streams' cap too."""
+        self._feeds.also_open = others
 
     async def close(self) -> None:
         """Stop reading the followed jobs' rows: the pool is about to close."""

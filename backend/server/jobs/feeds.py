@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -150,10 +150,12 @@ class JobFeeds:
         self._max_streams = max_streams
         self._feeds: dict[int, _Feed] = {}
         self.open_streams = 0
+        # The other streams that share the cap (GET /api/events).
+        self.also_open: Callable[[], int] = lambda: 0
 
     def follow(self, job_id: int) -> Following:
         """A slot for one stream of job_id; TooManyStreams when every slot is taken."""
-        if self.open_streams >= self._max_streams:
+        if self.open_streams + self.also_open() >= self._max_streams:
             raise TooManyStreams(self._max_streams)
         feed = self._feeds.get(job_id)
         if feed is None:

@@ -22,7 +22,8 @@ def then_hub(hash_kind: JobKind, runner: JobRunner) -> JobKind:
         result = await hash_kind.run(ctx)
         if result.get("hashed_count"):
             try:
-                await runner.start("hub", {"folder": ctx.params.get("folder", ""), "refresh": False})
+                await runner.start("hub", {"folder": ctx.params.get("folder", ""), "refresh": False},
+                                   started_by="hub-auto")
             except JobRunningError:
                 pass
             except Exception as exc:  # noqa: BLE001 - the hash job did its work; the next one starts the hub job

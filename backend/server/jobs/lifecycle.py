@@ -11,6 +11,7 @@ from aiohttp import web
 from backend.database import jobs_queries
 from backend.database.migration.promotion import Promotions
 from backend.server import keys
+from backend.server.events.lifecycle import hook_jobs
 from backend.server.hub.limits import RateLimit
 from backend.server.hub.lookups import HubLookups
 from backend.server.hub.preview_download import HubPreviews
@@ -61,6 +62,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     runner.register("hub", hub_kind(HubLookups(app[keys.POOL], config.hub, rate, previews.fetch), config.model_roots))
     app[keys.JOB_RUNNER] = runner
     jobs = app[keys.JOBS] = Jobs(runner, app[keys.POOL], config.gateway.max_event_streams)
+    hook_jobs(app)
     async with app[keys.POOL].acquire() as conn:
         if runner.data_dir is not None:
             for job_id in await jobs_queries.interrupt_predecessors(conn, runner.data_dir, runner.owner):

@@ -9,6 +9,7 @@ from typing import Any
 from asyncpg import Record
 
 from backend.database.jobs_queries import LIVE_STATES
+from backend.server.jobs.story import STARTERS, problems, summary
 
 FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
 
@@ -35,6 +36,7 @@ def job_json(row: Record) -> dict[str, Any]:
     # Speeds over the job's running time so far (the database's clock, like the timestamps).
     elapsed = ((finished or row["observed_at"]) - started).total_seconds() if started is not None else 0.0
     error = {"code": row["error_code"], "message": row["error"]} if row["error"] is not None else None
+    result = json.loads(row["result"]) if row["result"] is not None else None
     return {
         "id": row["id"],
         "kind": row["kind"],
@@ -51,6 +53,11 @@ def job_json(row: Record) -> dict[str, Any]:
         "created_at": _iso(row["created_at"]),
         "started_at": _iso(started),
         "finished_at": _iso(finished),
-        "result": json.loads(row["result"]) if row["result"] is not None else None,
+        "result": result,
         "error": error,
+        "started_by": row["started_by"],
+        "started_by_words": STARTERS.get(row["started_by"], row["started_by"]),
+        "duration_s": round(elapsed, 3) if started is not None else None,
+        "summary": summary(row["kind"], row["state"], result, error),
+        "problems": problems(result),
     }

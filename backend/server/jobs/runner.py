@@ -20,6 +20,7 @@ from backend.server.http.request_paths import folder_key
 from backend.server.jobs.context import JobContext, Listener
 from backend.server.jobs.failure import job_error
 from backend.server.jobs.model import Outcome
+from backend.server.jobs.news import job_changed, models_changed
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class JobRunner:
         self._contexts: dict[int, JobContext] = {}
         self._cancelling: set[int] = set()
         self._closing = asyncio.Event()
+        # Told of each job that starts or ends (the stream of catalogue changes listens).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def register(self, name: str, kind: JobKind) -> None:
         self.kinds[name] = kind
@@ -65,20 +68,28 @@ class JobRunner:
         return name, self.kinds[name].validate({k: v for k, v in body.items() if k != "kind"})
 
     async def start(
-        self, name: str, params: dict[str, Any], *, exclusive: bool = True, listener: Listener | None = None
+        self, name: str, params: dict[str, Any], *, exclusive: bool = True, listener: Listener | None = None,
+        started_by: str = "api",
     ) -> Record:
-        """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder."""
+        """Insert the job and start its task; JobRunningError when exclusive and one runs over that folder.
+
+        started_by says who asked, in the words of STARTERS (the page, the command line, the watcher...)."""
         # Every spelling of a folder is one key (the watcher's and the API's alike): "//root" is "/root", and the
         # only root is the whole library, "".
         key = f"{name}:{folder_key(params.get('folder', ''), self._roots)}" if exclusive else None
         async with self._pool.acquire() as conn:
             row = await jobs_queries.insert_job(conn, kind=name, params=params, exclusive_key=key, owner=self.owner,
-                                           owner_data_dir=self.data_dir)
-        context = JobContext(row["id"], params, listener)
+                                                owner_data_dir=self.data_dir, started_by=started_by)
+        context = JobContext(row["id"], params, listener, kind=name)
         task = asyncio.create_task(self._run(self.kinds[name], context), name=f"job-{row['id']}")
         self._tasks[row["id"]], self._contexts[row["id"]] = task, context
         task.add_done_callback(lambda _t: (self._tasks.pop(row["id"], None), self._contexts.pop(row["id"], None)))
+        self._tell(job_changed(row["id"], name, row["state"], started_by))
         return row
+
+    def _tell(self, event: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(event)
 
     def task(self, job_id: int) -> asyncio.Task[Outcome] | None:
         return self._tasks.get(job_id)
@@ -172,6 +183,9 @@ class JobRunner:
             await jobs_queries.finish_job(conn, ctx.job_id, state=outcome.state, progress=ctx.fields,
                                      result=outcome.result, error_code=error and error.code,
                                      error=error and error.message)
+        self._tell(job_changed(ctx.job_id, ctx.kind, outcome.state, None))
+        if (models := models_changed(ctx.job_id, ctx.kind, outcome.result)) is not None:
+            self._tell(models)
 
     async def heartbeat_forever(self) -> None:
         """Keep our jobs alive in the table, stop those cancelled elsewhere, and interrupt other gateways' dead ones."""

@@ -11,6 +11,7 @@ from backend.server.http.errors import ApiError
 from backend.server.http.params import page, read_params
 from backend.server.jobs.control import JobRunningError
 from backend.server.jobs.model import job_json
+from backend.server.jobs.story import CLIENT_STARTERS
 
 
 def job_id_of(request: web.Request) -> int:
@@ -21,12 +22,27 @@ def job_id_of(request: web.Request) -> int:
     return int(raw)
 
 
+STARTED_BY_HEADER = "X-ModelVault-Started-By"
+
+
+def _started_by(request: web.Request) -> str:
+    """Who asks, as the client names itself (the page, the command line); else a plain API request."""
+    given = request.headers.get(STARTED_BY_HEADER)
+    if given is None:
+        return "api"
+    if given not in CLIENT_STARTERS:
+        known = ", ".join(sorted(CLIENT_STARTERS))
+        raise ApiError(400, "invalid_parameter", f"{STARTED_BY_HEADER} must be one of {known}; got {given[:40]!r}")
+    return given
+
+
 async def start_job(request: web.Request) -> web.Response:
     jobs = request.app[keys.JOBS]
+    started_by = _started_by(request)
     name, params = jobs.validate(await read_params(request))
     try:
         # Shielded: a job whose row is written runs, even when the client that asked for it has gone.
-        row = await asyncio.shield(jobs.start(name, params))
+        row = await asyncio.shield(jobs.start(name, params, started_by))
     except JobRunningError as exc:
         message = f"a {name} job over this folder is running already (job {exc.job_id})"
         return web.json_response({"error": {"code": "job_running", "message": message, "job_id": exc.job_id}},

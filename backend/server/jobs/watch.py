@@ -126,6 +126,7 @@ class AutoScan:
         loop = asyncio.get_running_loop()
         rescan_at = loop.time()  # at start: every root
         settled_at: float | None = None  # when the next file still settling may be hashed
+        started = False
         try:
             while True:
                 self._woken.clear()  # before looking: a change from now on wakes the wait below
@@ -133,8 +134,9 @@ class AutoScan:
                 burst_at = self._burst.due_at(self._settle_s)
                 if now >= rescan_at:
                     self._burst.take()  # a scan of every root covers them
-                    settled_at = await self.refresh([""])  # "": every root, in one scan
-                    rescan_at = loop.time() + self._interval_s
+                    # "": every root, in one scan; the first is the start-up's, the next ones the period's.
+                    settled_at = await self.refresh([""], "watcher" if started else "start-up")
+                    started, rescan_at = True, loop.time() + self._interval_s
                 elif burst_at is not None and now >= burst_at:
                     settled_at = await self.refresh(self._burst.take())
                 elif settled_at is not None and now >= settled_at:
@@ -195,14 +197,15 @@ class AutoScan:
                         exc, WATCH_RETRY_S, self._interval_s)
             await asyncio.sleep(WATCH_RETRY_S)
 
-    async def refresh(self, folders: list[str]) -> float | None:
+    async def refresh(self, folders: list[str], started_by: str = "watcher") -> float | None:
         """Scan the folders, then hash what waits; returns when (loop time) the next settling file may be hashed."""
         async with self._lock:
             try:
                 for folder in folders:
-                    await self._job("scan", {"folder": folder})
-                await self._job("hash", {"folder": "", "limit": MAX_LIMIT})
-                await self._job("headers", {"folder": "", "refresh": False})  # only contents not read yet
+                    await self._job("scan", {"folder": folder}, started_by)
+                await self._job("hash", {"folder": "", "limit": MAX_LIMIT}, started_by)
+                # Only contents not read yet.
+                await self._job("headers", {"folder": "", "refresh": False}, started_by)
                 async with self._pool.acquire() as conn:
                     wait = await queue_queries.next_settled_in(conn)
             except Exception as exc:  # noqa: BLE001 - the next change or period tries again
@@ -210,11 +213,11 @@ class AutoScan:
                 return None
         return None if wait is None else asyncio.get_running_loop().time() + wait + _SETTLED_MARGIN_S
 
-    async def _job(self, name: str, params: dict[str, Any]) -> None:
+    async def _job(self, name: str, params: dict[str, Any], started_by: str) -> None:
         """Run one job to its end; when one over the same folder runs already, wait for it first."""
         while True:
             try:
-                row = await self._runner.start(name, params)
+                row = await self._runner.start(name, params, started_by=started_by)
                 break
             except jobs_queries.JobRunningError as exc:
                 await self._wait_for(exc.job_id)

@@ -30,6 +30,8 @@ class ScanReport:
     pending_removed: int = 0
     # New files catalogued from another tool's side-car hash, without being read (see legacy migration).
     imported: int = 0
+    # Active models whose preview followed a side-car picture added, replaced or removed beside them.
+    previews_changed: int = 0
 
     def add_error(self, path: str, code: str, message: str) -> None:
         if len(self.errors) < REPORT_LIMIT:

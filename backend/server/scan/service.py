@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 import asyncpg
 
 from backend.database import scan_queries
-from backend.database.scan_queries import FileColumns, NewRows
+from backend.database.scan_queries import FileColumns, NewRows, PreviewColumns
 from backend.server.adapters.clients import HasherClient
 from backend.server.catalogue.service import Catalogue, PendingPolicy
 from backend.server.http.errors import ApiError
@@ -58,6 +58,7 @@ async def scan(
         finally:
             await _end(conn)
     await _import_sidecars(pool, hasher, catalogue, with_sidecars, report)
+    await catalogue.previews.forget_vanished()
     if on_progress is not None:
         await on_progress(report.found, report.found, "")
     return report
@@ -93,8 +94,8 @@ async def _take_batch(
     conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
     follow_up: Bounded, with_sidecars: list[str], settle_s: float,
 ) -> None:
-    files = FileColumns.of(models)
-    kinds = await scan_queries.classify(conn, files)
+    files, previews = FileColumns.of(models), PreviewColumns.of(models)
+    kinds = await scan_queries.classify(conn, files, previews)
     inserted: dict[str, str] = {}
     async with conn.transaction():  # the batch's rows: one transaction
         if new := _of_kind(files, kinds, "new"):
@@ -104,18 +105,24 @@ async def _take_batch(
         if growing := _of_kind(files, kinds, "growing"):
             await scan_queries.note_growth(conn, growing, settle_s * GROWING_SETTLE_FACTOR)
     report.found += len(kinds)
-    for path, kind, preview in zip(files.paths, kinds, models.preview_path, strict=True):
+    for path, kind, *preview in zip(files.paths, kinds, *previews, strict=True):
         if kind == "unchanged":
             report.unchanged += 1
+        elif kind == "preview":
+            report.unchanged += 1
+            await follow_up.submit(_follow_sidecar, catalogue, path, *preview, report)
         elif kind in ("changed", "requeued"):
             report.add_changed(path)
+        elif kind == "pending_preview":
+            report.already_pending += 1
+            await follow_up.submit(_follow_pending_sidecar, catalogue, path, *preview, report)
         elif kind in ("pending", "growing"):
             report.already_pending += 1
             report.growing += kind == "growing"
         elif kind == "recognised":
             await follow_up.submit(_recognise, catalogue, path, report)
-        elif path in inserted and preview:
-            await follow_up.submit(_compress_preview, catalogue, preview, inserted[path], report)
+        elif path in inserted and preview[0]:
+            await follow_up.submit(_compress_preview, catalogue, path, *preview, inserted[path], report)
     with_sidecars += [path for path, has in zip(files.paths, models.has_sidecar, strict=True)
                              if has and path in inserted]
 
@@ -187,9 +194,35 @@ async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> Non
     report.recognised += 1
 
 
-async def _compress_preview(catalogue: Catalogue, preview: str, image_key: str, report: ScanReport) -> None:
-    """After the row exists: a broken side-car image is reported and never keeps its model out."""
+async def _compress_preview(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int, image_key: str,
+                            report: ScanReport) -> None:
+    """After the row exists: a broken side-car image is reported and never keeps its model out. Only a picture
+    that compressed is noted as the preview's source, so one that failed is tried again by the next scan."""
     try:
         await catalogue.images.compress_file(preview, image_key)
     except ApiError as exc:
         report.add_error(preview, exc.code, exc.message)
+        return
+    await catalogue.previews.note_sidecar(path, preview, size, mtime_ns)
+
+
+async def _follow_pending_sidecar(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int,
+                                  report: ScanReport) -> None:
+    """A pending file's side-car picture was added, replaced or removed: its pending preview follows."""
+    try:
+        changed = await catalogue.previews.follow_pending_sidecar(path, preview or None, size, mtime_ns)
+    except ApiError as exc:
+        report.add_error(preview or path, exc.code, exc.message)
+        return
+    report.previews_changed += changed
+
+
+async def _follow_sidecar(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int,
+                          report: ScanReport) -> None:
+    """An active model's side-car picture was added, replaced or removed: its preview follows."""
+    try:
+        changed = await catalogue.previews.follow_sidecar(path, preview or None, size, mtime_ns)
+    except ApiError as exc:
+        report.add_error(preview or path, exc.code, exc.message)
+        return
+    report.previews_changed += changed

@@ -34,7 +34,8 @@ function login() {
 }
 
 function headers(withBody) {
-  const result = { Accept: 'application/json' };
+  // Jobs this page starts say so in their row (the jobs view and `modelvault jobs show` tell who started them).
+  const result = { Accept: 'application/json', 'X-ModelVault-Started-By': 'page' };
   if (withBody) result['Content-Type'] = 'application/json';
   return result;
 }
@@ -77,6 +78,20 @@ async function send(method, path, body, signal) {
 
 export async function getJson(path, signal) {
   return (await send('GET', path, undefined, signal)).json();
+}
+
+// A picture as the body (a preview a person chose); the answer's JSON.
+export async function putImage(path, file) {
+  const reply = await fetch(path, {
+    method: 'PUT', credentials: 'same-origin', headers: { Accept: 'application/json', 'Content-Type': file.type },
+    body: file,
+  });
+  if (!reply.ok) throw await problemFrom(reply);
+  return reply.json();
+}
+
+export async function deleteJson(path) {
+  return (await send('DELETE', path)).json();
 }
 
 export async function postJson(path, body = {}) {

@@ -1,5 +1,6 @@
 // The page: views chosen by the address (#/library, #/model/<sha256>, #/pending, #/jobs, #/duplicates).
 // Only the library is on the way to the first paint; the other views' modules load beside its first page.
+import { getJson } from './api.js';
 import { setupLibrary } from './library.js';
 import { setupLogin } from './login.js';
 import { attempt } from './notices.js';
@@ -13,8 +14,9 @@ async function main() {
   setupLogin($('#login'));
   const library = setupLibrary($('#library'));
   const firstPage = library.reload();
-  const [{ showModel }, { setupDuplicates }, { watchHealth }, { loadRecentJobs, setupJobs }, { setupPending }] =
-    await Promise.all(['./detail.js', './duplicates.js', './health.js', './jobs.js', './pending.js'].map(
+  const [{ showModel }, { setupDuplicates }, { watchHealth }, { loadRecentJobs, setupJobs, showJob }, { setupPending },
+    { followChanges }, { showPreview }] = await Promise.all(
+    ['./detail.js', './duplicates.js', './health.js', './jobs.js', './pending.js', './changes.js', './card.js'].map(
       (name) => import(name)));
   // The page ships inside its gateway: every route it uses is there, so it routes without asking.
   const stale = new Set();
@@ -49,6 +51,20 @@ async function main() {
   };
   window.addEventListener('hashchange', route);
   stale.add(pending).add(duplicates);
+  const visible = (view) => !document.getElementById(view).hidden;
+  followChanges({
+    job: (change) => attempt(() => showJob(change.id)),
+    preview: async (change) => {
+      const url = change.image_key ? (await getJson(`/api/models/${change.sha256}`)).files
+        .map((file) => file.image_url).find(Boolean) : null;
+      showPreview(change.sha256, url || null);
+    },
+    // The library as it is now, while it is in view and at its top; otherwise when it is opened next.
+    models: () => {
+      [pending, duplicates].forEach((view) => stale.add(view));
+      if (visible('library') && window.scrollY < 200) library.reload(); else stale.add(library);
+    },
+  });
   await Promise.all([firstPage, route(), attempt(loadRecentJobs)]);
   watchHealth($('#health'), () => Object.values(views).forEach((view) => view.reloadIfFailed()));
 }

@@ -19,6 +19,14 @@ function hashLine(model, name) {
     copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`));
 }
 
+// The smallest hook for the stream of changes: an open card shows its content's new preview (or none).
+export function showPreview(sha256, url) {
+  document.querySelectorAll(`.card[data-sha256="${CSS.escape(sha256)}"]`).forEach((card) => {
+    const thumb = card.querySelector('.thumb');
+    thumb.replaceChildren(preview(url, card.querySelector('h3').textContent));
+  });
+}
+
 export function modelCard(model) {
   const name = modelName(model);
   const base = model.metadata && model.metadata.base_model;

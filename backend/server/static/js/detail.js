@@ -5,6 +5,7 @@ import { clear, h, preview } from './dom.js';
 import { date, dateFromNs, fileName, modelName, shortHash, size } from './format.js';
 import { hubSection, webAddress } from './hub.js';
 import { personalSection } from './personal.js';
+import { ownPreview } from './own-preview.js';
 
 const FIELDS = {
   model_name: 'Model', version_name: 'Version', model_type: 'Type', base_model: 'Base model',
@@ -147,8 +148,14 @@ export async function showModel(section, sha256) {
   const first = model.files.find((file) => file.image_url) || model.files[0];
   const name = value(metadata, 'model_name') || modelName(first);
   heading.textContent = name;
+  const large = h('div', { class: 'large-preview' }, preview(first.image_url, name, true));
+  // After a person's picture is set or removed: the preview as the catalogue now has it.
+  const refreshPreview = async () => {
+    const fresh = await getJson(`/api/models/${encodeURIComponent(sha256)}`);
+    large.replaceChildren(preview(fresh.files.map((file) => file.image_url).find(Boolean), name, true));
+  };
   clear(body,
-    h('div', { class: 'large-preview' }, preview(first.image_url, name, true)),
+    large,
     h('div', { class: 'about' },
       hashesList(model.hashes, model.sha256, name),
       hubLink(metadata),
@@ -157,6 +164,7 @@ export async function showModel(section, sha256) {
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata),
       trainingSection(metadata),
+      ownPreview(model.sha256, name, refreshPreview),
       hubSection(model)),
     h('div', { class: 'files' }, filesTable(model.files)));
 }

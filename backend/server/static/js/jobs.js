@@ -73,6 +73,17 @@ async function cancelJob(id) {
   }
 }
 
+// A job that started or ended anywhere (told by the stream of changes): shown, and followed while it runs.
+export async function showJob(id) {
+  const job = await getJson(`/api/jobs/${encodeURIComponent(id)}`);
+  if (isActive(job)) {
+    render(job);
+    follow(job.id);
+  } else if (!following.has(job.id)) {
+    render(job);
+  }
+}
+
 // Jobs started elsewhere (another tab, a script, the automatic scan) show up when the Jobs view opens.
 export async function loadRecentJobs() {
   const page = await getJson('/api/jobs?limit=20');

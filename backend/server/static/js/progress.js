@@ -1,6 +1,6 @@
 // A job as a person follows it: a bar, files and bytes, the current file, speed and time left.
 import { h } from './dom.js';
-import { count, duration, size } from './format.js';
+import { count, date, duration, size } from './format.js';
 import { sentence } from './words.js';
 
 export const KINDS = {
@@ -53,7 +53,27 @@ function bar(job, label) {
   return total ? h('progress', { max: total, value: done, 'aria-label': label }) : h('progress', { 'aria-label': label });
 }
 
+// Who started it, when, and how long it took: "Job 12 · started by the command line · 7 Dec, 11:52 · took 8 s".
+function origin(job) {
+  if (typeof job.id !== 'number') return null;
+  const parts = [`Job ${job.id}`];
+  if (job.started_by_words) parts.push(`started by ${job.started_by_words}`);
+  if (job.started_at || job.created_at) parts.push(date(job.started_at || job.created_at));
+  if (!isActive(job) && job.duration_s != null) parts.push(`took ${duration(job.duration_s)}`);
+  return h('p', { class: 'origin' }, parts.join(' · '));
+}
+
+// Each file that failed, and why.
+function problemList(job) {
+  if (!Array.isArray(job.problems) || !job.problems.length) return null;
+  return h('ul', { class: 'problems', 'aria-label': `Problems of job ${job.id}` }, job.problems.map(
+    (problem) => h('li', {}, h('span', { class: 'path' }, problem.path), ': ', sentence(problem.reason))));
+}
+
 function outcome(job) {
+  if (job.summary && !isActive(job)) {
+    return h('p', { class: job.state === 'done' ? 'result' : 'problem' }, job.summary);
+  }
   if (job.error) return h('p', { class: 'problem' }, sentence(job.error.message || job.error));
   if (!job.result || typeof job.result !== 'object') return null;
   const facts = Object.entries(job.result).filter(([, v]) => typeof v === 'number' || typeof v === 'string');
@@ -64,11 +84,13 @@ function outcome(job) {
 export function progressView(job, label) {
   return [
     h('p', { class: `state ${job.state}` }, STATES[job.state] || job.state),
+    origin(job),
     bar(job, label),
     h('p', { class: 'amounts' }, amounts(job)),
     isActive(job) ? h('p', { class: 'speed' }, speed(job)) : null,
     isActive(job) && job.current ? h('p', { class: 'current', title: job.current }, 'Now: ', job.current) : null,
     outcome(job),
+    isActive(job) ? null : problemList(job),
   ];
 }
 

@@ -1,0 +1,31 @@
+// The model view's control for a person's own preview: choose a picture (it wins over the automatic ones), or
+// remove it (a side-car picture beside the file, if any, shows again).
+import { deleteJson, putImage } from './api.js';
+import { h } from './dom.js';
+
+const TYPES = 'image/png,image/jpeg,image/webp,image/gif';
+
+export function ownPreview(sha256, name, onChanged) {
+  const status = h('p', { class: 'status', role: 'status' });
+  const path = `/api/models/${encodeURIComponent(sha256)}/preview`;
+  const act = async (work, done) => {
+    status.textContent = 'Saving…';
+    try {
+      await work();
+      await onChanged();
+      status.textContent = done;
+    } catch (err) {
+      status.textContent = err.code === 'no_preview_set' ? 'There is no picture of yours to remove.' : err.message;
+    }
+  };
+  const input = h('input', { type: 'file', id: 'own-preview', accept: TYPES });
+  input.addEventListener('change', () => {
+    const file = input.files[0];
+    if (file) act(() => putImage(path, file), 'Your picture is now the preview.');
+  });
+  const remove = h('button', { type: 'button' }, 'Remove my picture');
+  remove.addEventListener('click', () => act(() => deleteJson(path), 'Your picture was removed.'));
+  return h('section', { class: 'own-preview', 'aria-labelledby': 'own-preview-title' },
+    h('h3', { id: 'own-preview-title' }, 'Preview'),
+    h('label', { for: 'own-preview' }, `Choose a picture for ${name}`), input, remove, status);
+}
