@@ -20,7 +20,7 @@ from backend.database.db import lock_paths
 from backend.database.embedded import EmbeddedPostgres
 from backend.database.migration.promotion import ORPHAN_MIN_AGE_S, Promotions, sweep_orphan_previews
 from backend.server import keys
-from backend.server.adapters.clients import ServiceDown
+from backend.server.adapters.failures import ServiceDown
 from backend.server.instance import create_app
 from backend.util.file_identity import FileIdentity, HashedFile
 from tests.eventually import eventually

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from backend.server.adapters import clients
 from backend.server.adapters.clients import HasherClient, open_channel
-from backend.server.http.errors import ApiError
+from backend.server.adapters.failures import ServiceFailure
 from backend.server.queue.service import CALLS_PER_WORKER, SMALL_BELOW_BYTES
 from services.hasher.pool import QUEUED_PER_WORKER
 from services.hasher.server import build_service as build_hasher
@@ -195,7 +195,7 @@ async def test_the_worker_count_is_kept_for_its_time_to_live_then_asked_again(st
         await hasher.stop(grace=0)
         assert await client.capacity() == 3  # no call: the count is fresh
         monkeypatch.setattr(clients, "CAPACITY_TTL_S", 0.0)
-        with pytest.raises(ApiError):  # asked again: the service is gone (down, or its deadline passed)
+        with pytest.raises(ServiceFailure):  # asked again: the service is gone (down, or its deadline passed)
             await client.capacity()
 
 

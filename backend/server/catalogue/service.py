@@ -13,8 +13,8 @@ from asyncpg import Record
 from backend.database import db
 from backend.database.migration.promotion import promote
 from backend.server.adapters.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
+from backend.server.adapters.failures import AccessDenied, FileMissing
 from backend.server.catalogue.registration import PendingRegistration
-from backend.server.http.errors import ApiError
 from backend.util.file_identity import FileIdentity, HashedFile
 
 
@@ -168,10 +168,8 @@ class Catalogue:
         """Whether a catalogued path still names a file we manage (gone, or under a root no longer configured)."""
         try:
             await self._hasher.stat(path)
-        except ApiError as exc:
-            if exc.status in (403, 404):
-                return False
-            raise
+        except (FileMissing, AccessDenied):
+            return False
         return True
 
     async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:

@@ -18,15 +18,13 @@ from asyncpg import Record
 
 from backend.database import queue_queries
 from backend.database.migration.promotion import Promotions
-from backend.server.adapters.clients import FileFailed, HasherClient, ServiceDown, hashed_file
-from backend.server.http.errors import ApiError
+from backend.server.adapters.clients import HasherClient, hashed_file
+from backend.server.adapters.failures import FileChanged, FileFailed, ServiceDown, ServiceFailure
 from backend.util.config import GROWING_SETTLE_FACTOR
 from backend.util.file_identity import HashedFile
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0
-# The hasher's ABORTED: the file's size or mtime moved between the start and the end of its read.
-CHANGED_WHILE_READ = "aborted"
 # Lists in the report stop here; the counts go on.
 REPORT_LIMIT = 1000
 # Dev mode answers shadow files without reading: they go in HashMany calls of this many, a few at once.
@@ -201,7 +199,7 @@ class _QueueRun:
         for row, answer in zip(rows, answers, strict=True):
             if isinstance(answer, ServiceDown):
                 raise answer
-            if isinstance(answer, ApiError):
+            if isinstance(answer, ServiceFailure):
                 self._account(row, 0)
                 await self._not_hashed(row["path"], answer)
             else:
@@ -229,9 +227,9 @@ class _QueueRun:
                            bytes_total=self._bytes_total)
         return on_bytes
 
-    async def _not_hashed(self, path: str, exc: ApiError) -> None:
+    async def _not_hashed(self, path: str, exc: ServiceFailure) -> None:
         """A file changed while it was read waits to settle (it is being written); any other failure is set aside."""
-        if exc.code != CHANGED_WHILE_READ:
+        if not isinstance(exc, FileChanged):
             await self._set_aside(path, exc)
             return
         async with self.s.pool.acquire() as conn:
@@ -239,7 +237,7 @@ class _QueueRun:
         self.report.changed_while_read += 1
         self._files_progress(path)
 
-    async def _set_aside(self, path: str, exc: ApiError) -> None:
+    async def _set_aside(self, path: str, exc: ServiceFailure) -> None:
         async with self.s.pool.acquire() as conn:
             await queue_queries.set_aside(conn, path, f"{exc.code}: {exc.message}", RETRY_AFTER_S)
         self.report.error_count += 1

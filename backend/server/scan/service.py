@@ -16,6 +16,7 @@ import asyncpg
 from backend.database import scan_queries
 from backend.database.scan_queries import FileColumns, NewRows
 from backend.server.adapters.clients import HasherClient
+from backend.server.adapters.failures import ServiceFailure
 from backend.server.catalogue.service import Catalogue, PendingPolicy
 from backend.server.http.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
@@ -181,7 +182,7 @@ async def _insert(conn: asyncpg.Connection, keys: dict[str, str], files: FileCol
 async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> None:
     try:
         await catalogue.hash_model(path, pending=PendingPolicy.PROMOTE)  # no read: the record follows its inode
-    except ApiError as exc:
+    except (ApiError, ServiceFailure) as exc:
         report.add_error(path, exc.code, exc.message)
         return
     report.recognised += 1
@@ -191,5 +192,5 @@ async def _compress_preview(catalogue: Catalogue, preview: str, image_key: str, 
     """After the row exists: a broken side-car image is reported and never keeps its model out."""
     try:
         await catalogue.images.compress_file(preview, image_key)
-    except ApiError as exc:
+    except ServiceFailure as exc:
         report.add_error(preview, exc.code, exc.message)
