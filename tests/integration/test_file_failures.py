@@ -19,7 +19,7 @@ from PIL import Image
 
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import write_model, write_preview
+from tests.integration.gateway_support import write_model, write_preview
 from tests.legacy_formats import civitai_version, sha, write_json
 
 # Holds a write lease on a file, as a file server (Samba's oplocks, the NFS server's delegations) does: until it is

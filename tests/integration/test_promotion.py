@@ -25,7 +25,7 @@ from backend.server.instance import create_app
 from backend.util.file_identity import FileIdentity, HashedFile
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, files_under, write_model, write_preview
+from tests.integration.gateway_support import error_of, files_under, write_model, write_preview
 from tests.invariants import assert_promotion_invariants, old_orphan_previews
 from tests.stack_process import Gateway, free_port, stack_env, start_stack, stop_stack
 

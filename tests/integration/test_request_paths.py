@@ -18,7 +18,7 @@ from backend.server.adapters.grpc_failures import failure
 from backend.server.http.errors import shown
 from modelvault.hasher.v1 import hasher_pb2
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, files_under, write_model
+from tests.integration.gateway_support import error_of, files_under, write_model
 
 # "é" is two bytes in UTF-8: limits count bytes, not characters.
 NAME_254 = "é" * 127
