@@ -13,6 +13,7 @@ from backend.database.db import create_pool
 from backend.database.migration.promotion import sweep_orphan_previews
 from backend.server import keys
 from backend.server.adapters.clients import HasherClient, ImagesClient, open_channel
+from backend.server.catalogue.registration import PendingRegistration
 from backend.server.catalogue.service import Catalogue
 from backend.server.health.service import Health
 from backend.server.http import bad_requests
@@ -104,10 +105,12 @@ class Server:
         hasher = app[keys.HASHER] = HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s,
                                                  gateway.hash_timeout_s)
         images = app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
-        catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, dev=self.config.dev, start_id=self.start_id,
-                                                    compressions=self.config.images.workers)
+        registration = PendingRegistration(pool, hasher, images, compressions=self.config.images.workers,
+                                           start_id=self.start_id)
+        catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, registration, dev=self.config.dev)
         app[keys.LIBRARY] = Library(pool)
-        app[keys.LEGACY_IMPORT] = LegacyImport(LegacyServices(pool, hasher, images, catalogue))
+        services = app[keys.SERVICES] = LegacyServices(pool, hasher, images, catalogue)
+        app[keys.LEGACY_IMPORT] = LegacyImport(services)
         app[keys.HEALTH] = Health(pool, app[keys.HASHER_CHANNEL], app[keys.IMAGES_CHANNEL])
         yield
 

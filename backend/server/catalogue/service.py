@@ -59,17 +59,13 @@ class _Known:
 class Catalogue:
     """What the handlers, the scan and the import ask of the catalogue about one file: its hash, its registration."""
 
-    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool,
-                 start_id: str, compressions: int = 4) -> None:
+    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient,
+                 registration: PendingRegistration, *, dev: bool) -> None:
         self._pool = pool
-        self._registration = PendingRegistration(pool, hasher, images, compressions=compressions, start_id=start_id)
+        self._registration = registration
         self._hasher = hasher
         self._images = images
         self._dev = dev
-
-    @property
-    def images(self) -> ImagesClient:
-        return self._images
 
     async def hash_model(self, path: str, *, pending: PendingPolicy, force: bool = False,
                          on_progress: ProgressCallback | None = None) -> HashOutcome:

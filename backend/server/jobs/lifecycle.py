@@ -49,8 +49,7 @@ async def job_engine(app: web.Application) -> AsyncIterator[None]:
     owned = lock is not None and lock.acquire()
     runner = JobRunner(app[keys.POOL], config.jobs.stale_s, str(config.data_dir) if owned else None,
                        config.model_roots)
-    runner.register("scan", scan_kind(app[keys.POOL], app[keys.HASHER], app[keys.CATALOGUE], config.model_roots,
-                                      config.jobs.settle_s))
+    runner.register("scan", scan_kind(app[keys.SERVICES], config.model_roots, config.jobs.settle_s))
     hashing = hash_kind(queue_services(app), config.model_roots)
     runner.register("hash", then_hub(hashing, runner) if config.hub.auto else hashing)
     runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))

@@ -15,7 +15,7 @@ import asyncpg
 
 from backend.database import scan_queries
 from backend.database.scan_queries import FileColumns, NewRows
-from backend.server.adapters.clients import HasherClient
+from backend.server.adapters.clients import ImagesClient
 from backend.server.adapters.failures import ServiceFailure
 from backend.server.catalogue.service import Catalogue, PendingPolicy
 from backend.server.http.errors import ApiError
@@ -36,8 +36,8 @@ FOLLOW_UP_CONCURRENCY = 4
 
 
 async def scan(
-    pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, folder: str, on_progress: FileProgress | None,
-    *, prune: bool = False, settle_s: float = 0.0,
+    services: LegacyServices, folder: str, on_progress: FileProgress | None, *, prune: bool = False,
+    settle_s: float = 0.0,
 ) -> ScanReport:
     """Register every model file the catalogue does not know as pending, with its side-car preview.
 
@@ -49,16 +49,15 @@ async def scan(
     """
     report = ScanReport()
     with_sidecars: list[str] = []  # new files beside another tool's side-car, imported after the walk
-    async with pool.acquire() as conn:
+    async with services.pool.acquire() as conn:
         await scan_queries.begin(conn)
         try:
             async with Bounded(FOLLOW_UP_CONCURRENCY) as follow_up:
-                scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress, with_sidecars,
-                                    settle_s)
-            await find_missing(conn, hasher, catalogue.images, scope, report, prune=prune)
+                scope = await _walk(conn, services, folder, report, follow_up, on_progress, with_sidecars, settle_s)
+            await find_missing(conn, services.hasher, services.images, scope, report, prune=prune)
         finally:
             await _end(conn)
-    await _import_sidecars(pool, hasher, catalogue, with_sidecars, report)
+    await _import_sidecars(services, with_sidecars, report)
     if on_progress is not None:
         await on_progress(report.found, report.found, "")
     return report
@@ -73,25 +72,25 @@ async def _end(conn: asyncpg.Connection) -> None:
 
 
 async def _walk(
-    conn: asyncpg.Connection, hasher: HasherClient, catalogue: Catalogue, folder: str, report: ScanReport,
+    conn: asyncpg.Connection, services: LegacyServices, folder: str, report: ScanReport,
     follow_up: Bounded, on_progress: FileProgress | None, with_sidecars: list[str], settle_s: float,
 ) -> list[str]:
     """Take in what the hasher finds, batch by batch; returns the folders it walked."""
     scope: list[str] = []
-    async for reply in hasher.list_models(folder):
+    async for reply in services.hasher.list_models(folder):
         scope = scope or list(reply.scope)
         for unlisted in reply.unlisted:
             report.add_error(unlisted.path, "invalid_file_name", unlisted.reason)
         if not reply.models.resolved_path:
             continue
-        await _take_batch(conn, catalogue, reply.models, report, follow_up, with_sidecars, settle_s)
+        await _take_batch(conn, services, reply.models, report, follow_up, with_sidecars, settle_s)
         if on_progress is not None:
             await on_progress(report.found, 0, reply.models.resolved_path[-1])
     return scope
 
 
 async def _take_batch(
-    conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
+    conn: asyncpg.Connection, services: LegacyServices, models: hasher_pb2.FoundModels, report: ScanReport,
     follow_up: Bounded, with_sidecars: list[str], settle_s: float,
 ) -> None:
     files = FileColumns.of(models)
@@ -114,21 +113,18 @@ async def _take_batch(
             report.already_pending += 1
             report.growing += kind == "growing"
         elif kind == "recognised":
-            await follow_up.submit(_recognise, catalogue, path, report)
+            await follow_up.submit(_recognise, services.catalogue, path, report)
         elif path in inserted and preview:
-            await follow_up.submit(_compress_preview, catalogue, preview, inserted[path], report)
+            await follow_up.submit(_compress_preview, services.images, preview, inserted[path], report)
     with_sidecars += [path for path, has in zip(files.paths, models.has_sidecar, strict=True)
                              if has and path in inserted]
 
 
-async def _import_sidecars(
-    pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, paths: list[str], report: ScanReport
-) -> None:
+async def _import_sidecars(services: LegacyServices, paths: list[str], report: ScanReport) -> None:
     """New files that came with another tool's side-car: its hash, when the disk confirms it, promotes them
     at once (after their previews exist, which the promotion renames); the others stay pending."""
     if not paths:
         return
-    services = LegacyServices(pool, hasher, catalogue.images, catalogue)
     imported = await import_for_paths(services, paths)
     report.imported = imported.trusted
     for skipped in imported.skipped[:REPORT_LIMIT - len(report.errors)]:
@@ -188,9 +184,9 @@ async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> Non
     report.recognised += 1
 
 
-async def _compress_preview(catalogue: Catalogue, preview: str, image_key: str, report: ScanReport) -> None:
+async def _compress_preview(images: ImagesClient, preview: str, image_key: str, report: ScanReport) -> None:
     """After the row exists: a broken side-car image is reported and never keeps its model out."""
     try:
-        await catalogue.images.compress_file(preview, image_key)
+        await images.compress_file(preview, image_key)
     except ServiceFailure as exc:
         report.add_error(preview, exc.code, exc.message)
