@@ -10,8 +10,6 @@ from asyncpg import Record
 
 from backend.database.jobs_queries import LIVE_STATES
 
-FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
-
 
 @dataclass
 class Outcome:
