@@ -8,7 +8,6 @@ gateway holds one batch, never the library: a 100,000-file scan is a few hundred
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 
 import asyncpg
@@ -20,6 +19,7 @@ from backend.server.adapters.failures import ServiceFailure
 from backend.server.catalogue.service import Catalogue, PendingPolicy
 from backend.server.http.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
+from backend.server.legacy.report import FileProgress
 from backend.server.scan.missing import find_missing
 from backend.server.scan.report import REPORT_LIMIT, ScanReport
 from backend.util.bounded import Bounded
@@ -29,7 +29,6 @@ from modelvault.hasher.v1 import hasher_pb2
 
 log = logging.getLogger(__name__)
 
-FileProgress = Callable[[int, int, str], Awaitable[None]]
 # Previews compressed (and moved files recognised) at once: the image service has one worker per core,
 # and it does not say how many it has, so this covers a machine of a few cores without flooding it.
 FOLLOW_UP_CONCURRENCY = 4
