@@ -6,25 +6,38 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
 from backend.database.db import create_pool
-from backend.database.migration.promotion import sweep_orphan_previews
+from backend.database.migration.promotion import Promotions, sweep_orphan_previews
 from backend.server import keys
 from backend.server.adapters.clients import HasherClient, ImagesClient, open_channel
+from backend.server.catalogue.registration import PendingRegistration
 from backend.server.catalogue.service import Catalogue
 from backend.server.events.lifecycle import change_bus
 from backend.server.health.service import Health
 from backend.server.http import bad_requests
 from backend.server.http.errors import error_middleware
 from backend.server.http.guard import guard_middleware, token_middleware
+from backend.server.hub.limits import RateLimit
+from backend.server.hub.lookups import HubLookups
+from backend.server.hub.preview_download import HubPreviews
+from backend.server.jobs.headers_kind import headers_kind
+from backend.server.jobs.hub_auto import then_hub
+from backend.server.jobs.hub_kind import hub_kind
+from backend.server.jobs.import_kind import import_kind
+from backend.server.jobs.kinds import hash_kind, scan_kind
 from backend.server.jobs.lifecycle import job_engine
+from backend.server.jobs.runner import JobRunner
 from backend.server.jobs.watch import auto_scan
 from backend.server.legacy import LegacyImport, LegacyServices
 from backend.server.library.service import Library
 from backend.server.personal.service import Personal
 from backend.server.presence import presence
+from backend.server.previews.service import Previews
+from backend.server.queue.service import QueueServices
 from backend.server.router import setup_routes
 from backend.server.staged_cleanup import sweep_dead_staged_previews
 from backend.util.config import Config
@@ -50,7 +63,7 @@ class Server:
         # Reverse order on the way out: the use cases' users go before the pool and channels they use.
         app.cleanup_ctx.extend(
             [self._database, self._presence, self._hasher_channel, self._images_channel, self._use_cases, self._sweep,
-             change_bus, job_engine, auto_scan]
+             change_bus, self._jobs, auto_scan]
         )
         setup_routes(app)
         return app
@@ -106,13 +119,35 @@ class Server:
         hasher = app[keys.HASHER] = HasherClient(app[keys.HASHER_CHANNEL], gateway.rpc_timeout_s,
                                                  gateway.hash_timeout_s)
         images = app[keys.IMAGES] = ImagesClient(app[keys.IMAGES_CHANNEL], gateway.rpc_timeout_s)
-        catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, dev=self.config.dev, start_id=self.start_id,
-                                                    compressions=self.config.images.workers)
+        registration = PendingRegistration(pool, hasher, images, compressions=self.config.images.workers,
+                                           start_id=self.start_id)
+        previews = Previews(pool, images, self.start_id)
+        catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, registration, previews, dev=self.config.dev)
         app[keys.LIBRARY] = Library(pool)
         app[keys.PERSONAL] = Personal(pool)
-        app[keys.LEGACY_IMPORT] = LegacyImport(LegacyServices(pool, hasher, images, catalogue))
+        services = app[keys.SERVICES] = LegacyServices(pool, hasher, images, catalogue)
+        app[keys.LEGACY_IMPORT] = LegacyImport(services)
         app[keys.HEALTH] = Health(pool, app[keys.HASHER_CHANNEL], app[keys.IMAGES_CHANNEL])
         yield
+
+    async def _jobs(self, app: web.Application) -> AsyncIterator[None]:
+        async with job_engine(app, partial(self._register_kinds, app)):
+            yield
+
+    def _register_kinds(self, app: web.Application, runner: JobRunner) -> None:
+        """Every job kind, over the pool, the clients and the use cases built once above."""
+        config, pool, hasher, images = self.config, app[keys.POOL], app[keys.HASHER], app[keys.IMAGES]
+        runner.register("scan", scan_kind(app[keys.SERVICES], config.model_roots, config.jobs.settle_s))
+        queue = QueueServices(pool=pool, hasher=hasher, promotions=Promotions(pool, images, config.images_dir),
+                              lease_s=config.jobs.lease_s, dev=config.dev, settle_s=config.jobs.settle_s)
+        hashing = hash_kind(queue, config.model_roots)
+        runner.register("hash", then_hub(hashing, runner) if config.hub.auto else hashing)
+        runner.register("import", import_kind(app[keys.LEGACY_IMPORT], config))
+        runner.register("headers", headers_kind(pool, hasher, images, config.model_roots))
+        previews = HubPreviews(pool, images, config.hub)
+        # One rate for every hub job of this gateway: two jobs over two folders never ask twice as fast.
+        rate = RateLimit(config.hub.requests_per_s)
+        runner.register("hub", hub_kind(HubLookups(pool, config.hub, rate, previews.fetch), config.model_roots))
 
     async def _sweep(self, app: web.Application) -> AsyncIterator[None]:
         """In the background, so that start-up never waits for (or fails on) the image service."""

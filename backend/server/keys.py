@@ -12,7 +12,7 @@ from backend.server.events.bus import ChangeBus
 from backend.server.health.service import Health
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.runner import JobRunner
-from backend.server.legacy import LegacyImport
+from backend.server.legacy import LegacyImport, LegacyServices
 from backend.server.library.service import Library
 from backend.server.personal.service import Personal
 from backend.util.config import Config
@@ -27,6 +27,8 @@ IMAGES_CHANNEL = web.AppKey("images_channel", grpc.aio.Channel)
 HASHER = web.AppKey("hasher", HasherClient)
 IMAGES = web.AppKey("images", ImagesClient)
 JOB_RUNNER = web.AppKey("job_runner", JobRunner)
+# The catalogue and the clients and pool under it, built once: what the scan and the import work with.
+SERVICES = web.AppKey("services", LegacyServices)
 # The use cases, which request handlers call (and nothing else of the above but CONFIG).
 CATALOGUE = web.AppKey("catalogue", Catalogue)
 LIBRARY = web.AppKey("library", Library)

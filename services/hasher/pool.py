@@ -18,9 +18,8 @@ from services.process_pool import PoolClosedError, ProcessPool, WorkerDiedError
 log = logging.getLogger(__name__)
 
 # Files handed to the process pool per worker: one being hashed and the next one already queued in the
-# pool, which the worker takes as soon as it is done. Handing it over only then left the worker idle for
-# 5 to 15 ms per file (thread hops in this process, measured on 2 cores), where a 32 MiB LoRA takes it
-# about 25 ms to hash.
+# pool, which the worker takes as soon as it is done. Handing it over only then left the worker idle between
+# files (thread hops in this process) for a sizeable part of a LoRA's hashing time (README, Benchmark notes).
 QUEUED_PER_WORKER = 2
 
 

@@ -45,15 +45,13 @@ _HEADER_CHUNK = 64
 class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
     """Checks paths, answers shadow files in dev mode, and hands real files to the shared pool."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, pool: HashPool) -> None:
         self._roots = config.model_roots
         # cache.json may also lie in an import root (a web UI's own folder, beside its model folders).
         self._legacy_roots = (*config.model_roots, *config.import_roots,
                               *(root.resolve() for root in config.import_roots))
         self._dev = config.dev
-        self.pool = HashPool(config.hasher.workers,
-                             DiskReaders(config.hasher.rotational_devices, config.hasher.readers_per_disk),
-                             config.hasher.autov3_max_bytes)
+        self.pool = pool
         # Calls for one unchanged file share one read, whatever path they name it by.
         self.coalescer: Coalescer[FileIdentity, HashJob] = Coalescer()
         # Host name (a container's id under compose), process, and a random part for several servers in one
@@ -267,7 +265,10 @@ class HasherService(GrpcService):
     """The hasher's gRPC server; `servicer` holds the pool and the coalescer."""
 
     def __init__(self, config: Config) -> None:
-        self.servicer = HasherServicer(config)
+        pool = HashPool(config.hasher.workers,
+                        DiskReaders(config.hasher.rotational_devices, config.hasher.readers_per_disk),
+                        config.hasher.autov3_max_bytes)
+        self.servicer = HasherServicer(config, pool)
         super().__init__(
             config.hasher.listen,
             register=lambda server: hasher_pb2_grpc.add_HasherServiceServicer_to_server(self.servicer, server),

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 
 from services.hasher.server import HasherService
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.jobs_helpers import until
 from tests.stack_process import PROJECT, stack_env
 
 
@@ -51,5 +51,5 @@ async def hash_job_reading(session: aiohttp.ClientSession, base: str, models: li
     async with session.post(f"{base}/api/jobs", json={"kind": "hash"}) as reply:
         assert reply.status == 202, await reply.text()
         job_id = (await reply.json())["id"]
-    await until(lambda: hasher.servicer.reads_in_flight > 0, what="a read in flight")
+    await eventually(lambda: hasher.servicer.reads_in_flight > 0, timeout=60, what="a read in flight")
     return job_id

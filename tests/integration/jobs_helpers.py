@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.eventually import eventually
 
 MiB = 1024 * 1024
 
@@ -34,21 +33,8 @@ async def job(client, job_id: int) -> dict[str, Any]:
     return await reply.json()
 
 
-async def until(check: Callable[[], Any], timeout_s: float = 60, what: str = "a condition") -> Any:
-    """Poll an async or plain check until it returns something truthy, or fail after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 async def finished(client, job_id: int, timeout_s: float = 60) -> dict[str, Any]:
     async def ended() -> dict[str, Any] | None:
         body = await job(client, job_id)
         return body if body["state"] not in ("queued", "running") else None
-    return await until(ended, timeout_s, f"job {job_id} to end")
+    return await eventually(ended, timeout=timeout_s, what=f"job {job_id} to end")

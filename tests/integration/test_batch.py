@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from backend.server.instance import create_app
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, files_under, write_model, write_preview
+from tests.integration.gateway_support import error_of, files_under, write_model, write_preview
 
 
 def _library(stack: Stack) -> dict[str, bytes]:

@@ -13,8 +13,8 @@ from PIL import Image
 from backend.server import keys
 from backend.server.events.bus import STREAM_QUEUE, Subscription
 from tests.integration.conftest import Stack
+from tests.integration.gateway_support import write_model
 from tests.integration.jobs_helpers import finished
-from tests.integration.test_gateway import write_model
 
 
 class Stream:

@@ -18,10 +18,11 @@ from aiohttp import web
 
 from backend.server.instance import HANDLER_CANCELLATION
 from backend.util.config import PROJECT_ROOT
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.fake_hub import FakeHub, hub_running, version
-from tests.integration.jobs_helpers import MiB, sparse_model, until
-from tests.integration.test_gateway import write_model
+from tests.integration.gateway_support import write_model
+from tests.integration.jobs_helpers import MiB, sparse_model
 
 TOKEN = "a-long-enough-test-token"
 
@@ -166,8 +167,8 @@ async def _hash_job_running(stack: Stack, api: Api, **env: str) -> tuple[asyncio
         jobs = (await api.get("/api/jobs"))["items"]
         return jobs[0] if jobs and jobs[0]["state"] == "running" else None
 
-    job = await until(running_job, what="the CLI's hash job to run")
-    await until(lambda: stack.hasher.servicer.reads_in_flight > 0, what="a read in flight")
+    job = await eventually(running_job, timeout=60, what="the CLI's hash job to run")
+    await eventually(lambda: stack.hasher.servicer.reads_in_flight > 0, timeout=60, what="a read in flight")
     return process, job
 
 
@@ -216,8 +217,8 @@ async def test_ctrl_c_cancels_the_running_hash_job_and_exits_130(stack: Stack, a
         jobs = (await api.get("/api/jobs"))["items"]
         return jobs[0] if jobs and jobs[0]["state"] == "running" else None
 
-    job = await until(running_job, what="the CLI's hash job to run")
-    await until(lambda: stack.hasher.servicer.reads_in_flight > 0, what="a read in flight")
+    job = await eventually(running_job, timeout=60, what="the CLI's hash job to run")
+    await eventually(lambda: stack.hasher.servicer.reads_in_flight > 0, timeout=60, what="a read in flight")
     process.send_signal(signal.SIGINT)
     result = await finish(process)
 

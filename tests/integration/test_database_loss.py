@@ -11,9 +11,10 @@ import aiohttp
 import asyncpg
 
 from backend.database.embedded import EmbeddedPostgres
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.gateway_process import embedded_env, hash_job_reading, healthy, start_gateway, stop_gateway
-from tests.integration.jobs_helpers import MiB, sparse_model, until
+from tests.integration.jobs_helpers import MiB, sparse_model
 from tests.stack_process import free_port
 
 
@@ -36,7 +37,7 @@ async def test_a_database_killed_under_a_hash_job_fails_it_naming_the_database(
     gateway = await start_gateway(env, tmp_path / "gateway.log")
     async with aiohttp.ClientSession() as session:
         try:
-            await until(lambda: healthy(session, base), timeout_s=120, what="the gateway and its database")
+            await eventually(lambda: healthy(session, base), timeout=120, what="the gateway and its database")
             job_id = await hash_job_reading(session, base, models, stack.hasher)
 
             kill_postgres(own_database)
@@ -47,7 +48,7 @@ async def test_a_database_killed_under_a_hash_job_fails_it_naming_the_database(
                         return None
                     body = await reply.json()
                 return body if body["state"] not in ("queued", "running") else None
-            job = await until(ended, timeout_s=120, what="the job's end to be written")
+            job = await eventually(ended, timeout=120, what="the job's end to be written")
             assert job["state"] == "failed" and job["finished_at"], job
             assert job["error"]["code"] == "database_unavailable", job["error"]
             assert job["error"]["message"].startswith("PostgreSQL stopped answering: "), job["error"]

@@ -16,7 +16,7 @@ from backend.server.instance import create_app
 from services.hasher.server import build_service
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import files_under
+from tests.integration.gateway_support import files_under
 
 
 def _real_tree(root: Path) -> None:

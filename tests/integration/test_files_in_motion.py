@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
+from tests.integration.gateway_support import files_under, write_model, write_preview
 from tests.integration.hasher_support import frozen
 from tests.integration.jobs_helpers import finished
-from tests.integration.test_gateway import files_under, write_model, write_preview
 
 MiB = 1024 * 1024
 

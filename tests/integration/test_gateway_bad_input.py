@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from backend.database.embedded import EmbeddedPostgres
 from backend.server.instance import create_app
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, files_under, write_model
+from tests.integration.gateway_support import error_of, files_under, write_model
 
 
 async def _nothing_changed(stack: Stack, db: asyncpg.Connection) -> None:

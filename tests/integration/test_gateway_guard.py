@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from backend.server.instance import create_app
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, files_under, write_model
+from tests.integration.gateway_support import error_of, files_under, write_model
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"
 

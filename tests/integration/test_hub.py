@@ -12,10 +12,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
-from tests.integration.jobs_helpers import finished, register, until
-from tests.integration.test_gateway import error_of, files_under, write_model, write_preview
+from tests.integration.gateway_support import error_of, files_under, write_model, write_preview
+from tests.integration.jobs_helpers import finished, register
 
 # Fast enough for tests; the default of 1 request a second is what a real hub gets.
 FAST = {"MODELVAULT_HUB_REQUESTS_PER_S": "1000", "MODELVAULT_HUB_BACKOFF_S": "0.05",
@@ -279,7 +280,7 @@ async def test_a_hub_job_waiting_on_a_slow_hub_is_cancelled_at_once(
     hub.versions, hub.faults, hub.stall_s = [version(sha256)], ["timeout"], 60
     reply = await client.post("/api/jobs", json={"kind": "hub"})
     job_id = (await reply.json())["id"]
-    await until(lambda: hub.api_requests(), what="the hub to be asked")
+    await eventually(lambda: hub.api_requests(), timeout=60, what="the hub to be asked")
     cancelled = await client.post(f"/api/jobs/{job_id}/cancel")
     assert cancelled.status == 200 and (await cancelled.json())["state"] == "cancelled"
     assert (await model(client, sha256))["hub"]["state"] == "unchecked"
@@ -319,7 +320,7 @@ async def test_with_hub_auto_a_hash_job_that_catalogued_files_is_followed_by_a_h
     async def hub_done() -> dict | None:
         jobs = (await (await client.get("/api/jobs")).json())["items"]
         return next((j for j in jobs if j["kind"] == "hub" and j["state"] == "done"), None)
-    followed = await until(hub_done, what="the hub job after the hash job")
+    followed = await eventually(hub_done, timeout=60, what="the hub job after the hash job")
     assert followed["result"]["found"] == 1 and hub.asked_hashes() == [hashlib.sha256(content).hexdigest().upper()]
 
 

@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestClient
 from backend.server.jobs.control import JobRunningError
 from backend.server.keys import JOB_RUNNER
 from tests.integration.conftest import Stack
+from tests.integration.gateway_support import error_of
 from tests.integration.jobs_helpers import MiB, register, sparse_model
-from tests.integration.test_gateway import error_of
 
 
 async def test_every_spelling_of_the_library_is_one_folder_for_the_409_rule(

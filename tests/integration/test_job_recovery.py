@@ -9,9 +9,10 @@ import aiohttp
 import asyncpg
 
 from backend.database.embedded import EmbeddedPostgres
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.gateway_process import embedded_env, hash_job_reading, healthy, start_gateway, stop_gateway
-from tests.integration.jobs_helpers import MiB, sparse_model, until
+from tests.integration.jobs_helpers import MiB, sparse_model
 from tests.stack_process import free_port, stack_env
 
 
@@ -26,7 +27,7 @@ async def test_a_gateway_killed_mid_job_leaves_an_interrupted_job_and_gives_its_
     gateway = await start_gateway(env, log)
     async with aiohttp.ClientSession() as session:
         try:
-            await until(lambda: healthy(session, base), what="the gateway to start")
+            await eventually(lambda: healthy(session, base), timeout=60, what="the gateway to start")
             job_id = await hash_job_reading(session, base, models, stack.hasher)
             assert await db.fetchval("SELECT count(*) FROM pending_models WHERE claimed_by = $1", job_id) == 3
             gateway.kill()
@@ -34,13 +35,13 @@ async def test_a_gateway_killed_mid_job_leaves_an_interrupted_job_and_gives_its_
             assert await db.fetchval("SELECT state FROM jobs WHERE id = $1", job_id) == "running"
 
             gateway = await start_gateway(env, log)
-            await until(lambda: healthy(session, base), what="the gateway to start again")
+            await eventually(lambda: healthy(session, base), timeout=60, what="the gateway to start again")
 
             async def interrupted() -> dict | None:
                 async with session.get(f"{base}/api/jobs/{job_id}") as reply:
                     body = await reply.json()
                 return body if body["state"] == "interrupted" else None
-            job = await until(interrupted, what="the job to be found interrupted")
+            job = await eventually(interrupted, timeout=60, what="the job to be found interrupted")
             assert job["finished_at"] and job["error"]["code"] == "interrupted" and job["files_done"] == 0
             free = await db.fetchval(
                 "SELECT count(*) FROM pending_models WHERE claimed_by IS NULL AND claimed_until IS NULL")
@@ -73,14 +74,14 @@ async def test_a_gateway_restarted_on_its_data_folder_interrupts_its_predecessor
     gateway = await start_gateway(env, log)
     async with aiohttp.ClientSession() as session:
         try:
-            await until(lambda: healthy(session, base), timeout_s=120, what="the gateway and its database")
+            await eventually(lambda: healthy(session, base), timeout=120, what="the gateway and its database")
             job_id = await hash_job_reading(session, base, models, stack.hasher)
             gateway.kill()
             await gateway.wait()
             assert await _job_and_held_rows(own_database, job_id) == ("running", 3)
 
             gateway = await start_gateway(env, log)
-            await until(lambda: healthy(session, base), timeout_s=120, what="the gateway to start again")
+            await eventually(lambda: healthy(session, base), timeout=120, what="the gateway to start again")
             # Healthy means started: the job and its rows were dealt with before the gateway listened.
             async with session.get(f"{base}/api/jobs/{job_id}") as reply:
                 job = await reply.json()
@@ -106,11 +107,11 @@ async def test_a_second_gateway_on_a_living_gateways_data_folder_leaves_its_jobs
     second = None
     async with aiohttp.ClientSession() as session:
         try:
-            await until(lambda: healthy(session, first_base), timeout_s=120, what="the first gateway")
+            await eventually(lambda: healthy(session, first_base), timeout=120, what="the first gateway")
             job_id = await hash_job_reading(session, first_base, models, stack.hasher)
             second = await start_gateway(embedded_env(stack, second_port, MODELVAULT_JOB_STALE_S="600"),
                                          tmp_path / "2.log")
-            await until(lambda: healthy(session, second_base), timeout_s=120, what="the second gateway")
+            await eventually(lambda: healthy(session, second_base), timeout=120, what="the second gateway")
             async with session.get(f"{second_base}/api/jobs/{job_id}") as reply:
                 assert (await reply.json())["state"] == "running"
             assert stack.hasher.servicer.reads_in_flight > 0, "the first gateway's job still reads"

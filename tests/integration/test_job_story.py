@@ -7,8 +7,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
+from tests.integration.gateway_support import write_model
 from tests.integration.jobs_helpers import finished
-from tests.integration.test_gateway import write_model
 
 
 async def _started(gateway: TestClient, headers: dict[str, str] | None = None, **body) -> dict:

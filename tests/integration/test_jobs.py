@@ -9,9 +9,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.jobs_helpers import MiB, finished, job, register, sparse_model, until
-from tests.integration.test_gateway import error_of, write_model
+from tests.integration.gateway_support import error_of, write_model
+from tests.integration.jobs_helpers import MiB, finished, job, register, sparse_model
 
 
 async def test_a_hash_job_runs_in_the_background_and_reports_what_it_did(
@@ -120,11 +121,11 @@ async def test_cancel_stops_the_reads_and_leaves_the_rest_pending(
     await register(gateway, models)
     servicer = stack.hasher.servicer
     started = await (await gateway.post("/api/jobs", json={"kind": "hash"})).json()
-    await until(lambda: servicer.reads_in_flight > 0, what="a read in flight")
+    await eventually(lambda: servicer.reads_in_flight > 0, timeout=60, what="a read in flight")
 
     reply = await gateway.post(f"/api/jobs/{started['id']}/cancel")
     assert reply.status == 200 and (await reply.json())["state"] == "cancelled"
-    await until(lambda: servicer.reads_in_flight == 0, what="the hasher to stop reading")
+    await eventually(lambda: servicer.reads_in_flight == 0, timeout=60, what="the hasher to stop reading")
     assert servicer.pool.cancellations >= 1
     hashed = await db.fetchval("SELECT count(*) FROM models")
     leftover = await (await gateway.get("/api/models/pending")).json()

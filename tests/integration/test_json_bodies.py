@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from backend.server.http.json_limits import MAX_DEPTH, MAX_VALUES
 from backend.util.config import MAX_BODY_BYTES
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of
+from tests.integration.gateway_support import error_of
 
 HEADERS = {"Content-Type": "application/json"}
 

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import files_under, write_model, write_preview
+from tests.integration.gateway_support import files_under, write_model, write_preview
 from tests.legacy_formats import (
     a1111_cache,
     a1111_diskcache,

@@ -11,7 +11,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, write_model
+from tests.integration.gateway_support import error_of, write_model
 
 # (path, size, mtime_ns): names, sizes and dates in orders that differ from the paths'.
 ROWS = [

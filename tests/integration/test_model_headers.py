@@ -22,8 +22,8 @@ from services.hasher.server import build_service
 from tests import model_layouts as layouts
 from tests.conftest import make_config
 from tests.integration.conftest import Stack
+from tests.integration.gateway_support import write_preview
 from tests.integration.jobs_helpers import finished, register
-from tests.integration.test_gateway import write_preview
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import files_under, write_model, write_preview
+from tests.integration.gateway_support import files_under, write_model, write_preview
 
 
 async def _hashed_with_preview(stack: Stack, gateway: TestClient, relative: str, content: bytes) -> str:

@@ -7,7 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, write_model
+from tests.integration.gateway_support import error_of, write_model
 from tests.legacy_formats import sha, write_json
 
 

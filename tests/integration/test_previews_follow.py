@@ -14,8 +14,8 @@ from PIL import Image
 
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
+from tests.integration.gateway_support import files_under, write_model, write_preview
 from tests.integration.jobs_helpers import finished
-from tests.integration.test_gateway import files_under, write_model, write_preview
 
 
 async def _job(gateway: TestClient, kind: str, **body) -> dict:

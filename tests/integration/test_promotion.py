@@ -20,12 +20,12 @@ from backend.database.db import lock_paths
 from backend.database.embedded import EmbeddedPostgres
 from backend.database.migration.promotion import ORPHAN_MIN_AGE_S, Promotions, sweep_orphan_previews
 from backend.server import keys
-from backend.server.adapters.clients import ServiceDown
+from backend.server.adapters.failures import ServiceDown
 from backend.server.instance import create_app
 from backend.util.file_identity import FileIdentity, HashedFile
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, files_under, write_model, write_preview
+from tests.integration.gateway_support import error_of, files_under, write_model, write_preview
 from tests.invariants import assert_promotion_invariants, old_orphan_previews
 from tests.stack_process import Gateway, free_port, stack_env, start_stack, stop_stack
 

@@ -14,10 +14,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from backend.server.adapters.clients import failure
+from backend.server.adapters.grpc_failures import failure
+from backend.server.http.errors import shown
 from modelvault.hasher.v1 import hasher_pb2
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of, files_under, write_model
+from tests.integration.gateway_support import error_of, files_under, write_model
 
 # "é" is two bytes in UTF-8: limits count bytes, not characters.
 NAME_254 = "é" * 127
@@ -126,5 +127,5 @@ async def test_a_call_over_grpcs_size_limit_is_a_502_naming_the_service(start_ha
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await hasher.stub.Stat(hasher_pb2.StatRequest(path="/" + "a" * 5 * 1024 * 1024), timeout=10)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    error = failure(caught.value, "hasher")
+    error = shown(failure(caught.value, "hasher"))
     assert (error.status, error.code) == (502, "bad_gateway") and "hasher service" in error.message

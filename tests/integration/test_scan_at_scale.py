@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from backend.database.migration.shadow_tree.synthetic import build_synthetic_tree
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import files_under, write_model, write_preview
+from tests.integration.gateway_support import files_under, write_model, write_preview
 
 
 async def _scan(gateway: TestClient, **body) -> dict:

@@ -18,7 +18,7 @@ from backend.server import keys
 from backend.server.instance import create_app
 from tests.eventually import eventually, eventually_blocking
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import files_under, write_model, write_preview
+from tests.integration.gateway_support import files_under, write_model, write_preview
 from tests.stack_process import free_port, request_json, stack_env, start_stack, stop_stack
 
 

@@ -52,3 +52,42 @@ def test_a_handler_imports_no_database(path: Path) -> None:
 @pytest.mark.parametrize("path", HANDLERS, ids=lambda p: str(p.relative_to(SERVER)))
 def test_a_handler_reads_only_use_cases_from_the_app(path: Path) -> None:
     assert _app_keys(ast.parse(path.read_text(), str(path))) - USE_CASE_KEYS == set()
+
+
+VIEWS = sorted(SERVER.rglob("views.py"))
+
+
+@pytest.mark.parametrize("path", VIEWS, ids=lambda p: str(p.relative_to(SERVER)))
+def test_a_views_module_imports_no_query_module(path: Path) -> None:
+    tree = ast.parse(path.read_text(), str(path))
+    assert [name for name in _imported(tree) if name.rsplit(".", 1)[-1].endswith("_queries")] == []
+
+
+# A failure of a service call is a type (adapters/failures.py); only the error middleware gives it a number.
+SEAM = [SERVER / "adapters" / "failures.py", SERVER / "adapters" / "grpc_failures.py"]
+USE_CASES = sorted(path for path in SERVER.rglob("*.py") if path.parent.name != "http")
+
+
+@pytest.mark.parametrize("path", SEAM, ids=lambda p: p.name)
+def test_the_failures_of_service_calls_know_nothing_of_http(path: Path) -> None:
+    tree = ast.parse(path.read_text(), str(path))
+    assert [name for name in _imported(tree) if name.startswith(("aiohttp", "backend.server.http"))] == []
+    http_numbers = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                    and type(node.value) is int and 400 <= node.value < 600]
+    assert http_numbers == []
+
+
+def _statuses_read_of_caught_exceptions(tree: ast.Module) -> list[int]:
+    """Lines where an `except ... as exc` body reads exc.status: deciding by an HTTP number."""
+    lines = []
+    for handler in ast.walk(tree):
+        if isinstance(handler, ast.ExceptHandler) and handler.name:
+            lines += [node.lineno for statement in handler.body for node in ast.walk(statement)
+                      if isinstance(node, ast.Attribute) and node.attr == "status"
+                      and isinstance(node.value, ast.Name) and node.value.id == handler.name]
+    return lines
+
+
+@pytest.mark.parametrize("path", USE_CASES, ids=lambda p: str(p.relative_to(SERVER)))
+def test_no_use_case_decides_by_an_http_status(path: Path) -> None:
+    assert _statuses_read_of_caught_exceptions(ast.parse(path.read_text(), str(path))) == []

@@ -10,7 +10,8 @@ from pathlib import Path
 import asyncpg
 import grpc
 
-from backend.server.http.errors import from_rpc_error
+from backend.server.adapters.grpc_failures import failure
+from backend.server.http.errors import ApiError, shown
 from backend.server.jobs.failure import job_error
 from backend.util.status_reasons import DISK_FULL, REASON_KEY
 
@@ -19,6 +20,11 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def _rpc_error(code: grpc.StatusCode, details: str, *trailing: tuple[str, str]) -> grpc.aio.AioRpcError:
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details=details)
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
+    """What a client is answered when a call to service fails with exc."""
+    return shown(failure(exc, service))
 
 
 def test_a_full_disk_is_insufficient_storage_not_too_many_requests() -> None:

@@ -10,7 +10,8 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from backend.server.http.errors import ApiError, from_status, says_disk_full
+from backend.server.adapters.failures import ServiceBroke, ServiceFailure
+from backend.server.adapters.grpc_failures import BY_NUMBER, failure, named
 from backend.util.file_identity import FileIdentity, HashedFile, ShortHashes
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
@@ -56,44 +57,6 @@ async def is_serving(channel: grpc.aio.Channel, timeout_s: float) -> bool:
     except grpc.aio.AioRpcError:
         return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING
-
-
-class ServiceDown(ApiError):
-    """A service did not answer (UNAVAILABLE): no file is at fault, so a batch stops and says which service."""
-
-    def __init__(self, service: str, failure: ApiError) -> None:
-        super().__init__(failure.status, failure.code, failure.message)
-        self.service = service
-
-
-class FileFailed(ApiError):
-    """This one file could not be handled (missing, unreadable, changed while read, refused): a batch goes on."""
-
-
-# What the services answer about one file; anything else (a deadline, an exhausted resource) is neither.
-_FILE_CODES = frozenset({
-    grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.ABORTED,
-    grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.OUT_OF_RANGE,
-    # The hasher's read errors (EIO) and its unexpected failures on one file.
-    grpc.StatusCode.INTERNAL, grpc.StatusCode.DATA_LOSS,
-})
-
-
-_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
-
-
-def failure(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
-    """A gRPC status as one of the named failures the use cases decide on; errors.py gives it its HTTP form."""
-    return _named(exc.code(), exc.details(), service, disk_full=says_disk_full(exc, service))
-
-
-def _named(code: grpc.StatusCode, details: str | None, service: str, *, disk_full: bool = False) -> ApiError:
-    shown = from_status(code, details, service, disk_full=disk_full)
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return ServiceDown(service, shown)
-    if code in _FILE_CODES:
-        return FileFailed(shown.status, shown.code, shown.message)
-    return shown
 
 
 async def _call(service: str, call: Awaitable[T]) -> T:
@@ -146,7 +109,7 @@ class HasherClient:
             raise failure(exc, "hasher") from None
         finally:
             stream.cancel()  # a no-op once it ended; stops the worker if our caller went away
-        raise ApiError(502, "bad_gateway", "hasher service: the hash stream ended without a digest")
+        raise ServiceBroke("hasher", "hasher service: the hash stream ended without a digest")
 
 
     async def list_models(self, folder: str = "") -> AsyncIterator[hasher_pb2.ListModelsResponse]:
@@ -163,13 +126,13 @@ class HasherClient:
         finally:
             call.cancel()  # a no-op once it ended; stops the walk if our caller gave up
 
-    async def hash_many(self, paths: list[str]) -> list[hasher_pb2.FileDigest | ApiError]:
+    async def hash_many(self, paths: list[str]) -> list[hasher_pb2.FileDigest | ServiceFailure]:
         """Each file's digest, or its failure (FileFailed; ServiceDown when its worker was lost), in one call."""
         request = hasher_pb2.HashManyRequest(files=[hasher_pb2.HashRequest(path=path) for path in paths])
         reply = await _call("hasher", self._stub.HashMany(request, timeout=self._hash_timeout_s))
         return [
             result.digest if result.WhichOneof("outcome") == "digest"
-            else _named(_BY_NUMBER.get(result.error.code, grpc.StatusCode.UNKNOWN), result.error.message, "hasher")
+            else named(BY_NUMBER.get(result.error.code, grpc.StatusCode.UNKNOWN), result.error.message, "hasher")
             for result in reply.results
         ]
 

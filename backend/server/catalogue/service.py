@@ -13,8 +13,8 @@ from asyncpg import Record
 from backend.database import db
 from backend.database.migration.promotion import promote
 from backend.server.adapters.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
+from backend.server.adapters.failures import AccessDenied, FileMissing
 from backend.server.catalogue.registration import PendingRegistration
-from backend.server.http.errors import ApiError
 from backend.server.previews.service import Previews
 from backend.util.file_identity import FileIdentity, HashedFile
 
@@ -60,20 +60,17 @@ class _Known:
 class Catalogue:
     """What the handlers, the scan and the import ask of the catalogue about one file: its hash, its registration."""
 
-    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, *, dev: bool,
-                 start_id: str, compressions: int = 4) -> None:
+    def __init__(self, pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient,
+                 registration: PendingRegistration, previews: Previews, *, dev: bool) -> None:
         self._pool = pool
-        self._registration = PendingRegistration(pool, hasher, images, compressions=compressions, start_id=start_id)
+        self._registration = registration
         self._hasher = hasher
         self._images = images
         self._dev = dev
-        self.previews = Previews(pool, images, start_id)
+        # Which picture each content shows: the scan and the preview routes ask it through the catalogue.
+        self.previews = previews
         # Told of each model one request added (promoted) or found moved: the stream of catalogue changes.
         self.listeners: list[Callable[[dict], None]] = []
-
-    @property
-    def images(self) -> ImagesClient:
-        return self._images
 
     async def hash_model(self, path: str, *, pending: PendingPolicy, force: bool = False,
                          on_progress: ProgressCallback | None = None) -> HashOutcome:
@@ -181,10 +178,8 @@ class Catalogue:
         """Whether a catalogued path still names a file we manage (gone, or under a root no longer configured)."""
         try:
             await self._hasher.stat(path)
-        except ApiError as exc:
-            if exc.status in (403, 404):
-                return False
-            raise
+        except (FileMissing, AccessDenied):
+            return False
         return True
 
     async def register_pending(self, path: str, preview_path: str | None) -> tuple[Record, bool]:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from backend.database import db, header_queries
-from backend.server.adapters.clients import FileFailed, HasherClient, ImagesClient
+from backend.server.adapters.clients import HasherClient, ImagesClient
+from backend.server.adapters.failures import FileFailed
 from backend.util.image_keys import PENDING_DIR, SUFFIX, active_image_key
 
 REPORT_LIMIT = 100

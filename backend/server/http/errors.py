@@ -6,11 +6,20 @@ import errno
 import logging
 
 import asyncpg
-import grpc
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
-from backend.util.status_reasons import DISK_FULL, REASON_KEY
+from backend.server.adapters.failures import (
+    AccessDenied,
+    BadArgument,
+    CallCancelled,
+    DeadlineExceeded,
+    DiskFull,
+    FileChanged,
+    FileMissing,
+    ServiceDown,
+    ServiceFailure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +34,19 @@ class ApiError(Exception):
         self.message = message
 
 
-# As googleapis google/rpc/code.proto maps them; ABORTED here means "the file changed while hashing".
-# RESOURCE_EXHAUSTED is not here: it is a 507 only when the image service says its disk is full (says_disk_full);
-# otherwise gRPC refused a message or its metadata as too large, a failure of the service or of this gateway.
-_GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_argument"),
-    grpc.StatusCode.FAILED_PRECONDITION: (400, "failed_precondition"),
-    grpc.StatusCode.OUT_OF_RANGE: (400, "out_of_range"),
-    grpc.StatusCode.PERMISSION_DENIED: (403, "permission_denied"),
-    grpc.StatusCode.NOT_FOUND: (404, "not_found"),
-    grpc.StatusCode.ALREADY_EXISTS: (409, "already_exists"),
-    grpc.StatusCode.ABORTED: (409, "aborted"),
-    grpc.StatusCode.CANCELLED: (499, "cancelled"),
-    grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
-    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "deadline_exceeded"),
-}
+# Each failure of a service call (adapters/failures.py) as HTTP, the way googleapis google/rpc/code.proto maps the
+# status it came from; ABORTED here means "the file changed while hashing". The first class that matches wins.
+_FAILURE_STATUS: tuple[tuple[type[ServiceFailure], int], ...] = (
+    (BadArgument, 400),
+    (AccessDenied, 403),
+    (FileMissing, 404),
+    (FileChanged, 409),
+    (CallCancelled, 499),
+    (ServiceDown, 503),
+    (DeadlineExceeded, 504),
+    (DiskFull, 507),
+    (ServiceFailure, 502),
+)
 
 # The errors that mean "the database is not there", as opposed to a bug in a query. An OSError means it
 # only when asyncpg raised it (connecting); elsewhere it is a file or a disk, and says so.
@@ -58,46 +65,10 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-# What a client reads for a service's failure: gRPC's own details name internal addresses and sockets.
-_OUTAGE_MESSAGES = {
-    503: "the {service} service is unavailable",
-    504: "the {service} service did not answer in time",
-    502: "the {service} service failed",
-}
-
-
-def says_disk_full(exc: grpc.aio.AioRpcError, service: str) -> bool:
-    """The image service's word that its disk is full: the one service that writes, and the reason it attaches."""
-    if service != "images" or exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return False
-    return any(key == REASON_KEY and value == DISK_FULL for key, value in exc.trailing_metadata() or ())
-
-
-def from_rpc_error(exc: grpc.aio.AioRpcError, service: str) -> ApiError:
-    """A service's status as the client should see it; outages name the service that is down, nothing more."""
-    return from_status(exc.code(), exc.details(), service, disk_full=says_disk_full(exc, service))
-
-
-def from_status(grpc_code: grpc.StatusCode, details: str | None, service: str, *, disk_full: bool = False) -> ApiError:
-    if grpc_code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return _exhausted(details, service, disk_full)
-    status, code = _GRPC_TO_HTTP.get(grpc_code, (502, "bad_gateway"))
-    message = details or grpc_code.name
-    if status in _OUTAGE_MESSAGES:
-        log.warning("%s service: %s: %s", service, grpc_code.name, message)
-        message = _OUTAGE_MESSAGES[status].format(service=service)
-    elif status >= 500:
-        message = f"{service} service: {message}"
-    return ApiError(status, code, message)
-
-
-def _exhausted(details: str | None, service: str, disk_full: bool) -> ApiError:
-    if disk_full:
-        return ApiError(507, "insufficient_storage", f"{service} service: {details}")
-    # Requests are checked for size before any call (request_paths.py): what is left is the service's or ours.
-    log.warning("%s service: RESOURCE_EXHAUSTED: %s", service, details)
-    return ApiError(502, "bad_gateway",
-                    f"the {service} service's answer, or the call to it, was over gRPC's size limits")
+def shown(exc: ServiceFailure) -> ApiError:
+    """A service call's failure as the client sees it."""
+    status = next(status for kind, status in _FAILURE_STATUS if isinstance(exc, kind))
+    return ApiError(status, exc.code, exc.message)
 
 
 def _from_asyncpg(exc: BaseException) -> bool:
@@ -130,6 +101,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message)
+    except ServiceFailure as exc:
+        answer = shown(exc)
+        return error_response(answer.status, answer.code, answer.message)
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(413, "body_too_large", exc.text or "request body too large")
     except web.HTTPException as exc:

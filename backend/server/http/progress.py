@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from backend.server.adapters.failures import ServiceFailure
 from backend.server.http.errors import ApiError
 
 Report = Callable[..., Awaitable[None]]
@@ -22,7 +23,7 @@ async def respond(
     stream = ProgressStream(request)
     try:
         body = await work(stream.report)
-    except ApiError as exc:
+    except (ApiError, ServiceFailure) as exc:
         if not stream.started:
             raise  # nothing sent yet: an ordinary error response with its status
         body = {"error": {"code": exc.code, "message": exc.message}}

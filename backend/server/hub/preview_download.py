@@ -14,7 +14,8 @@ import aiohttp
 import asyncpg
 
 from backend.database import db, hub_queries
-from backend.server.adapters.clients import FileFailed, ImagesClient
+from backend.server.adapters.clients import ImagesClient
+from backend.server.adapters.failures import FileFailed
 from backend.server.hub.answers import HubVersion
 from backend.server.hub.client import HubFailure, read_capped
 from backend.server.hub.lookups import PreviewRefused

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from types import TracebackType
 
-from backend.server.http.errors import ApiError, database_gone
+from backend.server.adapters.failures import ServiceFailure
+from backend.server.http.errors import ApiError, database_gone, shown
 
 # A row's error stays a line a person reads, whatever the exception carried.
 MESSAGE_LIMIT = 500
@@ -18,6 +19,8 @@ def job_error(exc: BaseException) -> ApiError:
         exc = exc.exceptions[0]
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, ServiceFailure):
+        return shown(exc)
     if database_gone(exc):
         return ApiError(503, "database_unavailable", f"PostgreSQL stopped answering: {reason(exc, outage=True)}")
     return ApiError(500, "internal", f"{operation(exc.__traceback__)} failed: {reason(exc)}")

@@ -7,15 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from backend.server.adapters.clients import HasherClient
-from backend.server.catalogue.service import Catalogue
 from backend.server.http.errors import ApiError
 from backend.server.http.params import integer
 from backend.server.http.request_paths import read_folder
 from backend.server.jobs.context import JobContext
 from backend.server.jobs.runner import JobKind
+from backend.server.legacy import LegacyServices
 from backend.server.queue import service as pending_queue
 from backend.server.queue.service import QueueServices
 from backend.server.scan import service as scan
@@ -39,8 +36,7 @@ def strict_flag(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, roots: Sequence[Path],
-              settle_s: float) -> JobKind:
+def scan_kind(services: LegacyServices, roots: Sequence[Path], settle_s: float) -> JobKind:
     def validate(body: dict[str, Any]) -> dict[str, Any]:
         only_fields(body, ("folder", "prune"))
         return {"folder": read_folder(body, roots), "prune": strict_flag(body, "prune")}
@@ -49,7 +45,7 @@ def scan_kind(pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, ro
         async def on_progress(done: int, total: int, path: str) -> None:
             ctx.progress(files_done=done, files_total=total, current=path)
 
-        report = await scan.scan(pool, hasher, catalogue, ctx.params["folder"], on_progress,
+        report = await scan.scan(services, ctx.params["folder"], on_progress,
                                  prune=ctx.params.get("prune", False), settle_s=settle_s)
         ctx.progress(errors=len(report.errors))
         return dataclasses.asdict(report)

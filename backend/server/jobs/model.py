@@ -11,8 +11,6 @@ from asyncpg import Record
 from backend.database.jobs_queries import LIVE_STATES
 from backend.server.jobs.story import STARTERS, problems, summary
 
-FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
-
 
 @dataclass
 class Outcome:

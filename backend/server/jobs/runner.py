@@ -15,6 +15,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import jobs_queries
+from backend.server.adapters.failures import ServiceFailure
 from backend.server.http.errors import ApiError, database_gone
 from backend.server.http.request_paths import folder_key
 from backend.server.jobs.context import JobContext, Listener
@@ -130,7 +131,7 @@ class JobRunner:
             error = (ApiError(409, "cancelled", "cancelled on request") if cancelled
                      else ApiError(503, "interrupted", "the gateway stopped while the job ran"))
             outcome = Outcome(error.code, error=error)
-        except ApiError as exc:
+        except (ApiError, ServiceFailure) as exc:
             outcome = Outcome("failed", error=exc)
         except Exception as exc:  # noqa: BLE001 - a bug in one job must not take the gateway down
             if database_gone(exc):

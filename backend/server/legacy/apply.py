@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from backend.database import db, legacy_queries
 from backend.database.migration.promotion import promote
+from backend.server.adapters.failures import FileFailed, ServiceFailure
 from backend.server.http.errors import ApiError
 from backend.server.legacy.plan import CREATE, PROMOTE, REFRESH, REGISTER, TRUSTING, Step
 from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices
@@ -30,9 +31,7 @@ async def apply(services: LegacyServices, steps: Sequence[Step], report: ImportR
         for step in one_by_one:
             try:
                 await _apply_one(services, step, report)
-            except ApiError as exc:
-                if exc.status >= 500:
-                    raise
+            except (FileFailed, ApiError) as exc:  # that file's own, or the catalogue's refusal of it
                 report.skip(step.file.path, "import", exc.message)
                 report.trusted -= step.action in TRUSTING
                 report.pending -= step.action == REGISTER
@@ -45,7 +44,7 @@ async def apply(services: LegacyServices, steps: Sequence[Step], report: ImportR
         async with asyncio.TaskGroup() as group:
             for _ in range(CONCURRENCY):
                 group.create_task(worker())
-    except* ApiError as failed:
+    except* ServiceFailure as failed:
         raise failed.exceptions[0] from None
     for start in range(0, len(bulk), BATCH):
         batch = bulk[start:start + BATCH]
@@ -79,8 +78,8 @@ async def _register(services: LegacyServices, step: Step, report: ImportReport):
     preview = step.file.entry.preview_path or None
     try:
         row, _ = await services.catalogue.register_pending(step.file.path, preview)
-    except ApiError as exc:
-        if preview is None or exc.status >= 500:
+    except FileFailed as exc:
+        if preview is None:
             raise
         # A broken side-car picture must not keep its model out of the catalogue.
         report.skip(preview, "preview", exc.message)

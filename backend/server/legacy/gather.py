@@ -10,7 +10,7 @@ from backend.database.migration.legacy import a1111, a1111_diskcache
 from backend.database.migration.legacy.claims import Claim, LegacyFormatError
 from backend.database.migration.legacy.sidecars import read_sidecars, source_of
 from backend.server.adapters.clients import HasherClient
-from backend.server.http.errors import ApiError
+from backend.server.adapters.failures import FileFailed, FileMissing
 from backend.server.legacy.report import ImportReport
 from backend.util.file_identity import FileIdentity
 from modelvault.hasher.v1 import hasher_pb2
@@ -85,13 +85,11 @@ async def _a1111_entries(hasher: HasherClient, root: str, report: ImportReport
         except LegacyFormatError as exc:
             report.skip(cache_path, a1111.SOURCE, str(exc))
             continue
-        except ApiError as exc:
-            if exc.status >= 500:
-                raise
-            if exc.status == 404:
-                absent.append((cache_path, exc.message))
-            else:
-                report.skip(cache_path, a1111.SOURCE, exc.message)
+        except FileMissing as exc:
+            absent.append((cache_path, exc.message))
+            continue
+        except FileFailed as exc:
+            report.skip(cache_path, a1111.SOURCE, exc.message)
             continue
         entries.update((entry.key, (entry, cache_path)) for entry in found)
         for key, reason in problems:
@@ -112,16 +110,14 @@ async def _add_a1111(hasher: HasherClient, root: str, files: dict[str, LegacyFil
         for relative in a1111.KIND_FOLDERS[kind]:
             try:
                 listing = await hasher.read_sidecars(posixpath.join(root, relative))
-            except ApiError as exc:
-                if exc.status >= 500:
-                    raise
+            except FileFailed as exc:
                 refusals.append((posixpath.join(root, relative), exc))
                 continue
             found.update({f"{relative}/{entry.folder_relative_path}": entry for entry in listing})
         # A web UI without LyCORIS is normal: only a kind with no readable folder at all is worth a word.
         if len(refusals) == len(a1111.KIND_FOLDERS[kind]):
             for folder, exc in refusals:
-                if exc.status != 404:
+                if not isinstance(exc, FileMissing):
                     report.skip(folder, a1111.SOURCE, exc.message)
     claims, unmatched = a1111.match_files((entry for entry, _ in entries.values()), found)
     for key, reason in unmatched:

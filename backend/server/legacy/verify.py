@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.database import legacy_queries, short_hash_queries
 from backend.server.adapters.clients import hashed_file
-from backend.server.http.errors import ApiError
+from backend.server.adapters.failures import FileFailed
 from backend.server.legacy.report import FileProgress, LegacyServices, VerifyReport
 from backend.util.image_keys import active_image_key
 
@@ -19,9 +19,7 @@ async def verify_imported(services: LegacyServices, folder: str | None = None,
     for done, row in enumerate(rows, start=1):
         try:
             digest = await services.hasher.hash(row["path"])
-        except ApiError as exc:
-            if exc.status >= 500:
-                raise
+        except FileFailed as exc:  # that file's own: the others are verified all the same
             report.errors.append({"path": row["path"], "code": exc.code, "message": exc.message})
         else:
             # The file was read: its short hashes are known now, whatever the legacy hash was worth.

@@ -14,6 +14,7 @@ import asyncpg
 
 from backend.database import preview_queries
 from backend.server.adapters.clients import ImagesClient
+from backend.server.adapters.failures import FileFailed
 from backend.server.http.errors import ApiError
 from backend.util.image_keys import active_image_key, staged_image_key
 
@@ -103,7 +104,7 @@ class Previews:
         if other is not None:
             try:
                 return await self._replace(sha256, lambda staged: self._images.compress_file(other[1], staged))
-            except ApiError:
+            except FileFailed:
                 pass  # that picture is gone or broken too: no preview, until a scan finds another
         await self._images.delete(active_image_key(sha256))
         await self._show(sha256, None)

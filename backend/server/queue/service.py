@@ -18,15 +18,13 @@ from asyncpg import Record
 
 from backend.database import queue_queries
 from backend.database.migration.promotion import Promotions
-from backend.server.adapters.clients import FileFailed, HasherClient, ServiceDown, hashed_file
-from backend.server.http.errors import ApiError
+from backend.server.adapters.clients import HasherClient, hashed_file
+from backend.server.adapters.failures import FileChanged, FileFailed, ServiceDown, ServiceFailure
 from backend.util.config import GROWING_SETTLE_FACTOR
 from backend.util.file_identity import HashedFile
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0
-# The hasher's ABORTED: the file's size or mtime moved between the start and the end of its read.
-CHANGED_WHILE_READ = "aborted"
 # Lists in the report stop here; the counts go on.
 REPORT_LIMIT = 1000
 # Dev mode answers shadow files without reading: they go in HashMany calls of this many, a few at once.
@@ -41,8 +39,8 @@ PROMOTE_LINGER_S = 0.05
 # one file at a time from a spinning disk, whoever asks.
 CALLS_PER_WORKER = 2
 # Smaller files (LoRAs, VAEs) go to the hasher many per call (HashMany, as many as it has slots): read in
-# well under a progress interval, they need no progress stream, and a call of their own cost the gateway
-# and the hasher about 3 ms of CPU per file, where many per call cost about 1.3 (measured on 2 cores).
+# well under a progress interval, they need no progress stream, and a call of their own costs the gateway
+# and the hasher more CPU than their reading (README, Benchmark notes).
 SMALL_BELOW_BYTES = 64 * 1024 * 1024
 # Calls of small files in flight: while the hasher answers one, the other keeps its workers busy.
 SMALL_CALLS = 2
@@ -110,7 +108,7 @@ class _QueueRun:
     """One pass over the queue: a feeder that leases rows, a task per file in flight, one promoter."""
 
     def __init__(self, services: QueueServices, job_id: int, progress: Progress, prefix: str) -> None:
-        self.s = services
+        self.services = services
         self.job_id = job_id
         self.prefix = prefix
         self.report = QueueReport()
@@ -122,9 +120,9 @@ class _QueueRun:
         self._bytes_total = 0
 
     async def execute(self, limit: int) -> None:
-        calls = await self.s.hasher.capacity() * CALLS_PER_WORKER
+        calls = await self.services.hasher.capacity() * CALLS_PER_WORKER
         self._heavy = asyncio.Semaphore(calls)
-        async with self.s.pool.acquire() as conn:
+        async with self.services.pool.acquire() as conn:
             files, self._bytes_total = await queue_queries.work_ahead(conn, limit, self.prefix)
         self._progress(files_total=files, files_done=0, bytes_done=0, bytes_total=self._bytes_total, errors=0)
         async with asyncio.TaskGroup() as group:
@@ -136,14 +134,14 @@ class _QueueRun:
     async def _feed(self, files: asyncio.TaskGroup, limit: int, calls: int) -> None:
         """Lease rows a batch at a time and start them, never more than `calls` calls at once (and the
         dev-mode shadow calls): shadow and small files many per call, the others one per call."""
-        room = asyncio.Semaphore(calls + (LIGHT_CALLS if self.s.dev else 0))
+        room = asyncio.Semaphore(calls + (LIGHT_CALLS if self.services.dev else 0))
         small_calls = asyncio.Semaphore(SMALL_CALLS)
-        batch = LIGHT_BATCH * LIGHT_CALLS if self.s.dev else calls * SMALL_CALLS
+        batch = LIGHT_BATCH * LIGHT_CALLS if self.services.dev else calls * SMALL_CALLS
         claimed = 0
         while claimed < limit:
-            async with self.s.pool.acquire() as conn:
+            async with self.services.pool.acquire() as conn:
                 rows = await queue_queries.claim_batch(
-                    conn, self.job_id, min(batch, limit - claimed), self.s.lease_s, self.prefix)
+                    conn, self.job_id, min(batch, limit - claimed), self.services.lease_s, self.prefix)
             if not rows:
                 return
             claimed += len(rows)
@@ -165,7 +163,7 @@ class _QueueRun:
         small: list[Record] = []
         single: list[Record] = []
         for row in rows:
-            if self.s.dev and fnmatchcase(PurePosixPath(row["path"]).name, SHADOW_PATTERN):
+            if self.services.dev and fnmatchcase(PurePosixPath(row["path"]).name, SHADOW_PATTERN):
                 light.append(row)
             elif row["size"] is not None and row["size"] < SMALL_BELOW_BYTES:
                 small.append(row)
@@ -175,9 +173,9 @@ class _QueueRun:
 
     async def renew_leases(self) -> None:
         while True:
-            await asyncio.sleep(self.s.lease_s / 3)
-            async with self.s.pool.acquire() as conn:
-                await queue_queries.renew_leases(conn, self.job_id, self.s.lease_s)
+            await asyncio.sleep(self.services.lease_s / 3)
+            async with self.services.pool.acquire() as conn:
+                await queue_queries.renew_leases(conn, self.job_id, self.services.lease_s)
 
     async def _one(self, row: Record, room: asyncio.Semaphore) -> None:
         try:
@@ -194,14 +192,14 @@ class _QueueRun:
     async def _many(self, rows: list[Record], *held: asyncio.Semaphore) -> None:
         self._progress(current=rows[0]["path"])
         try:
-            answers = await self.s.hasher.hash_many([row["path"] for row in rows])
+            answers = await self.services.hasher.hash_many([row["path"] for row in rows])
         finally:
             for limit in held:
                 limit.release()
         for row, answer in zip(rows, answers, strict=True):
             if isinstance(answer, ServiceDown):
                 raise answer
-            if isinstance(answer, ApiError):
+            if isinstance(answer, ServiceFailure):
                 self._account(row, 0)
                 await self._not_hashed(row["path"], answer)
             else:
@@ -212,7 +210,7 @@ class _QueueRun:
         path = row["path"]
         async with self._heavy:
             self._progress(current=path)
-            digest = await self.s.hasher.hash(path, on_progress=self._reading(path))
+            digest = await self.services.hasher.hash(path, on_progress=self._reading(path))
         self._bytes_reading.pop(path, None)
         self._account(row, digest.identity.size)
         return hashed_file(digest)
@@ -229,18 +227,18 @@ class _QueueRun:
                            bytes_total=self._bytes_total)
         return on_bytes
 
-    async def _not_hashed(self, path: str, exc: ApiError) -> None:
+    async def _not_hashed(self, path: str, exc: ServiceFailure) -> None:
         """A file changed while it was read waits to settle (it is being written); any other failure is set aside."""
-        if exc.code != CHANGED_WHILE_READ:
+        if not isinstance(exc, FileChanged):
             await self._set_aside(path, exc)
             return
-        async with self.s.pool.acquire() as conn:
-            await queue_queries.wait_to_settle(conn, path, self.s.settle_s * GROWING_SETTLE_FACTOR)
+        async with self.services.pool.acquire() as conn:
+            await queue_queries.wait_to_settle(conn, path, self.services.settle_s * GROWING_SETTLE_FACTOR)
         self.report.changed_while_read += 1
         self._files_progress(path)
 
-    async def _set_aside(self, path: str, exc: ApiError) -> None:
-        async with self.s.pool.acquire() as conn:
+    async def _set_aside(self, path: str, exc: ServiceFailure) -> None:
+        async with self.services.pool.acquire() as conn:
             await queue_queries.set_aside(conn, path, f"{exc.code}: {exc.message}", RETRY_AFTER_S)
         self.report.error_count += 1
         if len(self.report.errors) < REPORT_LIMIT:
@@ -269,7 +267,7 @@ class _QueueRun:
         return batch
 
     async def _promote(self, items: list[tuple[Record, HashedFile]]) -> None:
-        await self.s.promotions.promote(items)
+        await self.services.promotions.promote(items)
         for _, file in items:
             self.report.hashed_count += 1
             if len(self.report.hashed) < REPORT_LIMIT:

@@ -8,7 +8,7 @@ import asyncpg
 
 from backend.database import scan_queries
 from backend.server.adapters.clients import HasherClient, ImagesClient
-from backend.server.http.errors import ApiError
+from backend.server.adapters.failures import AccessDenied, FileMissing, ServiceFailure
 from backend.server.scan.report import ScanReport
 from backend.util.bounded import Bounded
 
@@ -51,11 +51,10 @@ async def _confirm_gone(hasher: HasherClient, rows: list[asyncpg.Record], report
     async def check(row: asyncpg.Record) -> None:
         try:
             await hasher.stat(row["path"])
-        except ApiError as exc:
-            if exc.status in (403, 404):  # gone, or no longer a file we may manage
-                gone.append(row)
-            else:
-                report.add_error(row["path"], exc.code, exc.message)
+        except (FileMissing, AccessDenied):  # gone, or no longer a file we may manage
+            gone.append(row)
+        except ServiceFailure as exc:
+            report.add_error(row["path"], exc.code, exc.message)
 
     async with Bounded(CONCURRENCY) as calls:
         for row in rows:
@@ -67,7 +66,7 @@ async def _delete_previews(images: ImagesClient, keys: list[str], report: ScanRe
     async def delete(key: str) -> None:
         try:
             await images.delete(key)
-        except ApiError as exc:  # the start-up sweep removes what is left behind
+        except ServiceFailure as exc:  # the start-up sweep removes what is left behind
             report.add_error(key, exc.code, exc.message)
 
     async with Bounded(CONCURRENCY) as calls:

@@ -8,17 +8,17 @@ gateway holds one batch, never the library: a 100,000-file scan is a few hundred
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 
 import asyncpg
 
 from backend.database import scan_queries
 from backend.database.scan_queries import FileColumns, NewRows, PreviewColumns
-from backend.server.adapters.clients import HasherClient
+from backend.server.adapters.failures import ServiceFailure
 from backend.server.catalogue.service import Catalogue, PendingPolicy
 from backend.server.http.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
+from backend.server.legacy.report import FileProgress
 from backend.server.scan.missing import find_missing
 from backend.server.scan.report import REPORT_LIMIT, ScanReport
 from backend.util.bounded import Bounded
@@ -28,15 +28,14 @@ from modelvault.hasher.v1 import hasher_pb2
 
 log = logging.getLogger(__name__)
 
-FileProgress = Callable[[int, int, str], Awaitable[None]]
 # Previews compressed (and moved files recognised) at once: the image service has one worker per core,
 # and it does not say how many it has, so this covers a machine of a few cores without flooding it.
 FOLLOW_UP_CONCURRENCY = 4
 
 
 async def scan(
-    pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, folder: str, on_progress: FileProgress | None,
-    *, prune: bool = False, settle_s: float = 0.0,
+    services: LegacyServices, folder: str, on_progress: FileProgress | None, *, prune: bool = False,
+    settle_s: float = 0.0,
 ) -> ScanReport:
     """Register every model file the catalogue does not know as pending, with its side-car preview.
 
@@ -48,17 +47,16 @@ async def scan(
     """
     report = ScanReport()
     with_sidecars: list[str] = []  # new files beside another tool's side-car, imported after the walk
-    async with pool.acquire() as conn:
+    async with services.pool.acquire() as conn:
         await scan_queries.begin(conn)
         try:
             async with Bounded(FOLLOW_UP_CONCURRENCY) as follow_up:
-                scope = await _walk(conn, hasher, catalogue, folder, report, follow_up, on_progress, with_sidecars,
-                                    settle_s)
-            await find_missing(conn, hasher, catalogue.images, scope, report, prune=prune)
+                scope = await _walk(conn, services, folder, report, follow_up, on_progress, with_sidecars, settle_s)
+            await find_missing(conn, services.hasher, services.images, scope, report, prune=prune)
         finally:
             await _end(conn)
-    await _import_sidecars(pool, hasher, catalogue, with_sidecars, report)
-    await catalogue.previews.forget_vanished()
+    await _import_sidecars(services, with_sidecars, report)
+    await services.catalogue.previews.forget_vanished()
     if on_progress is not None:
         await on_progress(report.found, report.found, "")
     return report
@@ -73,25 +71,25 @@ async def _end(conn: asyncpg.Connection) -> None:
 
 
 async def _walk(
-    conn: asyncpg.Connection, hasher: HasherClient, catalogue: Catalogue, folder: str, report: ScanReport,
+    conn: asyncpg.Connection, services: LegacyServices, folder: str, report: ScanReport,
     follow_up: Bounded, on_progress: FileProgress | None, with_sidecars: list[str], settle_s: float,
 ) -> list[str]:
     """Take in what the hasher finds, batch by batch; returns the folders it walked."""
     scope: list[str] = []
-    async for reply in hasher.list_models(folder):
+    async for reply in services.hasher.list_models(folder):
         scope = scope or list(reply.scope)
         for unlisted in reply.unlisted:
             report.add_error(unlisted.path, "invalid_file_name", unlisted.reason)
         if not reply.models.resolved_path:
             continue
-        await _take_batch(conn, catalogue, reply.models, report, follow_up, with_sidecars, settle_s)
+        await _take_batch(conn, services, reply.models, report, follow_up, with_sidecars, settle_s)
         if on_progress is not None:
             await on_progress(report.found, 0, reply.models.resolved_path[-1])
     return scope
 
 
 async def _take_batch(
-    conn: asyncpg.Connection, catalogue: Catalogue, models: hasher_pb2.FoundModels, report: ScanReport,
+    conn: asyncpg.Connection, services: LegacyServices, models: hasher_pb2.FoundModels, report: ScanReport,
     follow_up: Bounded, with_sidecars: list[str], settle_s: float,
 ) -> None:
     files, previews = FileColumns.of(models), PreviewColumns.of(models)
@@ -110,31 +108,28 @@ async def _take_batch(
             report.unchanged += 1
         elif kind == "preview":
             report.unchanged += 1
-            await follow_up.submit(_follow_sidecar, catalogue, path, *preview, report)
+            await follow_up.submit(_follow_sidecar, services.catalogue, path, *preview, report)
         elif kind in ("changed", "requeued"):
             report.add_changed(path)
         elif kind == "pending_preview":
             report.already_pending += 1
-            await follow_up.submit(_follow_pending_sidecar, catalogue, path, *preview, report)
+            await follow_up.submit(_follow_pending_sidecar, services.catalogue, path, *preview, report)
         elif kind in ("pending", "growing"):
             report.already_pending += 1
             report.growing += kind == "growing"
         elif kind == "recognised":
-            await follow_up.submit(_recognise, catalogue, path, report)
+            await follow_up.submit(_recognise, services.catalogue, path, report)
         elif path in inserted and preview[0]:
-            await follow_up.submit(_compress_preview, catalogue, path, *preview, inserted[path], report)
+            await follow_up.submit(_compress_preview, services, path, *preview, inserted[path], report)
     with_sidecars += [path for path, has in zip(files.paths, models.has_sidecar, strict=True)
                              if has and path in inserted]
 
 
-async def _import_sidecars(
-    pool: asyncpg.Pool, hasher: HasherClient, catalogue: Catalogue, paths: list[str], report: ScanReport
-) -> None:
+async def _import_sidecars(services: LegacyServices, paths: list[str], report: ScanReport) -> None:
     """New files that came with another tool's side-car: its hash, when the disk confirms it, promotes them
     at once (after their previews exist, which the promotion renames); the others stay pending."""
     if not paths:
         return
-    services = LegacyServices(pool, hasher, catalogue.images, catalogue)
     imported = await import_for_paths(services, paths)
     report.imported = imported.trusted
     for skipped in imported.skipped[:REPORT_LIMIT - len(report.errors)]:
@@ -188,22 +183,22 @@ async def _insert(conn: asyncpg.Connection, keys: dict[str, str], files: FileCol
 async def _recognise(catalogue: Catalogue, path: str, report: ScanReport) -> None:
     try:
         await catalogue.hash_model(path, pending=PendingPolicy.PROMOTE)  # no read: the record follows its inode
-    except ApiError as exc:
+    except (ApiError, ServiceFailure) as exc:
         report.add_error(path, exc.code, exc.message)
         return
     report.recognised += 1
 
 
-async def _compress_preview(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int, image_key: str,
-                            report: ScanReport) -> None:
+async def _compress_preview(services: LegacyServices, path: str, preview: str, size: int, mtime_ns: int,
+                            image_key: str, report: ScanReport) -> None:
     """After the row exists: a broken side-car image is reported and never keeps its model out. Only a picture
     that compressed is noted as the preview's source, so one that failed is tried again by the next scan."""
     try:
-        await catalogue.images.compress_file(preview, image_key)
-    except ApiError as exc:
+        await services.images.compress_file(preview, image_key)
+    except ServiceFailure as exc:
         report.add_error(preview, exc.code, exc.message)
         return
-    await catalogue.previews.note_sidecar(path, preview, size, mtime_ns)
+    await services.catalogue.previews.note_sidecar(path, preview, size, mtime_ns)
 
 
 async def _follow_pending_sidecar(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int,
@@ -211,7 +206,7 @@ async def _follow_pending_sidecar(catalogue: Catalogue, path: str, preview: str,
     """A pending file's side-car picture was added, replaced or removed: its pending preview follows."""
     try:
         changed = await catalogue.previews.follow_pending_sidecar(path, preview or None, size, mtime_ns)
-    except ApiError as exc:
+    except ServiceFailure as exc:
         report.add_error(preview or path, exc.code, exc.message)
         return
     report.previews_changed += changed
@@ -222,7 +217,7 @@ async def _follow_sidecar(catalogue: Catalogue, path: str, preview: str, size: i
     """An active model's side-car picture was added, replaced or removed: its preview follows."""
     try:
         changed = await catalogue.previews.follow_sidecar(path, preview or None, size, mtime_ns)
-    except ApiError as exc:
+    except ServiceFailure as exc:
         report.add_error(preview or path, exc.code, exc.message)
         return
     report.previews_changed += changed
