@@ -27,6 +27,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/models", library.list_models)
     # Before /api/models/{sha256}, which would take "duplicates" for a (malformed) hash.
     app.router.add_get("/api/models/duplicates", library.duplicates)
+    app.router.add_get("/api/models/facets", library.facets)
     # Not the POST-only names beside it: a GET there is a 405 (wrong method), not a malformed hash.
     app.router.add_get("/api/models/{sha256:(?!(?:sha256|scan|import)$)[^/]+}", library.models_by_hash)
     app.router.add_post("/api/jobs", jobs.start_job)
