@@ -73,10 +73,10 @@ def _search(q: str, args: list[Any]) -> str:
     return condition
 
 
-def _filters(query: ModelQuery, args: list[Any], *, search: bool = True) -> list[str]:
+def _filters(query: ModelQuery, args: list[Any]) -> list[str]:
     """The WHERE conditions of the query's filters; their parameters are appended to args."""
     where: list[str] = []
-    if query.q and search:
+    if query.q:
         where.append(_search(query.q, args))
     if query.folder:
         args.append(query.folder.rstrip("/") + "/")
@@ -119,9 +119,11 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: int)
     args: list[Any] = []
     # A rare word: its matches come from the trigram index, then are sorted; walking the order's index and
     # filtering would read most of the table to fill a page. A common one fills pages fast from that walk.
-    rare = _is_rare(query, matches)
-    source = f"(SELECT * FROM models WHERE {_search(query.q or '', args)} OFFSET 0)" if rare else "models"
-    where = _filters(query, args, search=not rare)
+    # Every filter goes into that subquery, where the planner may combine its indexes (a type's, a base model's).
+    where = _filters(query, args)
+    source = "models"
+    if _is_rare(query, matches):
+        source, where = f"(SELECT * FROM models{_where(where)} OFFSET 0)", []
     if query.after is not None:
         args.extend(query.after)
         where.append(f"({key}, path) {'<' if query.descending else '>'} (${len(args) - 1}, ${len(args)})")
