@@ -38,10 +38,11 @@ def model_json(row: Record) -> dict[str, Any]:
     }
 
 
-def listed_json(row: Record) -> dict[str, Any]:
-    """A model as the library lists it: with its content's metadata and what the catalogue makes of it."""
+def listed_json(row: Record, root: str | None) -> dict[str, Any]:
+    """A model as the library lists it: with its content's metadata, what the catalogue makes of it, and the
+    model root it lies in (a card shows its folder from there)."""
     return {**model_json(row), "metadata": raw_json(row["metadata"]),
-            "model_type": row["kind"] or "unknown", "base_model": row["base_model"]}
+            "model_type": row["kind"] or "unknown", "base_model": row["base_model"], "root": root}
 
 
 def pending_json(row: Record, images_dir: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, integer, k
 from backend.server.http.replies import json_reply, raw_json
 from backend.server.http.request_paths import checked_path
 from backend.server.http.shapes import listed_json, model_json, pending_json
-from backend.server.library.folders import folder_tree
+from backend.server.library.folders import folder_tree, root_of
 from backend.server.library.service import SORTS, UNKNOWN, ModelQuery
 from backend.util.model_files import MODEL_SUFFIXES
 from backend.util.model_paths import normal_path
@@ -140,7 +140,8 @@ async def list_models(request: web.Request) -> web.Response:
     found = await request.app[keys.LIBRARY].models(query, after.total if after is not None else None)
     rows, total = found.rows, found.total
     next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if found.more else None
-    items = [listed_json(r) for r in rows]
+    roots = [str(root) for root in request.app[keys.CONFIG].model_roots]
+    items = [listed_json(r, root_of(r["path"], roots)) for r in rows]
     return json_reply({"items": items, "total": total, "limit": query.limit,
                        "offset": query.offset, "next_cursor": next_cursor})
 

@@ -87,7 +87,7 @@ export async function showModel(section, sha256) {
   const name = value(metadata, 'model_name') || modelName(first);
   heading.textContent = name;
   clear(body,
-    h('div', { class: 'large-preview' }, preview(first.image_url, name, true)),
+    h('div', { class: 'large-preview' }, preview(first.image_url, undefined, true)),
     h('div', { class: 'about' },
       h('p', { class: 'hash' }, 'SHA-256 ', h('code', { title: model.sha256 }, shortHash(model.sha256)), ' ',
         copyButton(model.sha256, `Copy the full SHA-256 of ${name}`, `the SHA-256 of ${name}`)),
