@@ -29,7 +29,8 @@ class ApiError(Exception):
 # RESOURCE_EXHAUSTED is not here: it is a 507 only when the image service says its disk is full (says_disk_full);
 # otherwise gRPC refused a message or its metadata as too large, a failure of the service or of this gateway.
 _GRPC_TO_HTTP: dict[grpc.StatusCode, tuple[int, str]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_argument"),
+    # One code per mistake: a relative path the hasher refuses is the same mistake as a bad parameter here.
+    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_parameter"),
     grpc.StatusCode.FAILED_PRECONDITION: (400, "failed_precondition"),
     grpc.StatusCode.OUT_OF_RANGE: (400, "out_of_range"),
     grpc.StatusCode.PERMISSION_DENIED: (403, "permission_denied"),
@@ -129,6 +130,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
+        # One line per refused request at info; the requests that went well are debug (web_log.py).
+        log.info("%s %s: %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
         return error_response(exc.status, exc.code, exc.message)
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(413, "body_too_large", exc.text or "request body too large")
