@@ -84,12 +84,13 @@ def _filters(query: ModelQuery, args: list[Any]) -> list[str]:
     if query.ext:
         args.append(query.ext)
         where.append(f"ext = ${len(args)}")
-    for column, value in (("kind", query.kind), ("base_model", query.base_model)):
+    # A type asked for in any tool's words (LORA, LoCon, TextualInversion) is spelt as the catalogue spells it.
+    for column, value, spelt in (("kind", query.kind, "model_kind({})"), ("base_model", query.base_model, "{}")):
         if value == UNKNOWN:
             where.append(f"{column} IS NULL")
         elif value is not None:
             args.append(value)
-            where.append(f"{column} = ${len(args)}")
+            where.append(f"{column} = {spelt.format(f'${len(args)}')}")
     return where
 
 

@@ -107,6 +107,7 @@ async def test_model_type_and_base_model_filters_with_unknown_as_a_value(
     assert await _found(gateway, model_type="lora") == ["inkwash.safetensors", "miku_v15.safetensors"]
     assert await _found(gateway, model_type="checkpoint") == ["juggernautXL_v9.safetensors"]
     assert await _found(gateway, model_type="embedding") == ["easynegative.pt"]
+    assert await _found(gateway, model_type="TextualInversion") == ["easynegative.pt"]  # as the hub names it
     assert await _found(gateway, model_type="unknown") == ["mystery.ckpt"]
     assert await _found(gateway, base_model="Pony") == ["miku_v15.safetensors"]
     assert await _found(gateway, base_model="SD 1.x") == ["inkwash.safetensors"]  # from the header's architecture
