@@ -151,6 +151,8 @@ export function setupLibrary(section) {
     settling = setTimeout(rememberScroll, 100);
   }, { passive: true });
   history.scrollRestoration = 'manual';
+  // On a phone the tree would push the grid below the fold: it starts folded there.
+  if (matchMedia('(max-width: 640px)').matches) section.querySelector('details.folders').open = false;
   fillForm();
 
   return {
