@@ -8,6 +8,7 @@ import json
 import asyncpg
 from playwright.async_api import expect
 
+from backend.cli import units
 from tests.browser.conftest import open_tab
 from tests.browser.library import add_library, catalogue_rows, insert_models
 
@@ -157,3 +158,13 @@ async def test_an_empty_library_says_which_folders_it_watches_and_how_to_add_you
     await expect(empty.locator(".roots")).to_have_text(str(stack.model_root))
     await expect(empty).to_contain_text("MODELVAULT_MODEL_ROOTS=")
     await expect(page.locator("#library .status")).to_have_text("No models yet.")
+
+
+async def test_the_page_and_the_terminal_write_sizes_alike(site, page):
+    amounts = [0, 1023, 1024, 1536, 250_000, 3_500_000_000, 7 * 2**40]
+    await page.goto("/")
+    shown = await page.evaluate(
+        "async (amounts) => { const { size } = await import('/static/js/format.js');"
+        " return amounts.map((n) => size(n)); }", amounts)
+    assert shown == [units.size(n) for n in amounts]
+    assert shown[5] == "3.3 GiB"
