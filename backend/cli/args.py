@@ -1,11 +1,12 @@
-"""The command line's grammar: global options and the scan, hash, import, hub, jobs and duplicates commands."""
+"""The command line's grammar: global options and the scan, hash, import, hub, jobs, duplicates and find commands."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+from backend.cli.http import default_url
+
 # Long enough for `make run` to start a gateway again (its supervisor waits 0.5 s to 8 s, then the gateway starts).
 DEFAULT_RECONNECT_S = 30.0
 
@@ -38,7 +39,8 @@ def _job_id(text: str) -> int:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=argparse.SUPPRESS,
-                        help=f"the ModelVault API (env MODELVAULT_URL, default {DEFAULT_URL})")
+                        help="the ModelVault API (env MODELVAULT_URL; default: http://MODELVAULT_HTTP_HOST:"
+                             "MODELVAULT_HTTP_PORT, as the gateway listens, else http://127.0.0.1:8080)")
     parser.add_argument("--token", default=argparse.SUPPRESS,
                         help="the API token, sent as a Bearer token (env MODELVAULT_API_TOKEN)")
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
@@ -86,13 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
         _common(action)
     duplicates = commands.add_parser("duplicates", help="files with the same content, and the bytes they waste")
     _common(duplicates)
+    find = commands.add_parser("find", help="models whose name, version, trigger words, base model, folder or file "
+                                            "name holds TEXT, or whose hash (SHA-256 or its first 10 digits) is TEXT")
+    find.add_argument("text", metavar="TEXT", help="words that must all be found, or a pasted hash")
+    find.add_argument("--model-type", help="only this model type (lora, checkpoint, vae, embedding, ..., unknown)")
+    find.add_argument("--base-model", help="only this base model (as the library lists it, or unknown)")
+    find.add_argument("--limit", type=_positive, default=50, help="show at most this many models (default 50)")
+    _common(find)
     return parser
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     options = parser.parse_args(argv)
-    options.url = getattr(options, "url", None) or os.environ.get("MODELVAULT_URL") or DEFAULT_URL
+    options.url = getattr(options, "url", None) or default_url(os.environ)
     options.token = getattr(options, "token", None) or os.environ.get("MODELVAULT_API_TOKEN") or None
     options.json = getattr(options, "json", False)
     if not hasattr(options, "reconnect"):

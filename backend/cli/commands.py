@@ -18,6 +18,8 @@ from backend.cli.report import exit_code, print_outcome
 
 # Duplicates are read a page at a time; the API allows pages of at most this many groups.
 DUPLICATES_PAGE = 200
+# The API's largest page of models.
+FIND_PAGE = 1000
 
 
 def _console() -> Console:
@@ -96,5 +98,19 @@ def duplicates(client: ApiClient, options: argparse.Namespace) -> int:
     return 0
 
 
+def find(client: ApiClient, options: argparse.Namespace) -> int:
+    found = client.get("/api/models", q=options.text, model_type=options.model_type, base_model=options.base_model,
+                       limit=min(options.limit, FIND_PAGE), sort="name")
+    if options.json:
+        print(json.dumps(found))
+        return 0
+    console = _console()
+    tables.models_table(found["items"], console)
+    total = found["total"]
+    console.print(f"{len(found['items'])} of {total} model{'s' if total != 1 else ''} match {options.text!r}",
+                  markup=False, highlight=False)
+    return 0
+
+
 COMMANDS = {"scan": start_and_follow, "hash": start_and_follow, "import": start_and_follow, "hub": start_and_follow,
-            "jobs": jobs, "duplicates": duplicates}
+            "jobs": jobs, "duplicates": duplicates, "find": find}

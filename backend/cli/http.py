@@ -8,9 +8,25 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+
+# What `make run` listens on unless MODELVAULT_HTTP_HOST / MODELVAULT_HTTP_PORT say otherwise.
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", "8080"
+# A gateway listening on every address is reached on this machine through loopback.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": DEFAULT_HOST}
+
+
+def default_url(environ: Mapping[str, str]) -> str:
+    """The gateway the way `make run` was configured: MODELVAULT_URL, else the gateway's own host and port."""
+    if environ.get("MODELVAULT_URL"):
+        return environ["MODELVAULT_URL"]
+    host = environ.get("MODELVAULT_HTTP_HOST", DEFAULT_HOST).strip()
+    host = _WILDCARDS.get(host, host)
+    port = environ.get("MODELVAULT_HTTP_PORT", "").strip() or DEFAULT_PORT
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
 
 # Plain requests answer at once; streams wait as long as a job runs between its events.
 REQUEST_TIMEOUT_S = 60.0

@@ -1,4 +1,4 @@
-"""Lists for the terminal: jobs as a table, one job as fields, duplicate groups with what they waste."""
+"""Lists for the terminal: jobs and models as tables, one job as fields, duplicate groups with what they waste."""
 
 from __future__ import annotations
 
@@ -50,7 +50,23 @@ def job_fields(job: dict[str, Any], console: Console) -> None:
 
 def duplicate_groups(groups: list[dict[str, Any]], console: Console) -> None:
     for group in groups:
-        console.print(f"{group['sha256'][:16]}  {group['count']} copies of {units.size(group['size'])}"
+        console.print(f"{units.short_hash(group['sha256'])}  {group['count']} copies of {units.size(group['size'])}"
                       f"  frees {units.size(group['wasted_bytes'])}", markup=False, highlight=False)
         for model in group["files"]:
             console.print(f"  {model['path']}", markup=False, highlight=False)
+
+
+def _known(model: dict[str, Any], field: str) -> str:
+    value = (model.get("metadata") or {}).get(field)
+    return value if isinstance(value, str) else ""
+
+
+def models_table(models: list[dict[str, Any]], console: Console) -> None:
+    table = Table("NAME", "TYPE", "BASE MODEL", "SIZE", "HASH", "PATH", box=None, pad_edge=False)
+    for model in models:
+        name = _known(model, "model_name") or model["name"]
+        version = _known(model, "version_name")
+        table.add_row(f"{name} {version}".strip(), model.get("model_type") or "unknown",
+                      model.get("base_model") or "unknown", units.size(model["size"]),
+                      units.short_hash(model.get("sha256") or model.get("previous_sha256") or ""), model["path"])
+    console.print(table)

@@ -1,8 +1,10 @@
-"""Sizes, speeds and durations in the words a person reads."""
+"""Sizes, speeds, durations and hashes in the words a person reads (the page's format.js says the same)."""
 
 from __future__ import annotations
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+# The "AutoV2" form other model tools show and write into an image's parameters: the first ten hex digits.
+SHORT_HASH = 10
 
 
 def size(value: float) -> str:
@@ -19,3 +21,7 @@ def duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def short_hash(sha256: str) -> str:
+    return sha256[:SHORT_HASH]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,16 @@ class ModelQuery:
     q: str | None = None
     folder: str | None = None
     ext: str | None = None
+    # Model type and base model as the catalogue spells them (model_kind() of 0012_search.sql); UNKNOWN for none.
+    kind: str | None = None
+    base_model: str | None = None
+
+
+UNKNOWN = "unknown"
+# A pasted hash: a full SHA-256 or its AutoV2 (the first 10 hex digits), as other tools show and write them.
+_HASH = re.compile(r"[0-9a-fA-F]{10,64}")
+# Trigrams need three characters: a search whose words are all shorter cannot use the index.
+_INDEXED_WORD = 3
 
 
 def _like_pattern(text: str) -> str:
@@ -42,44 +53,85 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(query: ModelQuery) -> tuple[list[str], list[Any]]:
+def search_words(q: str) -> list[str]:
+    return q.split()
+
+
+def _search(q: str, args: list[Any]) -> str:
+    """Every word somewhere in the path or the content's facts, or the text is the start of the SHA-256."""
+    words = []
+    for word in search_words(q):
+        args.append(_like_pattern(word))
+        words.append(f"search_text ILIKE ${len(args)}")
+    condition = "(" + " AND ".join(words) + ")" if words else "true"
+    text = q.strip()
+    if _HASH.fullmatch(text):
+        # The range lets the sha256 index find it; starts_with keeps it exact whatever the collation.
+        args.extend((text.lower(), text.lower() + "g"))
+        condition = (f"(({condition}) OR (sha256 >= ${len(args) - 1} AND sha256 < ${len(args)}"
+                     f" AND starts_with(sha256, ${len(args) - 1})))")
+    return condition
+
+
+def _filters(query: ModelQuery, args: list[Any]) -> list[str]:
+    """The WHERE conditions of the query's filters; their parameters are appended to args."""
     where: list[str] = []
-    args: list[Any] = []
     if query.q:
-        args.append(_like_pattern(query.q))
-        where.append(f"path ILIKE ${len(args)}")
+        where.append(_search(query.q, args))
     if query.folder:
         args.append(query.folder.rstrip("/") + "/")
         where.append(f"starts_with(path, ${len(args)})")
     if query.ext:
         args.append(query.ext)
         where.append(f"ext = ${len(args)}")
-    return where, args
+    # A type asked for in any tool's words (LORA, LoCon, TextualInversion) is spelt as the catalogue spells it.
+    for column, value, spelt in (("kind", query.kind, "model_kind({})"), ("base_model", query.base_model, "{}")):
+        if value == UNKNOWN:
+            where.append(f"{column} IS NULL")
+        elif value is not None:
+            args.append(value)
+            where.append(f"{column} = {spelt.format(f'${len(args)}')}")
+    return where
+
+
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
 
 
 async def count_models(conn: asyncpg.Connection, query: ModelQuery) -> int:
     """How many rows match the filters: a scan of an index, so a first page pays it, not every page."""
-    where, args = _filters(query)
-    return await conn.fetchval("SELECT count(*) FROM models" + (" WHERE " + " AND ".join(where) if where else ""),
-                               *args)
+    args: list[Any] = []
+    where = _filters(query, args)
+    return await conn.fetchval("SELECT count(*) FROM models" + _where(where), *args)
+
+
+def _is_rare(query: ModelQuery, matches: int) -> bool:
+    """A search the trigram (or hash) index answers with few rows, better sorted than found along an order."""
+    if not query.q or matches > _RARE_MATCHES:
+        return False
+    longest = max(map(len, search_words(query.q)), default=0)
+    return _HASH.fullmatch(query.q.strip()) is not None or longest >= _INDEXED_WORD
 
 
 async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: int) -> list[Record]:
     """One page, each row with its `sort_key`; matches is how many rows the filters let through."""
-    where, args = _filters(query)
     key = SORT_KEYS[query.sort]
     direction = "DESC" if query.descending else "ASC"
+    args: list[Any] = []
+    # A rare word: its matches come from the trigram index, then are sorted; walking the order's index and
+    # filtering would read most of the table to fill a page. A common one fills pages fast from that walk.
+    # Every filter goes into that subquery, where the planner may combine its indexes (a type's, a base model's).
+    where = _filters(query, args)
+    source = "models"
+    if _is_rare(query, matches):
+        source, where = f"(SELECT * FROM models{_where(where)} OFFSET 0)", []
     if query.after is not None:
         args.extend(query.after)
         where.append(f"({key}, path) {'<' if query.descending else '>'} (${len(args) - 1}, ${len(args)})")
     args.extend((query.limit, query.offset))
-    # A rare word: its matches come from the trigram index, then are sorted; walking the order's index and
-    # filtering would read most of the table to fill a page. A common one fills pages fast from that walk.
-    rare = query.q is not None and len(query.q) >= 3 and matches <= _RARE_MATCHES
-    source = "(SELECT * FROM models WHERE path ILIKE $1 OFFSET 0)" if rare else "models"
     return await conn.fetch(
-        f"""SELECT {MODEL_COLUMNS}, {_METADATA}, {key} AS sort_key FROM {source} AS models
-            {"WHERE " + " AND ".join(where) if where else ""}
+        f"""SELECT {MODEL_COLUMNS}, kind, base_model, {_METADATA}, {key} AS sort_key FROM {source} AS models
+            {_where(where)}
             ORDER BY {key} {direction}, path {direction} LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
         *args,
     )
@@ -106,3 +158,15 @@ async def files_with_hashes(conn: asyncpg.Connection, hashes: list[str]) -> list
     return await conn.fetch(
         f"SELECT {MODEL_COLUMNS}, {_METADATA} FROM models WHERE sha256 = ANY($1::text[]) AND changed_at IS NULL\n"
         "ORDER BY sha256, path", hashes)
+
+
+async def facets(conn: asyncpg.Connection) -> dict[str, list[Record]]:
+    """How many models each folder holds directly, and each model type and base model (NULL: unknown)."""
+    return {
+        "folders": await conn.fetch("SELECT folder AS value, count(*) AS count FROM models GROUP BY folder"),
+        "model_types": await conn.fetch(
+            "SELECT kind AS value, count(*) AS count FROM models GROUP BY kind ORDER BY count DESC, kind"),
+        "base_models": await conn.fetch(
+            "SELECT base_model AS value, count(*) AS count FROM models GROUP BY base_model"
+            " ORDER BY count DESC, base_model"),
+    }

@@ -8,6 +8,7 @@ import signal
 from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 
+from backend.server.http.web_log import DebugAccessLogger
 from backend.server.instance import HANDLER_CANCELLATION, create_app
 from backend.util.startup import start_process
 
@@ -30,7 +31,7 @@ def main() -> None:
         loop.add_signal_handler(sig, stop_once)
     web.run_app(create_app(config), host=config.gateway.host, port=config.gateway.port, print=None,
                 shutdown_timeout=5, loop=loop, handle_signals=False,
-                handler_cancellation=HANDLER_CANCELLATION)
+                handler_cancellation=HANDLER_CANCELLATION, access_log_class=DebugAccessLogger)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/models", library.list_models)
     # Before /api/models/{sha256}, which would take "duplicates" for a (malformed) hash.
     app.router.add_get("/api/models/duplicates", library.duplicates)
+    app.router.add_get("/api/models/facets", library.facets)
     # Any characters: A1111's `Lora hashes: "name: hash"` may name a LoRA with a slash in it.
     app.router.add_get("/api/models/by-hash/{hash:.+}", library.models_by_any_hash)
     # Not the POST-only names beside it: a GET there is a 405 (wrong method), not a malformed hash.

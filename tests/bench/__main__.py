@@ -30,6 +30,7 @@ from tests.bench import (
     bench_million,
     bench_page,
     bench_queue,
+    bench_search,
     bench_streams,
 )
 
@@ -45,6 +46,7 @@ GOALS = {
     "scan_100k_s": "<= 30",
     "rescan_100k_s": "<= 5",
     "list_p99_ms_100k": "<= 20",
+    "search_p99_ms_100k": "<= 20",
     "gateway_rss_mb_delta_100k": "<= 150",
     "page_load_ms": "< 1000 with 10,000 models",
     "load_5xx": "== 0",
@@ -61,7 +63,8 @@ GOALS = {
 BENCHMARKS = {"hasher": bench_hasher, "images": bench_images, "gateway": bench_gateway, "queue": bench_queue,
               "library": bench_library, "legacy": bench_legacy, "page": bench_page, "load": bench_load,
               "streams": bench_streams, "bodies": bench_bodies, "million": bench_million, "headers": bench_headers,
-              "hub": bench_hub, "autov3": bench_autov3, "cold": bench_cold, "events": bench_events}
+              "hub": bench_hub, "autov3": bench_autov3, "cold": bench_cold, "events": bench_events,
+              "search": bench_search}
 
 
 def main(names: list[str]) -> int:

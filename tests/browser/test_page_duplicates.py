@@ -17,10 +17,10 @@ async def test_copies_of_one_model_are_grouped_with_the_space_they_waste(stack, 
     await page.goto("/")
     await page.get_by_role("link", name="Duplicates").click()
     await expect(page.locator("#duplicates .status")).to_have_text(
-        "1 model stored more than once; 250 KB could be freed.")
+        "1 model stored more than once; 244.1 KiB could be freed.")
     group = page.locator(".group")
     await expect(group).to_have_count(1)
     await expect(group.locator(".path")).to_have_text(sorted([str(model.path), str(copy)]))
-    await expect(group).to_contain_text("2 copies of 250 KB")
+    await expect(group).to_contain_text("2 copies of 244.1 KiB")
     await group.get_by_role("link", name="original").click()
     await expect(page.locator("#model .files tbody tr")).to_have_count(2)

@@ -25,7 +25,7 @@ async def test_hash_all_shows_live_progress_and_cancel_stops_it(stack, site, pag
     await page.wait_for_function(BAR_MOVING, timeout=60_000)
     await expect(job.locator(".state")).to_have_text("Running")
     await expect(job.locator(".amounts")).to_contain_text("of 4 files")
-    await expect(job.locator(".amounts")).to_contain_text("GB of 8.6 GB")
+    await expect(job.locator(".amounts")).to_contain_text("GiB of 8.0 GiB")  # the unit the terminal uses too
 
     await job.get_by_role("button", name="Cancel Hash pending files").click()
     await expect(job.locator(".state")).to_have_text("Cancelled", timeout=30_000)
@@ -48,4 +48,4 @@ async def test_scan_now_finds_new_files_and_lists_them_as_pending(stack, site, p
     await page.get_by_role("link", name="Pending", exact=True).click()
     await expect(page.locator(".pending-item")).to_have_count(2)
     assert sorted(await page.locator(".pending-item h3").all_text_contents()) == ["fresh_one", "fresh_two"]
-    await expect(page.locator(".pending-item").first).to_contain_text("4.1 KB")  # each file's size, as found
+    await expect(page.locator(".pending-item").first).to_contain_text("4.0 KiB")  # each file's size, as found

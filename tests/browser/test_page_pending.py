@@ -40,7 +40,7 @@ async def test_hash_this_one_shows_bytes_and_ends_in_the_library(stack, site, pa
     await page.get_by_role("link", name="Library", exact=True).click()
     card = page.locator(".card", has_text="huge")
     await expect(card.locator(".hash code")).to_have_text(sha256)
-    await expect(card.locator(".facts")).to_have_text("1.1 GB")
+    await expect(card.locator(".size")).to_have_text("1.0 GiB")
 
 
 async def test_a_failed_hash_is_told_in_words(stack, site, page):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
+import asyncpg
 from PIL import Image, ImageChops
 from playwright.async_api import expect
 
@@ -34,11 +36,34 @@ async def save(page, name: str) -> None:
     shot.save(target)
 
 
+# What the hub and the headers would say of some of them: the cards show the model's name, type and base model.
+KNOWN = {
+    "juggernautXL_v9": {"model_name": "Juggernaut XL", "version_name": "v9", "model_type": "Checkpoint",
+                        "base_model": "SDXL 1.0"},
+    "dreamshaper_8": {"model_name": "DreamShaper", "version_name": "8", "model_type": "Checkpoint",
+                      "base_model": "SD 1.5"},
+    "watercolor_wash": {"model_type": "lora", "architecture": "sdxl"},
+    "knight_armor_v2": {"model_name": "Knight Armor", "version_name": "v2", "model_type": "LORA",
+                        "base_model": "Pony"},
+    "sdxl_vae": {"model_type": "vae"},
+    "easynegative": {"model_type": "TextualInversion", "base_model": "SD 1.5"},
+}
+
+
 async def test_screenshot_of_the_library(stack, site, page):
-    await add_library(site, stack.model_root, NAMES, [(i + 1) * 37_000 for i in range(len(NAMES))], write_picture)
-    await page.set_viewport_size({"width": 1100, "height": 760})
+    models = await add_library(site, stack.model_root, NAMES, [(i + 1) * 37_000 for i in range(len(NAMES))],
+                               write_picture)
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        await conn.executemany(
+            "INSERT INTO model_metadata (sha256, field, value, source) VALUES ($1, $2, $3::jsonb, 'civitai')",
+            [(m.sha256, f, json.dumps(v)) for m in models for f, v in KNOWN.get(m.name, {}).items()])
+    finally:
+        await conn.close()
+    await page.set_viewport_size({"width": 1280, "height": 860})
     await page.goto("/")
     await expect(page.locator(".card")).to_have_count(len(NAMES))
+    await page.get_by_role("button", name="Subfolders of loras").click()
     for image in await page.locator(".card img").all():
         await image.evaluate("img => img.decode()")
     await save(page, "library.png")

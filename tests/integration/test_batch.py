@@ -38,7 +38,7 @@ async def test_scan_registers_unknown_files_then_the_queue_hashes_them(
     assert reply.status == 200, await reply.text()
     report = await reply.json()
     assert (report["found"], report["registered"], report["unchanged"]) == (4, 4, 0)
-    assert report["errors"] == [{"path": str(stack.model_root / "ckpt/base.png"), "code": "invalid_argument",
+    assert report["errors"] == [{"path": str(stack.model_root / "ckpt/base.png"), "code": "invalid_parameter",
                                  "message": report["errors"][0]["message"]}]
     assert await db.fetchval("SELECT count(*) FROM pending_models") == 4
     assert files_under(stack.data_dir / "images") == ["pending/ink.webp"]

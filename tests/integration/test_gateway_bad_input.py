@@ -29,7 +29,7 @@ async def _nothing_changed(stack: Stack, db: asyncpg.Connection) -> None:
         ({"path": 5}, (400, "invalid_parameter")),
         ({"path": "/x", "pending_status": "maybe"}, (400, "invalid_parameter")),
         ({"path": "/x", "force": "perhaps"}, (400, "invalid_parameter")),
-        ({"path": "relative/model.safetensors"}, (400, "invalid_argument")),
+        ({"path": "relative/model.safetensors"}, (400, "invalid_parameter")),
         ({"path": "/etc/passwd"}, (403, "permission_denied")),
     ],
 )
@@ -47,8 +47,8 @@ async def test_paths_that_are_not_model_files(stack: Stack, gateway: TestClient,
     (root / "escape.safetensors").symlink_to("/dev/zero")
     cases = {
         str(root / "missing.safetensors"): (404, "not_found"),
-        str(root / "folder"): (400, "invalid_argument"),
-        str(root / "pipe.safetensors"): (400, "invalid_argument"),
+        str(root / "folder"): (400, "invalid_parameter"),
+        str(root / "pipe.safetensors"): (400, "invalid_parameter"),
         str(root / "escape.safetensors"): (403, "permission_denied"),
         str(root / ".." / ".." / "etc" / "passwd"): (403, "permission_denied"),
     }
@@ -76,7 +76,7 @@ async def test_broken_preview_registers_nothing(stack: Stack, gateway: TestClien
     truncated = write_model(stack.model_root, "t.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
     for preview in (not_an_image, truncated):
         reply = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": str(preview)})
-        assert await error_of(reply) == (400, "invalid_argument")
+        assert await error_of(reply) == (400, "invalid_parameter")
     reply = await gateway.post("/api/models/pending", json={"path": str(model), "preview_path": "/etc/hostname"})
     assert await error_of(reply) == (403, "permission_denied")
     await _nothing_changed(stack, db)
@@ -156,7 +156,7 @@ async def test_wrong_method_trailing_slash_and_long_names(stack: Stack, gateway:
     model = write_model(stack.model_root, "m.safetensors", b"m")
     for route in ("/api/models/sha256", "/api/models/pending"):
         reply = await gateway.post(route, json={"path": f"{model}/"})
-        assert await error_of(reply) == (400, "invalid_argument"), route
+        assert await error_of(reply) == (400, "invalid_parameter"), route
     # A name longer than the file system allows is the client's mistake, not a database outage.
     reply = await gateway.get("/images/pending/" + "a" * 300 + ".webp")
     assert (await reply.json())["error"]["code"] != "unavailable" and reply.status < 500

@@ -26,7 +26,7 @@ async def test_notes_tags_and_favourite_are_kept_per_content_and_shown_with_thei
     stack: Stack, gateway: TestClient, db: asyncpg.Connection
 ) -> None:
     digest = await _catalogued(stack, gateway, "loras/ink.safetensors", b"ink lora")
-    write_model(stack.model_root, "copies/ink.safetensors", b"ink lora")  # a second copy shares the notes
+    await _catalogued(stack, gateway, "copies/ink.safetensors", b"ink lora")  # a second copy shares the notes
 
     reply = await gateway.put(f"/api/models/{digest.upper()}/notes",
                               json={"notes": "  best at 0.8 \n", "tags": ["Anime", "ink", "anime ", "Ink"],
@@ -38,6 +38,10 @@ async def test_notes_tags_and_favourite_are_kept_per_content_and_shown_with_thei
     assert metadata["notes"] == {"value": "best at 0.8", "source": "you"}
     assert metadata["tags"] == {"value": ["Anime", "ink"], "source": "you"}
     assert metadata["favourite"] == {"value": True, "source": "you"}
+
+    # What the person said is searched like what the tools said.
+    found = await (await gateway.get("/api/models", params={"q": "anime best"})).json()
+    assert [item["sha256"] for item in found["items"]] == [digest, digest]
 
     # A field left out keeps its value; an empty text, an empty list and false clear theirs.
     reply = await gateway.put(f"/api/models/{digest}/notes", json={"tags": []})

@@ -40,9 +40,10 @@ def open_channel(target: str) -> grpc.aio.Channel:
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
             ("grpc.max_metadata_size", _MAX_METADATA),
             ("grpc.absolute_max_metadata_size", _MAX_METADATA),
-            # Reconnect quickly when a replica comes back after a restart.
+            # Reconnect quickly when a replica comes back after a restart (and the health banner leaves within
+            # about 2 s: a second between its checks, at most a second before the channel tries again).
             ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", 2000),
+            ("grpc.max_reconnect_backoff_ms", 1000),
             # The services close old connections (MODELVAULT_GRPC_MAX_CONNECTION_AGE_S); each reconnect may
             # then resolve DNS again, instead of at most every 30 s (the default), to find new replicas.
             ("grpc.dns_min_time_between_resolutions_ms", 1000),

@@ -77,10 +77,11 @@ class FileUnreadable(FileFailed):
 class BadArgument(FileFailed):
     """The service does not take what it was given for this file: a bad path, not a regular file, no thumbnail.
 
-    `code` keeps the service's own word (invalid_argument, failed_precondition, out_of_range).
+    `code` is the API's word for it: invalid_parameter (the service's INVALID_ARGUMENT), failed_precondition,
+    out_of_range.
     """
 
-    def __init__(self, service: str, message: str, code: str = "invalid_argument") -> None:
+    def __init__(self, service: str, message: str, code: str = "invalid_parameter") -> None:
         super().__init__(service, message)
         self.code = code
 

@@ -57,7 +57,9 @@ def named(code: grpc.StatusCode, details: str | None, service: str, *, disk_full
         return _FILE_FAILURES[code](service, said)
     if code in _BAD_ARGUMENTS:
         kind = BadImage if service == "images" else BadArgument
-        return kind(service, said, code.name.lower())
+        # One code per mistake: a path the hasher refuses is the same mistake as a bad parameter of the API.
+        word = "invalid_parameter" if code is grpc.StatusCode.INVALID_ARGUMENT else code.name.lower()
+        return kind(service, said, word)
     if code == grpc.StatusCode.CANCELLED:
         return CallCancelled(service, said)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

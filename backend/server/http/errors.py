@@ -100,6 +100,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
+        # One line per refused request at info; the requests that went well are debug (web_log.py).
+        log.info("%s %s: %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message)
         return error_response(exc.status, exc.code, exc.message)
     except ServiceFailure as exc:
         answer = shown(exc)

@@ -79,6 +79,15 @@ def flag(params: Mapping[str, Any], name: str) -> bool:
     raise ApiError(400, "invalid_parameter", f"{name!r} must be true or false; got {value!r}")
 
 
+def known_query(request: web.Request, allowed: tuple[str, ...]) -> None:
+    """An unknown query parameter is a 400, as an unknown body field is: a misspelt filter is never ignored."""
+    unknown = sorted(set(request.query) - set(allowed))
+    if unknown:
+        choices = f"allowed: {', '.join(allowed)}" if allowed else "this request takes none"
+        raise ApiError(400, "invalid_parameter",
+                       f"unknown parameter(s) {', '.join(map(repr, unknown))}; {choices}")
+
+
 def page(request: web.Request) -> tuple[int, int]:
     """limit (1..1000, default 100) and offset (>= 0) from the query string."""
     return (integer(request.query, "limit", 100, 1, MAX_PAGE), integer(request.query, "offset", 0, 0, None))

@@ -7,6 +7,8 @@ from typing import Any
 
 from asyncpg import Record
 
+from backend.server.http.replies import raw_json
+
 
 def _image_url(key: str | None) -> str | None:
     return f"/images/{key}" if key else None
@@ -40,6 +42,13 @@ def model_json(row: Record) -> dict[str, Any]:
         "changed_at": row["changed_at"].isoformat() if changed else None,
         "metadata": {},
     }
+
+
+def listed_json(row: Record, root: str | None) -> dict[str, Any]:
+    """A model as the library lists it: with its content's metadata, what the catalogue makes of it, and the
+    model root it lies in (a card shows its folder from there)."""
+    return {**model_json(row), "metadata": raw_json(row["metadata"]),
+            "model_type": row["kind"] or "unknown", "base_model": row["base_model"], "root": root}
 
 
 def pending_json(row: Record, images_dir: Path) -> dict[str, Any]:

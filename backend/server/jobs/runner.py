@@ -142,6 +142,8 @@ class JobRunner:
         finally:
             self._cancelling.discard(ctx.job_id)
         await asyncio.shield(self._write_end(ctx, outcome))
+        log.info("job %d ended %s%s", ctx.job_id, outcome.state,
+                 f": {outcome.error}" if outcome.error is not None else "")
         return outcome
 
     async def _work(self, kind: JobKind, ctx: JobContext) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.http.errors import ApiError
-from backend.server.http.params import page, read_params
+from backend.server.http.params import known_query, page, read_params
 from backend.server.jobs.control import JobRunningError
 from backend.server.jobs.model import job_json
 from backend.server.jobs.story import CLIENT_STARTERS
@@ -51,12 +51,14 @@ async def start_job(request: web.Request) -> web.Response:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
+    known_query(request, ("limit", "offset"))
     limit, offset = page(request)
     rows, total = await request.app[keys.JOBS].page(limit, offset)
     return web.json_response({"items": [job_json(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
 
 async def show_job(request: web.Request) -> web.Response:
+    known_query(request, ())
     return web.json_response(job_json(await request.app[keys.JOBS].get(job_id_of(request))))
 
 

@@ -10,11 +10,11 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db, hub_queries, legacy_queries, library_queries
-from backend.database.library_queries import ModelQuery
+from backend.database.library_queries import UNKNOWN, ModelQuery
 from backend.server.library import hash_lookup
 from backend.server.library.hash_text import WantedHash
 
-__all__ = ["SORTS", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
+__all__ = ["SORTS", "UNKNOWN", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
 
 SORTS = tuple(library_queries.SORT_KEYS)
 
@@ -51,6 +51,11 @@ class Library:
             # Each row carries its metadata as JSON text ({field: value}) for the answer to take as it is.
             rows = await library_queries.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
         return ModelPage(rows[: query.limit], total, len(rows) > query.limit)
+
+    async def facets(self) -> dict[str, list[Record]]:
+        """Models per folder (directly in it), per model type and per base model."""
+        async with self._pool.acquire() as conn:
+            return await library_queries.facets(conn)
 
     async def duplicates(self, limit: int, offset: int) -> DuplicatePage:
         async with self._pool.acquire() as conn:

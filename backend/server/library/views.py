@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,18 +15,21 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.http.errors import ApiError
-from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, integer, optional_text, page
+from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, integer, known_query, optional_text, page
 from backend.server.http.replies import json_reply, raw_json
 from backend.server.http.request_paths import checked_path
-from backend.server.http.shapes import model_json, pending_json
+from backend.server.http.shapes import listed_json, model_json, pending_json
+from backend.server.library.folders import folder_tree, root_of
 from backend.server.library.hash_text import parse_hash_text
-from backend.server.library.service import SORTS, ModelQuery
+from backend.server.library.service import SORTS, UNKNOWN, ModelQuery
 from backend.util.model_files import MODEL_SUFFIXES
 from backend.util.model_paths import normal_path
 from backend.util.sha256_text import is_sha256
 
 _TYPES = tuple(sorted(suffix.lstrip(".") for suffix in MODEL_SUFFIXES))
 _MAX_QUERY = 200
+_MAX_FILTER = 100
+_KIND = re.compile(r"[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class Cursor:
 
 def _filter_id(request: web.Request) -> str:
     """Ties a cursor to its filters and order: continuing another listing with it would skip rows."""
-    fields = [request.query.get(name, "") for name in ("sort", "order", "q", "folder", "type")]
+    fields = [request.query.get(name, "") for name in ("sort", "order", "q", "folder", "type", "model_type",
+                                                         "base_model")]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:12]
 
 
@@ -85,8 +90,12 @@ def _no_nul(params: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+_LIST_PARAMETERS = ("limit", "offset", "cursor", "sort", "order", "q", "folder", "type", "model_type", "base_model")
+
+
 def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     params = request.query
+    known_query(request, _LIST_PARAMETERS)
     limit, offset = page(request)
     sort = choice(params, "sort", SORTS, "path")
     order = choice(params, "order", ("asc", "desc"), "asc")
@@ -104,9 +113,25 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     ext = optional_text(params, "type")
     if ext is not None:
         ext = choice({"type": ext.lower().lstrip(".")}, "type", _TYPES, "")
+    kind = _short_text(params, "model_type", _KIND)
+    base_model = _short_text(params, "base_model", None)
     after = decode_cursor(request, cursor, sort) if cursor is not None else None
     keyset = (after.sort_key, after.path) if after is not None else None
-    return ModelQuery(limit, offset, sort, order == "desc", keyset, q, folder, ext), after
+    return ModelQuery(limit, offset, sort, order == "desc", keyset, q, folder, ext,
+                      kind.lower() if kind else None, base_model), after
+
+
+def _short_text(params: Mapping[str, str], name: str, pattern: re.Pattern[str] | None) -> str | None:
+    """A filter's value: a model type is a word, a base model any short text ("unknown" for none known)."""
+    value = _no_nul(params, name)
+    if value is None:
+        return None
+    if len(value) > _MAX_FILTER or (pattern is not None and not pattern.fullmatch(value)):
+        raise ApiError(400, "invalid_parameter",
+                       f"{name!r} is a model type such as lora, checkpoint or unknown (at most {_MAX_FILTER} "
+                       f"letters, digits or _); got {value[:_MAX_FILTER]!r}" if pattern is not None else
+                       f"{name!r} is at most {_MAX_FILTER} characters")
+    return value
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -116,12 +141,28 @@ async def list_models(request: web.Request) -> web.Response:
     found = await request.app[keys.LIBRARY].models(query, after.total if after is not None else None)
     rows, total = found.rows, found.total
     next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if found.more else None
-    items = [{**model_json(r), "metadata": raw_json(r["metadata"])} for r in rows]
+    roots = [str(root) for root in request.app[keys.CONFIG].model_roots]
+    items = [listed_json(r, root_of(r["path"], roots)) for r in rows]
     return json_reply({"items": items, "total": total, "limit": query.limit,
                        "offset": query.offset, "next_cursor": next_cursor})
 
 
+async def facets(request: web.Request) -> web.Response:
+    """What the library's filters offer, with counts: the folder tree, the model types and the base models."""
+    known_query(request, ())
+    found = await request.app[keys.LIBRARY].facets()
+    roots = [str(root) for root in request.app[keys.CONFIG].model_roots]
+    folders = folder_tree(((r["value"], r["count"]) for r in found["folders"]), roots)
+
+    def values(rows: list) -> list[dict[str, Any]]:
+        return [{"value": r["value"] or UNKNOWN, "count": r["count"]} for r in rows]
+
+    return json_reply({"roots": roots, "folders": folders, "model_types": values(found["model_types"]),
+                       "base_models": values(found["base_models"])})
+
+
 async def duplicates(request: web.Request) -> web.Response:
+    known_query(request, ("limit", "offset"))
     limit = integer(request.query, "limit", 50, 1, MAX_PAGE)
     offset = integer(request.query, "offset", 0, 0, None)
     found = await request.app[keys.LIBRARY].duplicates(limit, offset)
@@ -134,6 +175,7 @@ async def duplicates(request: web.Request) -> web.Response:
 
 
 async def models_by_hash(request: web.Request) -> web.Response:
+    known_query(request, ())
     sha256 = request.match_info["sha256"]
     if not is_sha256(sha256):
         raise ApiError(400, "invalid_parameter", "a SHA-256 is 64 hexadecimal digits")
@@ -159,6 +201,7 @@ async def models_by_any_hash(request: web.Request) -> web.Response:
 
 
 async def list_pending(request: web.Request) -> web.Response:
+    known_query(request, ("limit", "offset"))
     limit, offset = page(request)
     rows, total = await request.app[keys.LIBRARY].pending(limit, offset)
     images_dir = request.app[keys.CONFIG].images_dir

@@ -1,5 +1,6 @@
 // The page: views chosen by the address (#/library, #/model/<sha256>, #/pending, #/jobs, #/duplicates).
 // Only the library is on the way to the first paint; the other views' modules load beside its first page.
+import { addressOf, pointLinksAt, readView } from './address.js';
 import { getJson } from './api.js';
 import { setupLibrary } from './library.js';
 import { setupLogin } from './login.js';
@@ -13,7 +14,7 @@ const ARRIVAL = location.hash;
 async function main() {
   setupLogin($('#login'));
   const library = setupLibrary($('#library'));
-  const firstPage = library.reload();
+  const firstPage = library.start();
   const [{ showModel }, { setupDuplicates }, { watchHealth }, { loadRecentJobs, setupJobs, showJob }, { setupPending },
     { followChanges }, { showPreview }] = await Promise.all(
     ['./detail.js', './duplicates.js', './health.js', './jobs.js', './pending.js', './changes.js', './card.js'].map(
@@ -42,11 +43,16 @@ async function main() {
       else link.removeAttribute('aria-current');
     });
     document.title = `${TITLES[view]} · ModelVault`;
+    if (view === 'library') pointLinksAt(addressOf(readView()));
     if (stale.delete(views[view])) views[view].reload();
+    else if (view === 'library' && !first) await library.shown();
     if (view === 'jobs' && !first) attempt(loadRecentJobs);
     if (view === 'model') await showModel($('#model'), argument);
     // Moving focus tells a screen reader the view changed; on arrival, focus stays at the top of the page.
-    if (!first || location.hash !== ARRIVAL) $(`#${view} h2`).focus();
+    if (!first || location.hash !== ARRIVAL) {
+      // The library keeps the place it gives back; another view starts at its top.
+      $(`#${view} h2`).focus({ preventScroll: view === 'library' });
+    }
     first = false;
   };
   window.addEventListener('hashchange', route);

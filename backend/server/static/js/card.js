@@ -1,7 +1,9 @@
-// One model in the grid: preview, name, folder, size, base model and the short hash with a copy button.
+// One model in the grid: preview (or its type in words), the model's name with the file's under it, the folder
+// relative to its root, a type badge, base model, size, and the short hash with a copy button, in rows that line
+// up from card to card.
 import { copyButton } from './copy.js';
 import { h, preview } from './dom.js';
-import { folderOf, modelName, shortFolder, shortHash, size } from './format.js';
+import { displayName, fileName, folderOf, shortFolder, shortHash, size, typeLabel } from './format.js';
 
 export function modelLink(sha256) {
   return `#/model/${sha256}`;
@@ -28,15 +30,20 @@ export function showPreview(sha256, url) {
 }
 
 export function modelCard(model) {
-  const name = modelName(model);
-  const base = model.metadata && model.metadata.base_model;
+  const name = displayName(model);
+  const type = typeLabel(model.model_type);
   const folder = folderOf(model);
   const key = model.sha256 || model.previous_sha256;
+  const file = fileName(model.path);
   return h('li', { class: 'card', 'data-sha256': key },
     h('a', { href: modelLink(key), class: 'thumb', tabindex: '-1', 'aria-hidden': 'true' },
-      preview(model.image_url, name)),
-    h('h3', {}, h('a', { href: modelLink(key) }, name)),
-    h('p', { class: 'folder', title: folder }, shortFolder(folder)),
-    h('p', { class: 'facts' }, size(model.size), base ? ` · ${base}` : ''),
+      preview(model.image_url, type)),
+    h('h3', { title: name }, h('a', { href: modelLink(key) }, name)),
+    h('p', { class: 'file', title: model.path }, file),
+    h('p', { class: 'folder', title: folder }, shortFolder(folder, model.root)),
+    h('p', { class: 'facts' },
+      h('span', { class: `badge type-${model.model_type || 'unknown'}` }, type),
+      h('span', { class: 'base', title: model.base_model || null }, model.base_model || 'Base model unknown')),
+    h('p', { class: 'size' }, size(model.size)),
     hashLine(model, name));
 }

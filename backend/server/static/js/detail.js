@@ -148,11 +148,11 @@ export async function showModel(section, sha256) {
   const first = model.files.find((file) => file.image_url) || model.files[0];
   const name = value(metadata, 'model_name') || modelName(first);
   heading.textContent = name;
-  const large = h('div', { class: 'large-preview' }, preview(first.image_url, name, true));
+  const large = h('div', { class: 'large-preview' }, preview(first.image_url, undefined, true));
   // After a person's picture is set or removed: the preview as the catalogue now has it.
   const refreshPreview = async () => {
     const fresh = await getJson(`/api/models/${encodeURIComponent(sha256)}`);
-    large.replaceChildren(preview(fresh.files.map((file) => file.image_url).find(Boolean), name, true));
+    large.replaceChildren(preview(fresh.files.map((file) => file.image_url).find(Boolean), undefined, true));
   };
   clear(body,
     large,

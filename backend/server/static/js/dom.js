@@ -17,15 +17,15 @@ export function clear(el, ...children) {
   return el;
 }
 
-// A neutral stand-in where a model has no preview, or its preview fails to load.
-export function placeholder(name) {
-  const initials = (name || '?').replace(/[^\p{L}\p{N}]+/gu, ' ').trim().slice(0, 2).toUpperCase() || '?';
-  return h('div', { class: 'placeholder', 'aria-hidden': 'true' }, initials);
+// A neutral stand-in where a model has no preview, or its preview fails to load: a word that says what the
+// model is (its type, where known), never letters cut from its name.
+export function placeholder(label = 'No preview') {
+  return h('div', { class: 'placeholder', 'aria-hidden': 'true' }, h('span', {}, label));
 }
 
-export function preview(url, name, eager = false) {
-  if (!url) return placeholder(name);
+export function preview(url, label, eager = false) {
+  if (!url) return placeholder(label);
   const img = h('img', { src: url, alt: '', loading: eager ? 'eager' : 'lazy', decoding: 'async' });
-  img.addEventListener('error', () => img.replaceWith(placeholder(name)), { once: true });
+  img.addEventListener('error', () => img.replaceWith(placeholder(label)), { once: true });
   return img;
 }

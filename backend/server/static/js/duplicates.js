@@ -7,7 +7,7 @@ import { offsetList } from './paging.js';
 function group(entry) {
   const name = modelName(entry.files[0]);
   return h('li', { class: 'group' },
-    preview(entry.files[0].image_url, name),
+    preview(entry.files[0].image_url),
     h('div', { class: 'about' },
       h('h3', {}, h('a', { href: modelLink(entry.sha256) }, name)),
       h('p', {}, `${count(entry.count, 'copy', 'copies')} of ${size(entry.size)} · `,

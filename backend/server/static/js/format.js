@@ -1,12 +1,12 @@
-// Numbers, sizes, dates and hashes as a person reads them.
-const UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+// Numbers, sizes, dates and hashes as a person reads them: the terminal's backend/cli/units.py says the same.
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
 export function size(bytes) {
   if (bytes == null) return '';
   let value = Number(bytes);
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) { value /= 1000; unit += 1; }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
+  while (Math.abs(value) >= 1024 && unit < UNITS.length - 1) { value /= 1024; unit += 1; }
+  return unit === 0 ? `${Math.trunc(value)} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
 export function count(n, one, many = `${one}s`) {
@@ -51,8 +51,32 @@ export function folderOf(model) {
   return parts.slice(0, -1).join('/') || '/';
 }
 
-// Deep absolute folders say the most at their end: "…/loras/style", with the whole path as a tooltip.
-export function shortFolder(folder) {
-  const parts = String(folder).split('/').filter(Boolean);
-  return parts.length > 3 ? `…/${parts.slice(-2).join('/')}` : folder;
+// A folder as a person named it: relative to its model root (the root's own name for the root itself), and
+// when deep, its end, which says the most: "…/characters/anime". The whole path goes in a tooltip.
+export function shortFolder(folder, root) {
+  const text = String(folder || '');
+  let relative = text;
+  if (root && (text === root || text.startsWith(`${root.replace(/\/$/, '')}/`))) {
+    relative = text.slice(root.replace(/\/$/, '').length).replace(/^\//, '') || fileName(root) || root;
+  }
+  const parts = relative.split('/').filter(Boolean);
+  return parts.length > 2 ? `…/${parts.slice(-2).join('/')}` : parts.join('/') || '/';
+}
+
+// The model types as people name them; an unknown word is shown as the catalogue spells it.
+const TYPES = {
+  checkpoint: 'Checkpoint', lora: 'LoRA', vae: 'VAE', embedding: 'Embedding', controlnet: 'ControlNet',
+  upscaler: 'Upscaler', text_encoder: 'Text encoder', hypernetwork: 'Hypernetwork', unknown: 'Unknown type',
+};
+
+export function typeLabel(type) {
+  return TYPES[type || 'unknown'] || String(type);
+}
+
+// The model's own name where a source knows it (with its version), else the file's.
+export function displayName(model) {
+  const known = (model.metadata || {}).model_name || (model.metadata || {}).title;
+  if (typeof known !== 'string' || !known.trim()) return modelName(model);
+  const version = (model.metadata || {}).version_name;
+  return typeof version === 'string' && version.trim() ? `${known} ${version}` : known;
 }

@@ -3,7 +3,8 @@ import { request } from './api.js';
 import { serviceName } from './words.js';
 
 const EVERY_MS = 4000;
-const WHILE_DOWN_MS = 2000;
+// Asked every second while a part is down, so the banner leaves within about a second of its return.
+const WHILE_DOWN_MS = 1000;
 const CONSEQUENCES = {
   database: 'nothing can be listed or saved',
   hasher: 'files cannot be hashed or scanned',

@@ -1,87 +1,176 @@
-// The library grid: search, sort and filters sent to the API, pages fetched as the person scrolls.
+// The library grid: search, filters, folder tree and sort sent to the API and kept in the address, pages
+// fetched as the person scrolls, and the scroll position given back when they come back.
+import { DEFAULTS, readView, rememberScroll, rememberedScroll, sameView, showView } from './address.js';
 import { getJson, query } from './api.js';
 import { modelCard } from './card.js';
 import { clear, h } from './dom.js';
-import { count, folderOf } from './format.js';
+import { count, typeLabel } from './format.js';
+import { folderTree } from './folders.js';
 import { showError } from './notices.js';
 
 const PAGE = 60;
+
+function options(select, values, any, label, chosen) {
+  const known = values.map((v) => v.value);
+  // A value from the address before the counts arrive (or one no model has any more) is still shown as chosen.
+  const extra = chosen && !known.includes(chosen) ? [{ value: chosen, count: null }] : [];
+  clear(select, h('option', { value: '' }, any), [...values, ...extra].map((v) => h('option', { value: v.value },
+    v.count == null ? label(v.value) : `${label(v.value)} (${v.count.toLocaleString()})`)));
+  select.value = chosen || '';
+}
 
 export function setupLibrary(section) {
   const form = section.querySelector('form');
   const grid = section.querySelector('.grid');
   const status = section.querySelector('.status');
   const more = section.querySelector('.more');
-  const folders = section.querySelector('#folders');
-  const seenFolders = new Set();
-  const state = { generation: 0, next: null, loaded: 0, total: 0, loading: false, failed: false };
+  const empty = section.querySelector('.empty-library');
+  const state = { generation: 0, next: null, loaded: 0, total: 0, loading: null, failed: false, problem: null };
+  let view = readView();
+  let facets = null;
+  const tree = folderTree(section.querySelector('.tree'), { pick: (folder) => change({ folder }) });
 
-  const filters = () => {
-    const data = new FormData(form);
-    const [sort, order] = String(data.get('sort')).split(':');
-    return { q: data.get('q').trim(), sort, order, folder: data.get('folder').trim(), type: data.get('type') };
+  const fillForm = () => {
+    form.elements.q.value = view.q;
+    form.elements.sort.value = view.sort;
+    if (!form.elements.sort.value) form.elements.sort.value = DEFAULTS.sort;
+    options(form.elements.model_type, facets ? facets.model_types : [], 'Any type', typeLabel, view.model_type);
+    options(form.elements.base_model, facets ? facets.base_models : [], 'Any base model',
+      (v) => (v === 'unknown' ? 'Unknown' : v), view.base_model);
+    tree.select(view.folder);
   };
 
+  const filtered = () => ['q', 'model_type', 'base_model', 'folder'].some((key) => view[key]);
+
   const showStatus = () => {
-    status.textContent = state.total === 0 ? 'No models match.' : `Showing ${count(state.loaded, 'model')}` +
-      ` of ${state.total.toLocaleString()}.`;
+    const nothing = state.total === 0 && !filtered();
+    empty.hidden = !nothing;
+    if (nothing) describeEmpty();
+    status.textContent = state.total === 0 ? (nothing ? 'No models yet.' : 'No models match.')
+      : `Showing ${count(state.loaded, 'model')} of ${state.total.toLocaleString()}.`;
     more.hidden = state.next === null;
   };
 
-  const loadPage = async () => {
-    if (state.loading || state.next === null) return;
-    state.loading = true;
-    const generation = state.generation;
-    const params = { ...filters(), limit: PAGE, ...state.next };
+  // A new library says where it looks for models and how to point it at yours.
+  const describeEmpty = () => {
+    const roots = facets ? facets.roots : [];
+    clear(empty.querySelector('.roots'), roots.map((root) => h('li', {}, h('code', {}, root))));
+  };
+
+  // One page at a time: a second call while one loads waits for it.
+  const loadPage = () => {
+    if (state.next === null) return Promise.resolve();
+    if (!state.loading) {
+      const loading = fetchPage().finally(() => { if (state.loading === loading) state.loading = null; });
+      state.loading = loading;
+    }
+    return state.loading;
+  };
+
+  const fetchPage = async () => {
+    const { generation } = state;
+    const [sort, order] = view.sort.split(':');
+    const params = { q: view.q.trim(), model_type: view.model_type, base_model: view.base_model,
+      folder: view.folder, sort, order, limit: PAGE, ...state.next };
     try {
       const page = await getJson(`/api/models?${query(params)}`);
       if (generation !== state.generation) return;
       grid.append(...page.items.map(modelCard));
-      page.items.forEach((model) => seenFolders.add(folderOf(model)));
-      clear(folders, [...seenFolders].sort().slice(0, 200).map((f) => h('option', { value: f })));
-      state.loaded += page.items.length;
-      state.total = page.total;
-      state.failed = false;
-      state.next = nextPage(page);
+      Object.assign(state, { loaded: state.loaded + page.items.length, total: page.total, failed: false });
+      state.next = page.next_cursor ? { cursor: page.next_cursor } : null;
+      if (state.problem) { state.problem.remove(); state.problem = null; }
       showStatus();
       if (generation === 1) markPainted();
       // A tall screen may still show the end of the grid: fill it without waiting for a scroll.
       if (state.next && more.getBoundingClientRect().top < innerHeight + 800) setTimeout(loadPage);
     } catch (err) {
+      if (generation !== state.generation) return;
       state.failed = true;
       status.textContent = 'The library could not be loaded.';
-      showError(err.message);
-    } finally {
-      state.loading = false;
+      if (state.problem) state.problem.remove();
+      state.problem = showError(err.message);
     }
   };
 
-  const reload = () => {
+  const loadFacets = async () => {
+    try {
+      facets = await getJson('/api/models/facets');
+      tree.show(facets);
+      fillForm();
+      if (!empty.hidden) describeEmpty();
+    } catch (err) {
+      // The grid says the library could not be loaded; the filters keep what they offered.
+    }
+  };
+
+  // Pages until the remembered position is on the page (or the library ends), then there.
+  const restoreScroll = async (target) => {
+    while (document.documentElement.scrollHeight < target + innerHeight && state.next !== null && !state.failed) {
+      const before = state.loaded;
+      await loadPage();
+      if (state.loaded === before) break;
+    }
+    scrollTo(0, target);
+  };
+
+  const reload = async ({ scroll = 0 } = {}) => {
     state.generation += 1;
-    Object.assign(state, { next: {}, loaded: 0, total: 0, loading: false });
+    Object.assign(state, { next: {}, loaded: 0, total: 0, loading: null });
     clear(grid);
     status.textContent = 'Loading…';
-    return loadPage();
+    const facetsLoaded = loadFacets();
+    await loadPage();
+    if (scroll) await restoreScroll(scroll);
+    await facetsLoaded;
+  };
+
+  const change = (changes) => {
+    view = { ...view, ...changes };
+    showView(view);
+    fillForm();
+    scrollTo(0, 0);
+    reload();
   };
 
   let typing;
   form.addEventListener('input', (event) => {
     clearTimeout(typing);
-    typing = setTimeout(reload, event.target.type === 'search' ? 250 : 0);
+    const { name, value } = event.target;
+    if (!(name in DEFAULTS)) return;
+    typing = setTimeout(() => change({ [name]: value }), event.target.type === 'search' ? 250 : 0);
   });
-  form.addEventListener('submit', (event) => { event.preventDefault(); reload(); });
+  form.addEventListener('submit', (event) => { event.preventDefault(); change({ q: form.elements.q.value }); });
   more.addEventListener('click', loadPage);
   // The next page comes before the person reaches the end, so scrolling does not stop.
   new IntersectionObserver((seen) => { if (seen.some((e) => e.isIntersecting)) loadPage(); },
     { rootMargin: '800px' }).observe(more);
-  return { reload, reloadIfFailed: () => (state.failed ? reload() : undefined) };
-}
+  let settling;
+  addEventListener('scroll', () => {
+    if (section.hidden) return;
+    clearTimeout(settling);
+    settling = setTimeout(rememberScroll, 100);
+  }, { passive: true });
+  history.scrollRestoration = 'manual';
+  // On a phone the tree would push the grid below the fold: it starts folded there.
+  if (matchMedia('(max-width: 640px)').matches) section.querySelector('details.folders').open = false;
+  fillForm();
 
-// Keyset paging where the API offers it (a cursor), else offsets.
-function nextPage(page) {
-  if ('next_cursor' in page) return page.next_cursor ? { cursor: page.next_cursor } : null;
-  const offset = page.offset + page.items.length;
-  return page.items.length && offset < page.total ? { offset } : null;
+  return {
+    // The first load: the view and the scroll position the address and its history entry hold.
+    start: () => reload({ scroll: rememberedScroll() }),
+    reload: () => reload(),
+    reloadIfFailed: () => (state.failed ? reload() : undefined),
+    // Shown again (Back from a model, a link): the same view keeps its grid and its place; another one loads.
+    shown: () => {
+      const wanted = readView();
+      if (!sameView(wanted, view)) {
+        view = wanted;
+        fillForm();
+        return reload({ scroll: rememberedScroll() });
+      }
+      return restoreScroll(rememberedScroll());
+    },
+  };
 }
 
 // For the benchmark and the curious: when the first page of the library was on screen.

@@ -13,8 +13,9 @@ function add(region, kind, children) {
   return notice;
 }
 
+// The notice is returned, so a view can take its own error back once it works again.
 export function showError(text) {
-  add(document.getElementById('alerts'), 'error', text);
+  return add(document.getElementById('alerts'), 'error', text);
 }
 
 export function showNews(...children) {

@@ -27,7 +27,7 @@ export function setupPending(section, { hashed }) {
 
   const pendingRow = (item) => {
     const row = h('li', { class: 'pending-item', 'data-path': item.path },
-      preview(item.image_url, item.name),
+      preview(item.image_url),
       h('div', { class: 'about' },
         h('h3', {}, item.name || fileName(item.path)),
         h('p', { class: 'path' }, item.path),

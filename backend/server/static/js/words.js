@@ -2,7 +2,7 @@
 const SERVICES = { database: 'the database', hasher: 'the hashing service', images: 'the image service' };
 const STATUS_BY_CODE = {
   not_found: 404, unavailable: 503, deadline_exceeded: 504, permission_denied: 403, cancelled: 499,
-  invalid_argument: 400, invalid_parameter: 400, missing_parameter: 400, aborted: 409,
+  invalid_parameter: 400, missing_parameter: 400, aborted: 409,
 };
 
 export function capital(text) {

@@ -1,0 +1,162 @@
+"""Search over what is known, the model type and base model filters, the folder tree, and strict parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from tests.integration.conftest import Stack
+from tests.integration.test_gateway import error_of
+
+
+def _sha(path: str) -> str:
+    return hashlib.sha256(path.encode()).hexdigest()
+
+
+# path: {field: (value, source)} as the import, the header job and the hub write them.
+KNOWN = {
+    "Stable-diffusion/SDXL/juggernautXL_v9.safetensors": {
+        "model_name": ("Juggernaut XL", "civitai"), "version_name": ("v9 + RunDiffusion", "civitai"),
+        "model_type": ("Checkpoint", "civitai"), "base_model": ("SDXL 1.0", "civitai")},
+    "Lora/characters/miku_v15.safetensors": {
+        "model_name": ("Hatsune Miku [初音ミク]", "lora_manager"), "version_name": ("v1.5", "lora_manager"),
+        "model_type": ("LORA", "lora_manager"), "base_model": ("Pony", "lora_manager"),
+        "trained_words": (["hatsune miku", "twintails"], "lora_manager")},
+    "Lora/styles/inkwash.safetensors": {
+        "model_type": ("lora", "safetensors"), "architecture": ("sd1", "safetensors"),
+        "trigger_words": (["sumi-e", "ink wash painting"], "safetensors")},
+    "VAE/sdxl_vae.safetensors": {"model_type": ("vae", "safetensors"), "architecture": ("unknown", "safetensors")},
+    "embeddings/easynegative.pt": {"model_type": ("TextualInversion", "civitai_helper")},
+    "misc/mystery.ckpt": {},
+}
+
+
+async def _library(stack: Stack, gateway: TestClient, db: asyncpg.Connection) -> dict[str, str]:
+    """The models above under the stack's root, their facts written after the rows (as jobs do); path -> sha256."""
+    assert (await gateway.get("/api/health")).status in (200, 503)  # the gateway has migrated the schema
+    root = str(stack.model_root)
+    paths = {f"{root}/{relative}": _sha(relative) for relative in KNOWN}
+    await db.copy_records_to_table(
+        "models", columns=["path", "sha256", "size", "mtime_ns", "inode", "device"],
+        records=[(path, sha, 1000 + i, i, i, 1) for i, (path, sha) in enumerate(paths.items())])
+    await db.executemany(
+        "INSERT INTO model_metadata (sha256, field, value, source) VALUES ($1, $2, $3::jsonb, $4)",
+        [(_sha(relative), field, json.dumps(value), source)
+         for relative, fields in KNOWN.items() for field, (value, source) in fields.items()])
+    return paths
+
+
+async def _found(gateway: TestClient, **params: str) -> list[str]:
+    reply = await gateway.get("/api/models", params={"limit": "100", **params})
+    assert reply.status == 200, await reply.text()
+    body = await reply.json()
+    assert body["total"] == len(body["items"])
+    return sorted(item["path"].rsplit("/", 1)[1] for item in body["items"])
+
+
+async def test_search_finds_models_by_what_is_known_and_by_a_pasted_hash(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    await _library(stack, gateway, db)
+    assert await _found(gateway, q="juggernaut xl") == ["juggernautXL_v9.safetensors"]  # the name, any case
+    assert await _found(gateway, q="RunDiffusion") == ["juggernautXL_v9.safetensors"]  # the version
+    assert await _found(gateway, q="初音ミク v1.5") == ["miku_v15.safetensors"]  # words in any field, all needed
+    assert await _found(gateway, q="twintails") == ["miku_v15.safetensors"]  # a hub/tool trigger word
+    assert await _found(gateway, q="ink wash") == ["inkwash.safetensors"]  # a header's trigger phrase
+    assert await _found(gateway, q="pony") == ["miku_v15.safetensors"]  # the base model
+    assert await _found(gateway, q="characters") == ["miku_v15.safetensors"]  # the folder
+    assert await _found(gateway, q="easyneg") == ["easynegative.pt"]  # the file name
+    assert await _found(gateway, q="nothing like this") == []
+
+    sha = _sha("misc/mystery.ckpt")
+    assert await _found(gateway, q=sha[:10].upper()) == ["mystery.ckpt"]  # AutoV2, as A1111 writes it
+    assert await _found(gateway, q=f"  {sha}  ") == ["mystery.ckpt"]  # the full SHA-256, pasted with spaces
+    assert await _found(gateway, q=sha[:9]) == []  # shorter than AutoV2 is no hash, and no word of any name
+
+
+async def test_facts_follow_the_metadata_as_it_is_written_changed_and_removed(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    paths = await _library(stack, gateway, db)
+    mystery = _sha("misc/mystery.ckpt")
+    await db.execute("INSERT INTO model_metadata (sha256, field, value, source) VALUES "
+                     "($1, 'model_name', '\"Dreamshaper\"', 'civitai'), ($1, 'model_type', '\"LoCon\"', 'civitai')",
+                     mystery)
+    assert await _found(gateway, q="dreamshaper") == ["mystery.ckpt"]
+    assert "mystery.ckpt" in await _found(gateway, model_type="lora")
+    await db.execute("UPDATE model_metadata SET value = '\"Deliberate\"' WHERE sha256 = $1 AND field = 'model_name'",
+                     mystery)
+    assert (await _found(gateway, q="dreamshaper"), await _found(gateway, q="deliberate")) == ([], ["mystery.ckpt"])
+    await db.execute("DELETE FROM model_metadata WHERE sha256 = $1", mystery)
+    assert await _found(gateway, q="deliberate") == [] and "mystery.ckpt" in await _found(gateway, model_type="unknown")
+
+    # A new file of a known content (a copy) knows what its content is at once.
+    copy = paths[f"{stack.model_root}/Lora/characters/miku_v15.safetensors"]
+    await db.execute("INSERT INTO models (path, sha256, size, mtime_ns, inode, device) VALUES ($1, $2, 1, 1, 99, 1)",
+                     f"{stack.model_root}/backup/miku_copy.safetensors", copy)
+    assert await _found(gateway, q="hatsune") == ["miku_copy.safetensors", "miku_v15.safetensors"]
+
+
+async def test_model_type_and_base_model_filters_with_unknown_as_a_value(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    await _library(stack, gateway, db)
+    assert await _found(gateway, model_type="lora") == ["inkwash.safetensors", "miku_v15.safetensors"]
+    assert await _found(gateway, model_type="checkpoint") == ["juggernautXL_v9.safetensors"]
+    assert await _found(gateway, model_type="embedding") == ["easynegative.pt"]
+    assert await _found(gateway, model_type="TextualInversion") == ["easynegative.pt"]  # as the hub names it
+    assert await _found(gateway, model_type="unknown") == ["mystery.ckpt"]
+    assert await _found(gateway, base_model="Pony") == ["miku_v15.safetensors"]
+    assert await _found(gateway, base_model="SD 1.x") == ["inkwash.safetensors"]  # from the header's architecture
+    assert await _found(gateway, base_model="unknown") == ["easynegative.pt", "mystery.ckpt", "sdxl_vae.safetensors"]
+    assert await _found(gateway, model_type="lora", base_model="Pony", q="miku") == ["miku_v15.safetensors"]
+
+    item = (await (await gateway.get("/api/models", params={"q": "juggernaut"})).json())["items"][0]
+    assert (item["model_type"], item["base_model"], item["metadata"]["model_name"]) == (
+        "checkpoint", "SDXL 1.0", "Juggernaut XL")
+
+    # Paging by cursor keeps the filters: two pages of one model each.
+    first = await (await gateway.get("/api/models", params={"model_type": "lora", "limit": "1"})).json()
+    second = await (await gateway.get("/api/models", params={"model_type": "lora", "limit": "1",
+                                                             "cursor": first["next_cursor"]})).json()
+    assert [i["name"] for i in first["items"] + second["items"]] == ["miku_v15", "inkwash"]  # by path
+    assert second["next_cursor"] is None
+    assert await error_of(await gateway.get("/api/models", params={"model_type": "vae", "cursor": first["next_cursor"]}
+                                            )) == (400, "invalid_parameter")
+
+
+async def test_facets_give_the_folder_tree_and_the_filters_values_with_counts(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    await _library(stack, gateway, db)
+    reply = await gateway.get("/api/models/facets")
+    assert reply.status == 200
+    body = await reply.json()
+    root = str(stack.model_root)
+    assert body["roots"] == [root]
+    assert {f["path"].removeprefix(root): f["count"] for f in body["folders"]} == {
+        "": 6, "/Stable-diffusion": 1, "/Stable-diffusion/SDXL": 1, "/Lora": 2, "/Lora/characters": 1,
+        "/Lora/styles": 1, "/VAE": 1, "/embeddings": 1, "/misc": 1}
+    assert body["model_types"] == [{"value": "lora", "count": 2}, {"value": "checkpoint", "count": 1},
+                                   {"value": "embedding", "count": 1}, {"value": "vae", "count": 1},
+                                   {"value": "unknown", "count": 1}]
+    assert {b["value"]: b["count"] for b in body["base_models"]} == {"SDXL 1.0": 1, "Pony": 1, "SD 1.x": 1,
+                                                                      "unknown": 3}
+
+
+async def test_unknown_and_bad_query_parameters_are_refused_like_unknown_body_fields(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    await _library(stack, gateway, db)
+    for path, params in (("/api/models", {"base_modell": "Pony"}), ("/api/models", {"model_type": "lo ra"}),
+                         ("/api/models", {"base_model": "x" * 101}), ("/api/models/facets", {"q": "x"}),
+                         ("/api/models/duplicates", {"sort": "size"}), ("/api/models/pending", {"folder": "/x"}),
+                         ("/api/jobs", {"state": "running"}), ("/api/jobs/1", {"verbose": "1"}),
+                         (f"/api/models/{_sha('misc/mystery.ckpt')}", {"verbose": "1"})):
+        reply = await gateway.get(path, params=params)
+        assert await error_of(reply) == (400, "invalid_parameter"), (path, params)
+        message = (await reply.json())["error"]["message"]
+        assert repr(next(iter(params))) in message or path == "/api/models", (path, message)
