@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.gateway_support import error_of, write_model
 from tests.legacy_formats import sha, write_json
@@ -104,3 +107,32 @@ async def test_notes_need_a_catalogued_content_and_a_real_hash(
     reply = await gateway.put(f"/api/models/{digest}/notes", data="notes=x", headers={"Content-Type": "text/plain"})
     assert await error_of(reply) == (415, "unsupported_media_type")
     assert await db.fetchval("SELECT count(*) FROM model_metadata WHERE source = 'you'") == 0
+
+
+async def test_a_save_that_postgresql_ends_in_a_deadlock_is_tried_again(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    """Saving notes also updates the content's models rows (their search columns, by trigger): a rival that holds
+    those rows and then wants the notes makes a real deadlock, and PostgreSQL ends the save's transaction."""
+    digest = await _catalogued(stack, gateway, "loras/ink.safetensors", b"ink lora")
+    assert (await gateway.put(f"/api/models/{digest}/notes", json={"notes": "first"})).status == 200
+    rival = await asyncpg.connect(stack.database_url)
+    try:
+        await rival.execute("SET deadlock_timeout = '60s'")  # PostgreSQL then ends the save's side, not ours
+        rival_tx = rival.transaction()
+        await rival_tx.start()
+        await rival.execute("SELECT 1 FROM models WHERE sha256 = $1 FOR NO KEY UPDATE", digest)
+        save = asyncio.create_task(gateway.put(f"/api/models/{digest}/notes", json={"notes": "second"}))
+
+        async def save_waits_for_the_rival() -> bool:
+            return await db.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $1",
+                rival.get_server_pid())
+        await eventually(save_waits_for_the_rival, what="the save to wait for the rival's row")
+        await rival.execute("SELECT 1 FROM model_metadata WHERE sha256 = $1 AND field = 'notes' FOR UPDATE", digest)
+        await rival_tx.commit()
+        reply = await asyncio.wait_for(save, 30)
+    finally:
+        await rival.close()
+    assert reply.status == 200, await reply.text()
+    assert await _yours(db, digest) == {"notes": '"second"'}

@@ -33,6 +33,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db, queue_queries
+from backend.database.conflicts import retried
 from backend.util.crash_points import crash_point
 from backend.util.file_identity import HashedFile
 from backend.util.image_keys import PENDING_DIR, SUFFIX, active_image_key
@@ -41,11 +42,6 @@ log = logging.getLogger(__name__)
 
 # A registration writes its preview before its row commits; younger files may belong to one in flight.
 ORPHAN_MIN_AGE_S = 600.0
-# A batch's transaction that PostgreSQL chose to end (a deadlock with, or a serialization failure against,
-# another transaction) is tried again this many times in all, waiting a little longer each time.
-SWAP_ATTEMPTS = 5
-SWAP_BACKOFF_S = 0.05
-_RETRYABLE = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 
 
 class PreviewStore(Protocol):
@@ -117,17 +113,11 @@ class Promotions:
 
         The batch rolled back whole, so trying it again is safe; after the last try the failure is the job's.
         """
-        for attempt in range(1, SWAP_ATTEMPTS + 1):
-            try:
-                async with self._pool.acquire() as conn:
-                    return await queue_queries.promote_batch(conn, files, keys)
-            except _RETRYABLE as exc:
-                if attempt == SWAP_ATTEMPTS:
-                    raise
-                log.warning("promoting %d files: %s; trying the batch again (%d of %d)",
-                            len(files), type(exc).__name__, attempt + 1, SWAP_ATTEMPTS)
-                await asyncio.sleep(SWAP_BACKOFF_S * attempt)
-        raise AssertionError("unreachable")
+        async def attempt() -> list[str]:
+            async with self._pool.acquire() as conn:
+                return await queue_queries.promote_batch(conn, files, keys)
+
+        return await retried(attempt, f"promoting {len(files)} files")
 
     async def _link(self, pending_key: str, sha256: str, previous_key: str | None = None) -> str | None:
         """The active key once linked (or already there for this content); None when none exists.

@@ -20,6 +20,7 @@ import asyncpg
 import grpc
 
 from backend.database import header_queries, legacy_queries
+from backend.database.conflicts import retried
 from backend.server.adapters.clients import HasherClient, ImagesClient
 from backend.server.headers.thumbnails import adopt_thumbnails
 from backend.util.file_identity import FileIdentity
@@ -135,9 +136,12 @@ async def _store_batch(pool: asyncpg.Pool, hasher: HasherClient, images: ImagesC
 async def _store(pool: asyncpg.Pool, rows: list[tuple[str, str, Any, str]], refresh: bool) -> None:
     if not rows:
         return
-    async with pool.acquire() as conn, conn.transaction():
-        hashes = sorted({row[0] for row in rows})
-        existing = await legacy_queries.existing_metadata(conn, hashes)
-        await legacy_queries.write_metadata(conn, legacy_queries.metadata_changes(rows, existing))
-        if refresh:  # a content read for the first time has no header facts to drop
-            await header_queries.drop_unsaid(conn, [(row[0], row[1]) for row in rows])
+    async def attempt() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            hashes = sorted({row[0] for row in rows})
+            existing = await legacy_queries.existing_metadata(conn, hashes)
+            await legacy_queries.write_metadata(conn, legacy_queries.metadata_changes(rows, existing))
+            if refresh:  # a content read for the first time has no header facts to drop
+                await header_queries.drop_unsaid(conn, [(row[0], row[1]) for row in rows])
+
+    await retried(attempt, f"storing the headers of {len(rows)} fields")

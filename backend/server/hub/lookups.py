@@ -10,6 +10,7 @@ import aiohttp
 import asyncpg
 
 from backend.database import hub_queries
+from backend.database.conflicts import retried
 from backend.server.http.errors import ApiError
 from backend.server.hub.answers import HubVersion
 from backend.server.hub.client import BULK_SIZE, HubClient, HubFailure
@@ -97,9 +98,12 @@ class HubLookups:
         states = [(sha256, "found", version.page_url(hub), None) for sha256, (version, hub) in found.items()]
         states += [(sha256, "not_found", None, None) for sha256 in not_found]
         fields = [row for version, hub in found.values() for row in hub_fields(version, hub)]
-        async with self._pool.acquire() as conn, conn.transaction():
-            await hub_queries.write_fields(conn, fields)
-            await hub_queries.record_states(conn, states)
+        async def attempt() -> None:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await hub_queries.write_fields(conn, fields)
+                await hub_queries.record_states(conn, states)
+
+        await retried(attempt, f"storing the hub's answers for {len(states)} contents")
         report.found += len(found)
         report.not_found += len(not_found)
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from backend.database import legacy_queries
+from backend.database.conflicts import retried
 from backend.server.legacy.apply import apply
 from backend.server.legacy.gather import LegacyFile, gather
 from backend.server.legacy.plan import count, known_hashes, metadata_rows, plan
@@ -63,11 +64,15 @@ async def _import(services: LegacyServices, files: list[LegacyFile], report: Imp
     steps = plan(files, models, pending, report)
     count(steps, report)
     rows = metadata_rows(files, known_hashes(steps, models), report)
-    async with services.pool.acquire() as conn, conn.transaction():
-        existing = await legacy_queries.existing_metadata(conn, sorted({row[0] for row in rows}))
-        changes = legacy_queries.metadata_changes(rows, existing)
-        if not dry_run:
-            await legacy_queries.write_metadata(conn, changes)
+    async def attempt() -> list[tuple[str, str, str, str]]:
+        async with services.pool.acquire() as conn, conn.transaction():
+            existing = await legacy_queries.existing_metadata(conn, sorted({row[0] for row in rows}))
+            found = legacy_queries.metadata_changes(rows, existing)
+            if not dry_run:
+                await legacy_queries.write_metadata(conn, found)
+            return found
+
+    changes = await retried(attempt, f"importing {len(rows)} metadata fields")
     report.metadata = len(changes)
     if not dry_run:
         await apply(services, steps, report, on_progress)
