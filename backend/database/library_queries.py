@@ -39,6 +39,8 @@ class ModelQuery:
     # Model type and base model as the catalogue spells them (model_kind() of 0012_search.sql); UNKNOWN for none.
     kind: str | None = None
     base_model: str | None = None
+    # Only contents the person marked a favourite (PUT /api/models/{sha256}/notes).
+    favourite: bool = False
 
 
 UNKNOWN = "unknown"
@@ -91,6 +93,10 @@ def _filters(query: ModelQuery, args: list[Any]) -> list[str]:
         elif value is not None:
             args.append(value)
             where.append(f"{column} = {spelt.format(f'${len(args)}')}")
+    if query.favourite:
+        # model_metadata's key (sha256, field) finds each row's flag.
+        where.append("EXISTS (SELECT 1 FROM model_metadata AS y WHERE y.sha256 = models.sha256"
+                     " AND y.field = 'favourite' AND y.source = 'you')")
     return where
 
 

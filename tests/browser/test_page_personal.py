@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 from playwright.async_api import expect
 
 from tests.browser.console import provokes
-from tests.browser.library import add_model
+from tests.browser.library import add_library, add_model
 
 
 async def _yours(site: str, sha256: str) -> dict:
@@ -50,3 +52,23 @@ async def test_a_refused_save_says_why_and_keeps_what_was_typed(stack, site, pag
     await expect(page.locator("#alerts")).to_contain_text("1 to 64 characters")
     await expect(yours.get_by_label("Tags (separated by commas)")).to_have_value("x" * 65)
     assert await _yours(site, model.sha256) == {}
+
+
+async def test_favourites_only_shows_the_favourites_with_their_star_and_stays_in_the_address(
+    stack, site, page
+) -> None:
+    ink, _ = await add_library(site, stack.model_root, ["loras/ink.safetensors", "loras/oil.safetensors"])
+    await page.goto(f"/#/model/{ink.sha256}")
+    await page.get_by_role("region", name="Yours").get_by_role("button", name="☆ Favourite").click()
+    await expect(page.get_by_text("ink is a favourite.")).to_be_visible()
+
+    await page.goto("/#/library")
+    await page.get_by_label("Favourites only").check()
+    cards = page.locator("#library .card")
+    await expect(cards).to_have_count(1)
+    await expect(cards.first.locator("h3")).to_contain_text("ink")
+    await expect(cards.first.locator(".star")).to_have_attribute("title", "A favourite")
+    await expect(page).to_have_url(re.compile(r"#/library\?(.*&)?favourite=1"))
+    await page.reload()
+    await expect(page.get_by_label("Favourites only")).to_be_checked()
+    await expect(cards).to_have_count(1)

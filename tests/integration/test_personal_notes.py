@@ -136,3 +136,18 @@ async def test_a_save_that_postgresql_ends_in_a_deadlock_is_tried_again(
         await rival.close()
     assert reply.status == 200, await reply.text()
     assert await _yours(db, digest) == {"notes": '"second"'}
+
+
+async def test_the_library_lists_only_the_favourites_when_asked(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    ink = await _catalogued(stack, gateway, "loras/ink.safetensors", b"ink lora")
+    await _catalogued(stack, gateway, "loras/oil.safetensors", b"oil lora")
+    assert (await gateway.put(f"/api/models/{ink}/notes", json={"favourite": True})).status == 200
+
+    favourites = await (await gateway.get("/api/models", params={"favourite": "true"})).json()
+    assert [item["sha256"] for item in favourites["items"]] == [ink] and favourites["total"] == 1
+    assert favourites["items"][0]["metadata"]["favourite"] is True
+    every = await (await gateway.get("/api/models", params={"favourite": "false"})).json()
+    assert every["total"] == 2
+    assert await error_of(await gateway.get("/api/models", params={"favourite": "maybe"})) == (400, "invalid_parameter")

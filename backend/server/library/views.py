@@ -15,7 +15,7 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.http.errors import ApiError
-from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, integer, known_query, optional_text, page
+from backend.server.http.params import MAX_INTEGER, MAX_PAGE, choice, flag, integer, known_query, optional_text, page
 from backend.server.http.replies import json_reply, raw_json
 from backend.server.http.request_paths import checked_path
 from backend.server.http.shapes import listed_json, model_json, pending_json
@@ -44,7 +44,7 @@ class Cursor:
 def _filter_id(request: web.Request) -> str:
     """Ties a cursor to its filters and order: continuing another listing with it would skip rows."""
     fields = [request.query.get(name, "") for name in ("sort", "order", "q", "folder", "type", "model_type",
-                                                         "base_model")]
+                                                         "base_model", "favourite")]
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:12]
 
 
@@ -90,7 +90,8 @@ def _no_nul(params: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-_LIST_PARAMETERS = ("limit", "offset", "cursor", "sort", "order", "q", "folder", "type", "model_type", "base_model")
+_LIST_PARAMETERS = ("limit", "offset", "cursor", "sort", "order", "q", "folder", "type", "model_type", "base_model",
+                    "favourite")
 
 
 def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
@@ -118,7 +119,7 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     after = decode_cursor(request, cursor, sort) if cursor is not None else None
     keyset = (after.sort_key, after.path) if after is not None else None
     return ModelQuery(limit, offset, sort, order == "desc", keyset, q, folder, ext,
-                      kind.lower() if kind else None, base_model), after
+                      kind.lower() if kind else None, base_model, flag(params, "favourite")), after
 
 
 def _short_text(params: Mapping[str, str], name: str, pattern: re.Pattern[str] | None) -> str | None:

@@ -1,6 +1,6 @@
-// The library's view in the address (#/library?q=…&model_type=…&base_model=…&folder=…&sort=…), so Back from a
+// The library's view in the address (#/library?q=…&model_type=…&base_model=…&favourite=1&folder=…&sort=…), so Back from a
 // model and a shared link open the same view; the scroll position rides in the history entry's state.
-export const DEFAULTS = { q: '', model_type: '', base_model: '', folder: '', sort: 'name:asc' };
+export const DEFAULTS = { q: '', model_type: '', base_model: '', favourite: '', folder: '', sort: 'name:asc' };
 
 const OTHER_VIEWS = ['model', 'pending', 'jobs', 'duplicates'];
 

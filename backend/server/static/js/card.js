@@ -38,7 +38,10 @@ export function modelCard(model) {
   return h('li', { class: 'card', 'data-sha256': key },
     h('a', { href: modelLink(key), class: 'thumb', tabindex: '-1', 'aria-hidden': 'true' },
       preview(model.image_url, type)),
-    h('h3', { title: name }, h('a', { href: modelLink(key) }, name)),
+    h('h3', { title: name }, h('a', { href: modelLink(key) }, name),
+      model.metadata && model.metadata.favourite === true
+        ? h('span', { class: 'star', title: 'A favourite' }, ' ★', h('span', { class: 'unseen' }, ' (a favourite)'))
+        : null),
     h('p', { class: 'file', title: model.path }, file),
     h('p', { class: 'folder', title: folder }, shortFolder(folder, model.root)),
     h('p', { class: 'facts' },

@@ -33,6 +33,7 @@ export function setupLibrary(section) {
   const fillForm = () => {
     form.elements.q.value = view.q;
     form.elements.sort.value = view.sort;
+    form.elements.favourite.checked = view.favourite === '1';
     if (!form.elements.sort.value) form.elements.sort.value = DEFAULTS.sort;
     options(form.elements.model_type, facets ? facets.model_types : [], 'Any type', typeLabel, view.model_type);
     options(form.elements.base_model, facets ? facets.base_models : [], 'Any base model',
@@ -40,7 +41,7 @@ export function setupLibrary(section) {
     tree.select(view.folder);
   };
 
-  const filtered = () => ['q', 'model_type', 'base_model', 'folder'].some((key) => view[key]);
+  const filtered = () => ['q', 'model_type', 'base_model', 'favourite', 'folder'].some((key) => view[key]);
 
   const showStatus = () => {
     const nothing = state.total === 0 && !filtered();
@@ -71,7 +72,7 @@ export function setupLibrary(section) {
     const { generation } = state;
     const [sort, order] = view.sort.split(':');
     const params = { q: view.q.trim(), model_type: view.model_type, base_model: view.base_model,
-      folder: view.folder, sort, order, limit: PAGE, ...state.next };
+      favourite: view.favourite === '1' ? 'true' : '', folder: view.folder, sort, order, limit: PAGE, ...state.next };
     try {
       const page = await getJson(`/api/models?${query(params)}`);
       if (generation !== state.generation) return;
@@ -135,8 +136,9 @@ export function setupLibrary(section) {
   let typing;
   form.addEventListener('input', (event) => {
     clearTimeout(typing);
-    const { name, value } = event.target;
+    const { name } = event.target;
     if (!(name in DEFAULTS)) return;
+    const value = event.target.type === 'checkbox' ? (event.target.checked ? '1' : '') : event.target.value;
     typing = setTimeout(() => change({ [name]: value }), event.target.type === 'search' ? 250 : 0);
   });
   form.addEventListener('submit', (event) => { event.preventDefault(); change({ q: form.elements.q.value }); });
