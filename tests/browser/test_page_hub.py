@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+
+import aiohttp
 from playwright.async_api import expect
 
 from backend.server.instance import create_app
 from tests.browser.conftest import open_tab
-from tests.browser.library import add_model
+from tests.browser.library import add_model, post
 from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
 
 
@@ -44,3 +48,43 @@ async def test_look_up_on_the_hub_sends_the_sha256_and_shows_what_came_back_as_t
             await expect(page.locator("#model .large-preview img")).to_have_attribute(
                 "src", f"/images/{model.sha256}.webp")
         assert hub.asked_hashes() == [model.sha256.upper()]
+
+
+async def test_previews_the_hub_rates_above_the_persons_level_are_blurred_until_asked(
+    stack, browser, aiohttp_server
+):
+    async with hub_running(FakeHub()) as hub:
+        server = await aiohttp_server(create_app(stack.config(MODELVAULT_HUB_URL=hub.url,
+                                                              MODELVAULT_HUB_REQUESTS_PER_S="1000")))
+        site = str(server.make_url("")).rstrip("/")
+        spicy = await add_model(site, stack.model_root, "loras/spicy.safetensors", (200, 40, 40))
+        calm = await add_model(site, stack.model_root, "loras/calm.safetensors", (40, 200, 40))
+        # The versions' ratings: X for one (bit 8, with PG images too), PG for the other.
+        hub.versions = [version(spicy.sha256, version_id=1, model_id=11, nsfwLevel=8 | 1),
+                        version(calm.sha256, version_id=2, model_id=12, nsfwLevel=1)]
+        job = await post(site, "/api/jobs", {"kind": "hub"})
+        async with aiohttp.ClientSession() as session:
+            while job["state"] in ("queued", "running"):
+                await asyncio.sleep(0.05)
+                async with session.get(f"{site}/api/jobs/{job['id']}") as reply:
+                    job = await reply.json()
+        assert job["state"] == "done" and job["result"]["found"] == 2, job
+        async with open_tab(browser, site) as page:
+            await page.goto("/#/library")
+            card = page.locator("#library .card")
+            setting = page.get_by_label("Blur previews rated above")
+            await expect(setting).to_have_value("2")  # PG-13 unless the person chose otherwise
+            await expect(card.filter(has_text="spicy").locator(".thumb")).to_have_class(re.compile(r"\bblurred\b"))
+            await expect(card.filter(has_text="calm").locator(".thumb")).not_to_have_class(re.compile(r"\bblurred\b"))
+            await setting.select_option(label="XXX: never blur")
+            await expect(card.filter(has_text="spicy").locator(".thumb")).not_to_have_class(re.compile(r"\bblurred\b"))
+            await setting.select_option(label="R")
+            await page.reload()
+            await expect(page.get_by_label("Blur previews rated above")).to_have_value("4")
+            await expect(card.filter(has_text="spicy").locator(".thumb")).to_have_class(re.compile(r"\bblurred\b"))
+
+            await page.goto(f"/#/model/{spicy.sha256}")
+            large = page.locator("#model .large-preview")
+            await expect(large).to_have_class(re.compile(r"\bblurred\b"))
+            await page.get_by_role("button", name="Show the picture").click()
+            await expect(large).not_to_have_class(re.compile(r"\bblurred\b"))

@@ -1,6 +1,7 @@
 // One model in the grid: preview (or its type in words), the model's name with the file's under it, the folder
 // relative to its root, a type badge, base model, size, and the short hash with a copy button, in rows that line
 // up from card to card.
+import { rated } from './blur.js';
 import { copyButton } from './copy.js';
 import { h, preview } from './dom.js';
 import { displayName, fileName, folderOf, shortFolder, shortHash, size, typeLabel } from './format.js';
@@ -36,8 +37,8 @@ export function modelCard(model) {
   const key = model.sha256 || model.previous_sha256;
   const file = fileName(model.path);
   return h('li', { class: 'card', 'data-sha256': key },
-    h('a', { href: modelLink(key), class: 'thumb', tabindex: '-1', 'aria-hidden': 'true' },
-      preview(model.image_url, type)),
+    rated(h('a', { href: modelLink(key), class: 'thumb', tabindex: '-1', 'aria-hidden': 'true' },
+      preview(model.image_url, type)), model.metadata && model.metadata.nsfw_level),
     h('h3', { title: name }, h('a', { href: modelLink(key) }, name),
       model.metadata && model.metadata.favourite === true
         ? h('span', { class: 'star', title: 'A favourite' }, ' ★', h('span', { class: 'unseen' }, ' (a favourite)'))

@@ -1,5 +1,6 @@
 // One model: its preview large, its hashes, every file with that content, metadata with the source of each field.
 import { getJson } from './api.js';
+import { rated } from './blur.js';
 import { copyButton } from './copy.js';
 import { clear, h, preview } from './dom.js';
 import { date, dateFromNs, fileName, modelName, shortHash, size } from './format.js';
@@ -148,7 +149,14 @@ export async function showModel(section, sha256) {
   const first = model.files.find((file) => file.image_url) || model.files[0];
   const name = value(metadata, 'model_name') || modelName(first);
   heading.textContent = name;
-  const large = h('div', { class: 'large-preview' }, preview(first.image_url, undefined, true));
+  const large = rated(h('div', { class: 'large-preview' }, preview(first.image_url, undefined, true)),
+    value(metadata, 'nsfw_level'));
+  // A blurred preview is shown when the person asks, for this visit of the model only.
+  if (large.classList.contains('blurred')) {
+    large.append(h('button', {
+      type: 'button', class: 'reveal', onclick: (event) => { large.classList.remove('blurred'); event.target.remove(); },
+    }, 'Show the picture'));
+  }
   // After a person's picture is set or removed: the preview as the catalogue now has it.
   const refreshPreview = async () => {
     const fresh = await getJson(`/api/models/${encodeURIComponent(sha256)}`);

@@ -2,6 +2,7 @@
 // fetched as the person scrolls, and the scroll position given back when they come back.
 import { DEFAULTS, readView, rememberScroll, rememberedScroll, sameView, showView } from './address.js';
 import { getJson, query } from './api.js';
+import { blurSetting } from './blur.js';
 import { modelCard } from './card.js';
 import { clear, h } from './dom.js';
 import { count, typeLabel } from './format.js';
@@ -29,6 +30,7 @@ export function setupLibrary(section) {
   let view = readView();
   let facets = null;
   const tree = folderTree(section.querySelector('.tree'), { pick: (folder) => change({ folder }) });
+  blurSetting(form.elements.blur_above);
 
   const fillForm = () => {
     form.elements.q.value = view.q;
