@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
@@ -73,6 +74,17 @@ async def post(site: str, route: str, body: dict) -> dict:
         answer = await reply.json()
         assert reply.status < 300, answer
         return answer
+
+
+async def run_job(site: str, body: dict) -> dict:
+    """Start a job over the API and follow it to its end; the ended job."""
+    job = await post(site, "/api/jobs", body)
+    async with aiohttp.ClientSession() as session:
+        while job["state"] in ("queued", "running"):
+            await asyncio.sleep(0.05)
+            async with session.get(f"{site}/api/jobs/{job['id']}") as reply:
+                job = await reply.json()
+    return job
 
 
 async def register(site: str, path: Path) -> dict:

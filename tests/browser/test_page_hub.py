@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
-import aiohttp
 from playwright.async_api import expect
 
 from backend.server.instance import create_app
 from tests.browser.conftest import open_tab
-from tests.browser.library import add_model, post
+from tests.browser.library import add_model, run_job
 from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
 
 
@@ -62,12 +60,7 @@ async def test_previews_the_hub_rates_above_the_persons_level_are_blurred_until_
         # The versions' ratings: X for one (bit 8, with PG images too), PG for the other.
         hub.versions = [version(spicy.sha256, version_id=1, model_id=11, nsfwLevel=8 | 1),
                         version(calm.sha256, version_id=2, model_id=12, nsfwLevel=1)]
-        job = await post(site, "/api/jobs", {"kind": "hub"})
-        async with aiohttp.ClientSession() as session:
-            while job["state"] in ("queued", "running"):
-                await asyncio.sleep(0.05)
-                async with session.get(f"{site}/api/jobs/{job['id']}") as reply:
-                    job = await reply.json()
+        job = await run_job(site, {"kind": "hub"})
         assert job["state"] == "done" and job["result"]["found"] == 2, job
         async with open_tab(browser, site) as page:
             await page.goto("/#/library")

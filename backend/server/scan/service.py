@@ -8,6 +8,7 @@ gateway holds one batch, never the library: a 100,000-file scan is a few hundred
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 
 import asyncpg
@@ -108,12 +109,13 @@ async def _take_batch(
             report.unchanged += 1
         elif kind == "preview":
             report.unchanged += 1
-            await follow_up.submit(_follow_sidecar, services.catalogue, path, *preview, report)
+            await follow_up.submit(_follow_sidecar, services.catalogue.previews.follow_sidecar, path, *preview, report)
         elif kind in ("changed", "requeued"):
             report.add_changed(path)
         elif kind == "pending_preview":
             report.already_pending += 1
-            await follow_up.submit(_follow_pending_sidecar, services.catalogue, path, *preview, report)
+            await follow_up.submit(_follow_sidecar, services.catalogue.previews.follow_pending_sidecar, path, *preview,
+                                   report)
         elif kind in ("pending", "growing"):
             report.already_pending += 1
             report.growing += kind == "growing"
@@ -201,22 +203,11 @@ async def _compress_preview(services: LegacyServices, path: str, preview: str, s
     await services.catalogue.previews.note_sidecar(path, preview, size, mtime_ns)
 
 
-async def _follow_pending_sidecar(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int,
-                                  report: ScanReport) -> None:
-    """A pending file's side-car picture was added, replaced or removed: its pending preview follows."""
+async def _follow_sidecar(follow: Callable[[str, str | None, int, int], Awaitable[int]], path: str, preview: str,
+                          size: int, mtime_ns: int, report: ScanReport) -> None:
+    """A file's side-car picture was added, replaced or removed: its preview (pending or active) follows."""
     try:
-        changed = await catalogue.previews.follow_pending_sidecar(path, preview or None, size, mtime_ns)
-    except ServiceFailure as exc:
-        report.add_error(preview or path, exc.code, exc.message)
-        return
-    report.previews_changed += changed
-
-
-async def _follow_sidecar(catalogue: Catalogue, path: str, preview: str, size: int, mtime_ns: int,
-                          report: ScanReport) -> None:
-    """An active model's side-car picture was added, replaced or removed: its preview follows."""
-    try:
-        changed = await catalogue.previews.follow_sidecar(path, preview or None, size, mtime_ns)
+        changed = await follow(path, preview or None, size, mtime_ns)
     except ServiceFailure as exc:
         report.add_error(preview or path, exc.code, exc.message)
         return
