@@ -11,7 +11,7 @@ from backend.server.instance import create_app
 from tests.browser.conftest import open_tab
 from tests.browser.console import provokes
 from tests.browser.library import post, write_model, write_preview
-from tests.integration.test_cli import cli
+from tests.integration.cli_support import cli
 
 
 async def test_a_job_started_from_the_command_line_appears_in_an_open_jobs_view_with_its_story(stack, site, page):

@@ -28,6 +28,7 @@ from services.hasher.server import build_service as build_hasher
 from services.images.server import ImageService
 from services.images.server import build_service as build_images
 from tests.conftest import make_config
+from tests.integration.cli_support import Api, serve_gateway
 from tests.integration.hasher_support import Hasher, MiB, write_random
 from tests.integration.images_support import Running, serve
 
@@ -218,3 +219,10 @@ def _service_env(model_root: Path, data_dir: Path) -> dict[str, str]:
         "MODELVAULT_IMAGES_WORKERS": "1",
         "MODELVAULT_ROTATIONAL_DEVICES": "none",
     }
+
+
+@pytest.fixture
+async def api(stack: Stack) -> AsyncIterator[Api]:
+    """The stack's gateway on a real port, for the command line to reach (and an HTTP session with its token)."""
+    async for running in serve_gateway(stack.app()):
+        yield running

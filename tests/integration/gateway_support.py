@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp.test_utils import TestClient
 from PIL import Image
 
 
@@ -29,3 +30,10 @@ async def error_of(response) -> tuple[int, str]:
     body = await response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
     return response.status, body["error"]["code"]
+
+
+async def do_import(gateway: TestClient, **body) -> dict:
+    """Legacy migration through its REST endpoint: the import's report."""
+    reply = await gateway.post("/api/models/import", json=body)
+    assert reply.status == 200, await reply.text()
+    return await reply.json()

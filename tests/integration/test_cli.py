@@ -5,91 +5,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import signal
 import socket
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import aiohttp
-import pytest
-from aiohttp import web
 
-from backend.server.instance import HANDLER_CANCELLATION
-from backend.util.config import PROJECT_ROOT
 from tests.eventually import eventually
+from tests.integration.cli_support import TOKEN, Api, Result, cli, finish, listen_gateway, serve_gateway, start_cli
 from tests.integration.conftest import Stack
 from tests.integration.fake_hub import FakeHub, hub_running, version
 from tests.integration.gateway_support import write_model
 from tests.integration.jobs_helpers import MiB, sparse_model
-
-TOKEN = "a-long-enough-test-token"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@dataclass
-class Api:
-    url: str
-    session: aiohttp.ClientSession
-
-    async def get(self, path: str) -> dict:
-        async with self.session.get(self.url + path) as reply:
-            assert reply.status == 200, await reply.text()
-            return await reply.json()
-
-
-async def _listen(app: web.Application, port: int = 0) -> tuple[web.AppRunner, int]:
-    """The gateway on a real port (a free one by default); runner.cleanup() stops it as a SIGTERM would, though
-    sooner: open event streams get 1 s to end (5 s in backend/server/__main__.py)."""
-    runner = web.AppRunner(app, shutdown_timeout=1, handler_cancellation=HANDLER_CANCELLATION)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]
-
-
-async def _serve(app: web.Application) -> AsyncIterator[Api]:
-    runner, port = await _listen(app)
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    try:
-        async with aiohttp.ClientSession(headers=headers) as session:
-            yield Api(f"http://127.0.0.1:{port}", session)
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[Api]:
-    async for running in _serve(stack.app()):
-        yield running
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELVAULT_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "protos")])
-    return {**env, **extra}
-
-
-async def start_cli(url: str, *args: str, **env: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "backend.cli", *args, cwd=PROJECT_ROOT, env=_env(MODELVAULT_URL=url, **env),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-
-
-async def finish(process: asyncio.subprocess.Process) -> Result:
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    return Result(process.returncode, out.decode(), err.decode())
-
-
-async def cli(url: str, *args: str, **env: str) -> Result:
-    return await finish(await start_cli(url, *args, **env))
 
 
 def _no_traceback(result: Result) -> None:
@@ -173,13 +99,13 @@ async def _hash_job_running(stack: Stack, api: Api, **env: str) -> tuple[asyncio
 
 
 async def test_a_followed_job_is_followed_across_a_gateway_restart(stack: Stack) -> None:
-    runner, port = await _listen(stack.app())
+    runner, port = await listen_gateway(stack.app())
     async with aiohttp.ClientSession() as session:
         process, job = await _hash_job_running(stack, Api(f"http://127.0.0.1:{port}", session))
         # The gateway stops (its job ends interrupted, the command's stream breaks, its port refuses), then
         # starts again on the same port: the command finds the job there and reports how it ended.
         await runner.cleanup()
-        runner, _ = await _listen(stack.app(), port)
+        runner, _ = await listen_gateway(stack.app(), port)
         try:
             result = await finish(process)
         finally:
@@ -190,7 +116,7 @@ async def test_a_followed_job_is_followed_across_a_gateway_restart(stack: Stack)
 
 
 async def test_a_gateway_that_stays_away_is_unreachable_once_the_reconnect_time_is_over(stack: Stack) -> None:
-    runner, port = await _listen(stack.app())
+    runner, port = await listen_gateway(stack.app())
     async with aiohttp.ClientSession() as session:
         process, _ = await _hash_job_running(stack, Api(f"http://127.0.0.1:{port}", session),
                                              MODELVAULT_RECONNECT_S="1")
@@ -255,7 +181,7 @@ async def test_import_runs_as_a_job_and_a_dry_run_writes_nothing(stack: Stack, a
 
 
 async def test_the_token_is_sent_and_a_missing_one_is_refused_in_words(stack: Stack) -> None:
-    async for api in _serve(stack.app(MODELVAULT_API_TOKEN=TOKEN)):
+    async for api in serve_gateway(stack.app(MODELVAULT_API_TOKEN=TOKEN)):
         refused = await cli(api.url, "jobs")
         assert refused.code == 4 and "token" in refused.err.lower()
         _no_traceback(refused)
@@ -269,7 +195,7 @@ async def test_hub_follows_its_job_and_says_what_the_hub_knew(stack: Stack) -> N
     write_model(stack.model_root, "loras/mine.safetensors", b"mine" * 1000)
     async with hub_running(FakeHub()) as hub:
         hub.versions = [version(hashlib.sha256(known.read_bytes()).hexdigest())]
-        async for api in _serve(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_REQUESTS_PER_S="1000")):
+        async for api in serve_gateway(stack.app(MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_REQUESTS_PER_S="1000")):
             assert (await cli(api.url, "scan")).code == 0 and (await cli(api.url, "hash")).code == 0
             result = await cli(api.url, "hub", "--folder", str(stack.model_root / "loras"))
             assert result.code == 0, result.err

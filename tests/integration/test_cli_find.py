@@ -6,21 +6,13 @@ import asyncio
 import hashlib
 import json
 import sys
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from backend.util.config import PROJECT_ROOT
+from tests.integration.cli_support import Api, Result, cli, cli_env, finish, listen_gateway
 from tests.integration.conftest import Stack
-from tests.integration.test_cli import Api, Result, _env, _listen, _serve, cli, finish
-from tests.integration.test_gateway import write_model
-
-
-@pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[Api]:
-    async for running in _serve(stack.app()):
-        yield running
+from tests.integration.gateway_support import write_model
 
 
 async def _catalogued(stack: Stack, api: Api, db: asyncpg.Connection) -> dict[str, str]:
@@ -65,13 +57,13 @@ async def test_a_misspelt_filter_is_refused_with_the_apis_words(stack: Stack, ap
 
 async def _without_url(*args: str, **env: str) -> Result:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "backend.cli", *args, cwd=PROJECT_ROOT, env=_env(**env),
+        sys.executable, "-m", "backend.cli", *args, cwd=PROJECT_ROOT, env=cli_env(**env),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     return await finish(process)
 
 
 async def test_the_command_line_finds_the_gateway_from_its_port_and_host_settings(stack: Stack) -> None:
-    runner, port = await _listen(stack.app())
+    runner, port = await listen_gateway(stack.app())
     try:
         for host in ("127.0.0.1", "0.0.0.0", "localhost"):
             result = await _without_url("jobs", MODELVAULT_HTTP_PORT=str(port), MODELVAULT_HTTP_HOST=host)

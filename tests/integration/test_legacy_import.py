@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
-from tests.integration.gateway_support import files_under, write_model, write_preview
+from tests.integration.gateway_support import do_import, files_under, write_model, write_preview
 from tests.legacy_formats import (
     a1111_cache,
     a1111_diskcache,
@@ -28,12 +28,6 @@ def civitai_model(root: Path, relative: str, content: bytes, *, preview: bool = 
     if preview:
         write_preview(model.with_suffix(".preview.png"))
     return model, sha(content)
-
-
-async def do_import(gateway: TestClient, **body) -> dict:
-    reply = await gateway.post("/api/models/import", json=body)
-    assert reply.status == 200, await reply.text()
-    return await reply.json()
 
 
 async def test_a_civitai_helper_model_becomes_active_without_being_read(

@@ -19,8 +19,8 @@ from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from services.hasher.server import build_service
 from tests.conftest import make_config
 from tests.integration.conftest import Stack
+from tests.integration.gateway_support import do_import
 from tests.integration.jobs_helpers import finished, register
-from tests.integration.test_legacy_import import do_import
 from tests.legacy_formats import civitai_version, write_json
 from tests.short_hash_files import autov1_as_a1111, autov3_as_civitai, lora
 
