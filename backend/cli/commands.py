@@ -107,7 +107,8 @@ def find(client: ApiClient, options: argparse.Namespace) -> int:
     console = _console()
     tables.models_table(found["items"], console)
     total = found["total"]
-    console.print(f"{len(found['items'])} of {total} model{'s' if total != 1 else ''} match {options.text!r}",
+    of = f"{total:,}" if found["total_exact"] else f"{total:,}+"  # at least that many
+    console.print(f"{len(found['items'])} of {of} model{'s' if total != 1 else ''} match {options.text!r}",
                   markup=False, highlight=False)
     return 0
 

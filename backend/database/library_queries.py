@@ -21,8 +21,12 @@ _METADATA = """coalesce((SELECT jsonb_object_agg(m.field, m.value) FROM model_me
                AS metadata"""
 # Each order is an index of 0006_library_scale.sql; the path breaks ties, so a key names one row.
 SORT_KEYS = {"path": "path", "name": "lower(name)", "size": "size", "date": "mtime_ns"}
-# Searches with at most this many matches sort their matches instead of walking an order's index.
-_RARE_MATCHES = 5000
+# A text search counts its matches up to this many: a common word's exact count would read every row it is in
+# (a tenth of the library, to show one number), where a page needs 60. Beyond it the total is "at least".
+# Searches with at most this many matches sort them instead of walking an order's index.
+SEARCH_COUNT_LIMIT = 1000
+# With words too short for the trigram index, how many of the rows the long words find are read to count them.
+_SHORT_WORD_READS = 4 * SEARCH_COUNT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class ModelQuery:
     q: str | None = None
     folder: str | None = None
     ext: str | None = None
-    # Model type and base model as the catalogue spells them (model_kind() of 0012_search.sql); UNKNOWN for none.
+    # Model type and base model as the catalogue spells them (model_kind() of 0013_search.sql); UNKNOWN for none.
     kind: str | None = None
     base_model: str | None = None
     # Only contents the person marked a favourite (PUT /api/models/{sha256}/notes).
@@ -59,27 +63,36 @@ def search_words(q: str) -> list[str]:
     return q.split()
 
 
-def _search(q: str, args: list[Any]) -> str:
-    """Every word somewhere in the path or the content's facts, or the text is the start of the SHA-256."""
-    words = []
-    for word in search_words(q):
+def _words_condition(words: list[str], args: list[Any]) -> str | None:
+    """Every word somewhere in the path or the content's facts."""
+    conditions = []
+    for word in words:
         args.append(_like_pattern(word))
-        words.append(f"search_text ILIKE ${len(args)}")
-    condition = "(" + " AND ".join(words) + ")" if words else "true"
+        # search_text is lower-cased (0014_search_lowered.sql): LIKE on it is ILIKE without its per-row cost.
+        conditions.append(f"search_text LIKE lower(${len(args)})")
+    return " AND ".join(conditions) if conditions else None
+
+
+def _search(q: str, words: list[str], args: list[Any]) -> str | None:
+    """The words (some of q's), or q is the start of the SHA-256."""
+    condition = _words_condition(words, args)
     text = q.strip()
     if _HASH.fullmatch(text):
         # The range lets the sha256 index find it; starts_with keeps it exact whatever the collation.
         args.extend((text.lower(), text.lower() + "g"))
-        condition = (f"(({condition}) OR (sha256 >= ${len(args) - 1} AND sha256 < ${len(args)}"
+        condition = (f"(({condition or 'true'}) OR (sha256 >= ${len(args) - 1} AND sha256 < ${len(args)}"
                      f" AND starts_with(sha256, ${len(args) - 1})))")
-    return condition
+    return f"({condition})" if condition else None
 
 
-def _filters(query: ModelQuery, args: list[Any]) -> list[str]:
-    """The WHERE conditions of the query's filters; their parameters are appended to args."""
+def _filters(query: ModelQuery, args: list[Any], words: list[str] | None = None) -> list[str]:
+    """The WHERE conditions of the query's filters (of its search, only the words given, or all); their
+    parameters are appended to args."""
     where: list[str] = []
     if query.q:
-        where.append(_search(query.q, args))
+        searched = _search(query.q, search_words(query.q) if words is None else words, args)
+        if searched:
+            where.append(searched)
     if query.folder:
         args.append(query.folder.rstrip("/") + "/")
         where.append(f"starts_with(path, ${len(args)})")
@@ -104,22 +117,66 @@ def _where(conditions: list[str]) -> str:
     return " WHERE " + " AND ".join(conditions) if conditions else ""
 
 
-async def count_models(conn: asyncpg.Connection, query: ModelQuery) -> int:
-    """How many rows match the filters: a scan of an index, so a first page pays it, not every page."""
+def _indexed_words(q: str) -> list[str]:
+    return [word for word in search_words(q) if len(word) >= _INDEXED_WORD]
+
+
+def _indexed(query: ModelQuery) -> bool:
+    """A search the trigram (or the hash) index can answer."""
+    assert query.q is not None
+    return _HASH.fullmatch(query.q.strip()) is not None or bool(_indexed_words(query.q))
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many models match: every one when exact; otherwise at least this many."""
+
+    total: int
+    exact: bool
+
+
+async def count_models(conn: asyncpg.Connection, query: ModelQuery) -> Count:
+    """How many rows match the filters: a first page pays it, not every page. A text search reads a bounded number
+    of the rows its long words let through (every one of them, when its index finds few)."""
     args: list[Any] = []
-    where = _filters(query, args)
-    return await conn.fetchval("SELECT count(*) FROM models" + _where(where), *args)
+    if not query.q:
+        return Count(await conn.fetchval("SELECT count(*) FROM models" + _where(_filters(query, args)), *args), True)
+    # The rows the long words find (through the trigram index), up to a bound; among them, those that have the
+    # short words too. Where every word is long, each row read is a match: SEARCH_COUNT_LIMIT + 1 of them say
+    # "more than it". A short word ("v3", "xl") needs no index and may be in few of the rows read: a few times
+    # more are read for it, so that "dragon v3" is not the exact count of every dragon's rows.
+    indexed = _indexed_words(query.q)
+    short = [word for word in search_words(query.q) if len(word) < _INDEXED_WORD]
+    inner = _filters(query, args, indexed)
+    rest = _words_condition(short, args)
+    bound = SEARCH_COUNT_LIMIT + 1 if rest is None else _SHORT_WORD_READS
+    args.append(bound)
+    counted = await _bounded_count(
+        conn, f"""SELECT count(*) FILTER (WHERE {rest or 'true'}) AS matches, count(*) AS read
+                  FROM (SELECT search_text FROM models{_where(inner)} LIMIT ${len(args)}) AS found""",
+        args, indexed=_indexed(query))
+    if counted["read"] < bound:
+        return Count(counted["matches"], True)
+    return Count(min(counted["matches"], SEARCH_COUNT_LIMIT), False)
 
 
-def _is_rare(query: ModelQuery, matches: int) -> bool:
+async def _bounded_count(conn: asyncpg.Connection, sql: str, args: list[Any], indexed: bool) -> Record:
+    if not indexed:
+        return await conn.fetchrow(sql, *args)
+    async with conn.transaction():
+        # Under a LIMIT the planner walks the whole table when it guesses a word common: a guess that is wrong
+        # for a rare word (a pattern's selectivity is a rough estimate) reads every row. Through the index, its
+        # candidates are read only until the limit is reached either way.
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        return await conn.fetchrow(sql, *args)
+
+
+def _is_rare(query: ModelQuery, matches: Count) -> bool:
     """A search the trigram (or hash) index answers with few rows, better sorted than found along an order."""
-    if not query.q or matches > _RARE_MATCHES:
-        return False
-    longest = max(map(len, search_words(query.q)), default=0)
-    return _HASH.fullmatch(query.q.strip()) is not None or longest >= _INDEXED_WORD
+    return bool(query.q) and matches.exact and matches.total <= SEARCH_COUNT_LIMIT and _indexed(query)
 
 
-async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: int) -> list[Record]:
+async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Count) -> list[Record]:
     """One page, each row with its `sort_key`; matches is how many rows the filters let through."""
     key = SORT_KEYS[query.sort]
     direction = "DESC" if query.descending else "ASC"

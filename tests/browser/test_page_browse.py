@@ -151,6 +151,15 @@ async def test_the_address_gives_back_a_filtered_scrolled_view(stack, site, brow
         await expect(other.locator("#library .status")).to_have_text("Showing 60 models of 200.")
 
 
+async def test_a_search_with_more_matches_than_it_counts_says_at_least(stack, site, page):
+    await insert_models(stack.database_url, [(*row[:-1], None) for row in catalogue_rows(stack.model_root, 1100,
+                                                                                          ["Lora"])])
+    await page.goto("/#/library?q=model")
+    await expect(page.locator("#library .status")).to_have_text("Showing 60 models of 1,000+.")
+    await page.get_by_label("Search").fill("model_0109")
+    await expect(page.locator("#library .status")).to_have_text("Showing 10 models of 10.")
+
+
 async def test_an_empty_library_says_which_folders_it_watches_and_how_to_add_yours(stack, site, page):
     await page.goto("/")
     empty = page.locator(".empty-library")

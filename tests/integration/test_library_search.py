@@ -8,8 +8,9 @@ import json
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from backend.database import library_queries
 from tests.integration.conftest import Stack
-from tests.integration.test_gateway import error_of
+from tests.integration.gateway_support import error_of
 
 
 def _sha(path: str) -> str:
@@ -160,3 +161,48 @@ async def test_unknown_and_bad_query_parameters_are_refused_like_unknown_body_fi
         assert await error_of(reply) == (400, "invalid_parameter"), (path, params)
         message = (await reply.json())["error"]["message"]
         assert repr(next(iter(params))) in message or path == "/api/models", (path, message)
+
+
+async def test_a_common_word_is_counted_up_to_a_bound_and_its_pages_still_reach_every_match(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    assert (await gateway.get("/api/health")).status in (200, 503)  # the gateway has migrated the schema
+    root = str(stack.model_root)
+    limit = library_queries.SEARCH_COUNT_LIMIT
+    # Dragons, more than a search reads to count them, one in fifty of them "xq"; a few griffins; other models.
+    dragons = [f"Dragon_{i:04d}{'_xq' if i % 50 == 0 else ''}" for i in range(4100)]
+    names = ([f"Lora/{name}.safetensors" for name in dragons] + [f"Lora/GRIFFIN_{i:02d}.safetensors" for i in range(40)]
+             + [f"Checkpoints/plain_{i:03d}.safetensors" for i in range(200)])
+    await db.copy_records_to_table(
+        "models", columns=["path", "sha256", "size", "mtime_ns", "inode", "device"],
+        records=[(f"{root}/{name}", _sha(name), 1000 + i, i, i, 1) for i, name in enumerate(names)])
+
+    async def every_page(**params: str) -> tuple[list[str], set[tuple[int, bool]]]:
+        """Each match's name, following the cursors, and each page's (total, total_exact)."""
+        seen, said, cursor = [], set(), {}
+        while True:
+            reply = await gateway.get("/api/models", params={**params, **cursor})
+            assert reply.status == 200, await reply.text()
+            body = await reply.json()
+            seen += [item["name"] for item in body["items"]]
+            said.add((body["total"], body["total_exact"]))
+            if not body["next_cursor"]:
+                return seen, said
+            cursor = {"cursor": body["next_cursor"]}
+
+    # A word in thousands of models: "1,000+", and every one of them reached, once, in path order.
+    seen, said = await every_page(q="dragon", limit="1000")
+    assert (seen, said) == (dragons, {(limit, False)})
+    # A short word among them: at least as many as the page found, and every one reached.
+    seen, said = await every_page(q="xq DRAGON", limit="30")
+    assert seen == dragons[::50]
+    assert len(said) == 1 and 30 <= next(iter(said))[0] <= len(seen) and not next(iter(said))[1]
+
+    # A search with few matches is counted exactly, whatever the case typed; the whole library, and a filter
+    # without words, always exactly.
+    griffins = await (await gateway.get("/api/models", params={"q": "griffin", "sort": "name", "order": "desc",
+                                                              "limit": "30"})).json()
+    assert (griffins["total"], griffins["total_exact"], griffins["items"][0]["name"]) == (40, True, "GRIFFIN_39")
+    for params, total in (({}, len(names)), ({"folder": f"{root}/Lora"}, 4140)):
+        body = await (await gateway.get("/api/models", params=params)).json()
+        assert (body["total"], body["total_exact"]) == (total, True), params

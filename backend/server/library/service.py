@@ -10,11 +10,11 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database import db, hub_queries, legacy_queries, library_queries
-from backend.database.library_queries import UNKNOWN, ModelQuery
+from backend.database.library_queries import UNKNOWN, Count, ModelQuery
 from backend.server.library import hash_lookup
 from backend.server.library.hash_text import WantedHash
 
-__all__ = ["SORTS", "UNKNOWN", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
+__all__ = ["SORTS", "UNKNOWN", "Count", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
 
 SORTS = tuple(library_queries.SORT_KEYS)
 
@@ -22,8 +22,9 @@ SORTS = tuple(library_queries.SORT_KEYS)
 @dataclass(frozen=True)
 class ModelPage:
     rows: list[Record]
-    # How many models the filters let through.
-    total: int
+    # How many models the filters let through: every one, or for a text search with many, at least this many.
+    # A cursor carries it to the pages after the first.
+    matches: Count
     more: bool
 
 
@@ -42,15 +43,20 @@ class Library:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def models(self, query: ModelQuery, total: int | None = None) -> ModelPage:
-        """A page of active models; total is counted only when not given (a page reached by cursor knows it)."""
+    async def models(self, query: ModelQuery, matches: Count | None = None) -> ModelPage:
+        """A page of active models; the matches are counted only when not given (a page reached by cursor
+        carries what the first page counted)."""
         async with self._pool.acquire() as conn:
-            if total is None:
-                total = await library_queries.count_models(conn, query)
+            if matches is None:
+                matches = await library_queries.count_models(conn, query)
             # One more row than asked tells whether a next page exists.
             # Each row carries its metadata as JSON text ({field: value}) for the answer to take as it is.
-            rows = await library_queries.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), total)
-        return ModelPage(rows[: query.limit], total, len(rows) > query.limit)
+            rows = await library_queries.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), matches)
+        shown = rows[: query.limit]
+        if not matches.exact:
+            # A bounded count may have read fewer matches than the page found: the page's rows are matches too.
+            matches = Count(max(matches.total, query.offset + len(shown)), False)
+        return ModelPage(shown, matches, len(rows) > query.limit)
 
     async def facets(self) -> dict[str, list[Record]]:
         """Models per folder (directly in it), per model type and per base model."""

@@ -21,7 +21,7 @@ from backend.server.http.request_paths import checked_path
 from backend.server.http.shapes import listed_json, model_json, pending_json
 from backend.server.library.folders import folder_tree, root_of
 from backend.server.library.hash_text import parse_hash_text
-from backend.server.library.service import SORTS, UNKNOWN, ModelQuery
+from backend.server.library.service import SORTS, UNKNOWN, Count, ModelQuery
 from backend.util.model_files import MODEL_SUFFIXES
 from backend.util.model_paths import normal_path
 from backend.util.sha256_text import is_sha256
@@ -38,7 +38,7 @@ class Cursor:
 
     sort_key: Any
     path: str
-    total: int
+    matches: Count
 
 
 def _filter_id(request: web.Request) -> str:
@@ -49,7 +49,8 @@ def _filter_id(request: web.Request) -> str:
 
 
 def encode_cursor(request: web.Request, cursor: Cursor) -> str:
-    raw = json.dumps([_filter_id(request), cursor.sort_key, cursor.path, cursor.total], separators=(",", ":"))
+    raw = json.dumps([_filter_id(request), cursor.sort_key, cursor.path, cursor.matches.total, cursor.matches.exact],
+                     separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -70,16 +71,17 @@ def decode_cursor(request: web.Request, text: str, sort: str) -> Cursor:
     """400 when it is not one of ours or was made for another order or other filters."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        made_for, sort_key, path, total = json.loads(raw)
+        made_for, sort_key, path, total, exact = json.loads(raw)
     except (binascii.Error, ValueError, TypeError):
         raise ApiError(400, "invalid_parameter", "'cursor' is not a cursor this server gave out") from None
     if made_for != _filter_id(request):
         raise ApiError(400, "invalid_parameter",
                        "'cursor' belongs to another listing: ask with the sort, order and filters it was made for")
     key_type = int if sort in ("size", "date") else str
-    if not (_fits(sort_key, key_type) and _fits(path, str) and _fits(total, int)):
+    if not (_fits(sort_key, key_type) and _fits(path, str) and _fits(total, int)
+            and isinstance(exact, bool)):
         raise ApiError(400, "invalid_parameter", "'cursor' is not a cursor this server gave out")
-    return Cursor(sort_key, path, total)
+    return Cursor(sort_key, path, Count(total, exact))
 
 
 def _no_nul(params: Mapping[str, str], name: str) -> str | None:
@@ -136,16 +138,18 @@ def _short_text(params: Mapping[str, str], name: str, pattern: re.Pattern[str] |
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """A page of active models. `total` is counted for a page asked for without a cursor; a page reached by
-    cursor repeats what the first page counted, so paging deep into the library never counts it again."""
+    """A page of active models. `total` is counted for a page asked for without a cursor (a text search's up
+    to a bound: `total_exact` false says there are at least that many); a page reached by cursor repeats what
+    the first page counted, so paging deep into the library never counts it again."""
     query, after = _model_query(request)
-    found = await request.app[keys.LIBRARY].models(query, after.total if after is not None else None)
-    rows, total = found.rows, found.total
-    next_cursor = encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], total)) if found.more else None
+    found = await request.app[keys.LIBRARY].models(query, after.matches if after is not None else None)
+    rows = found.rows
+    next_cursor = (encode_cursor(request, Cursor(rows[-1]["sort_key"], rows[-1]["path"], found.matches))
+                   if found.more else None)
     roots = [str(root) for root in request.app[keys.CONFIG].model_roots]
     items = [listed_json(r, root_of(r["path"], roots)) for r in rows]
-    return json_reply({"items": items, "total": total, "limit": query.limit,
-                       "offset": query.offset, "next_cursor": next_cursor})
+    return json_reply({"items": items, "total": found.matches.total, "total_exact": found.matches.exact,
+                       "limit": query.limit, "offset": query.offset, "next_cursor": next_cursor})
 
 
 async def facets(request: web.Request) -> web.Response:

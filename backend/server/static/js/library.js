@@ -26,7 +26,7 @@ export function setupLibrary(section) {
   const status = section.querySelector('.status');
   const more = section.querySelector('.more');
   const empty = section.querySelector('.empty-library');
-  const state = { generation: 0, next: null, loaded: 0, total: 0, loading: null, failed: false, problem: null };
+  const state = { generation: 0, next: null, loaded: 0, total: 0, exact: true, loading: null, failed: false, problem: null };
   let view = readView();
   let facets = null;
   const tree = folderTree(section.querySelector('.tree'), { pick: (folder) => change({ folder }) });
@@ -50,7 +50,7 @@ export function setupLibrary(section) {
     empty.hidden = !nothing;
     if (nothing) describeEmpty();
     status.textContent = state.total === 0 ? (nothing ? 'No models yet.' : 'No models match.')
-      : `Showing ${count(state.loaded, 'model')} of ${state.total.toLocaleString()}.`;
+      : `Showing ${count(state.loaded, 'model')} of ${state.total.toLocaleString()}${state.exact ? '' : '+'}.`;
     more.hidden = state.next === null;
   };
 
@@ -79,7 +79,8 @@ export function setupLibrary(section) {
       const page = await getJson(`/api/models?${query(params)}`);
       if (generation !== state.generation) return;
       grid.append(...page.items.map(modelCard));
-      Object.assign(state, { loaded: state.loaded + page.items.length, total: page.total, failed: false });
+      Object.assign(state, { loaded: state.loaded + page.items.length, total: page.total, exact: page.total_exact,
+        failed: false });
       state.next = page.next_cursor ? { cursor: page.next_cursor } : null;
       if (state.problem) { state.problem.remove(); state.problem = null; }
       showStatus();
