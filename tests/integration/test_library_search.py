@@ -156,6 +156,8 @@ async def test_unknown_and_bad_query_parameters_are_refused_like_unknown_body_fi
                          ("/api/models", {"base_model": "x" * 101}), ("/api/models/facets", {"q": "x"}),
                          ("/api/models/duplicates", {"sort": "size"}), ("/api/models/pending", {"folder": "/x"}),
                          ("/api/jobs", {"state": "running"}), ("/api/jobs/1", {"verbose": "1"}),
+                         ("/api/health", {"verbose": "1"}), ("/api/events", {"since": "5"}),
+                         ("/api/jobs/1/events", {"after": "2"}), ("/api/openapi.json", {"version": "3"}),
                          (f"/api/models/{_sha('misc/mystery.ckpt')}", {"verbose": "1"})):
         reply = await gateway.get(path, params=params)
         assert await error_of(reply) == (400, "invalid_parameter"), (path, params)

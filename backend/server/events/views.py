@@ -9,6 +9,7 @@ from aiohttp import web
 from backend.server import keys
 from backend.server.events.bus import TooManyEventStreams, batches
 from backend.server.http.errors import error_response
+from backend.server.http.params import known_query
 
 # A stream with nothing to send looks this often whether its client left.
 QUIET_CHECK_S = 10.0
@@ -20,6 +21,7 @@ def _gone(request: web.Request) -> bool:
 
 
 async def catalogue_events(request: web.Request) -> web.StreamResponse:
+    known_query(request, ())
     bus = request.app[keys.CHANGE_BUS]
     try:
         bus.check_room(also_open=request.app[keys.JOBS].open_streams)

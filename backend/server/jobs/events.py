@@ -8,6 +8,7 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.http.errors import error_response
+from backend.server.http.params import known_query
 from backend.server.jobs.control import TooManyStreams
 from backend.server.jobs.views import job_id_of
 
@@ -33,6 +34,7 @@ def _too_many(exc: TooManyStreams) -> web.Response:
 
 
 async def job_events(request: web.Request) -> web.StreamResponse:
+    known_query(request, ())
     job_id = job_id_of(request)
     jobs = request.app[keys.JOBS]
     try:
