@@ -64,6 +64,8 @@ async def test_a_person_sets_a_preview_from_the_model_view_and_removes_it(stack,
     provokes(page, 400)  # the picture that is none, refused on purpose
     await page.goto(f"/#/model/{sha256}")
     await expect(page.locator(".large-preview .placeholder")).to_be_visible()
+    remove = page.get_by_role("button", name="Remove my picture")
+    await expect(remove).to_be_hidden()  # nothing of the person's to remove yet
     await page.get_by_label("Choose a picture for mine").set_input_files(str(not_a_picture))
     await expect(page.locator(".own-preview .status")).to_contain_text("That was not accepted.")
     await expect(page.locator(".large-preview .placeholder")).to_be_visible()
@@ -73,9 +75,16 @@ async def test_a_person_sets_a_preview_from_the_model_view_and_removes_it(stack,
     await expect(page.locator(".large-preview img")).to_be_visible()
     assert await page.locator(".large-preview img").evaluate("img => img.naturalWidth") == 30
 
-    await page.get_by_role("button", name="Remove my picture").click()
+    await remove.click()
     await expect(page.locator(".own-preview .status")).to_have_text("Your picture was removed.")
     await expect(page.locator(".large-preview .placeholder")).to_be_visible()
+    await expect(remove).to_be_hidden()
+    await page.reload()  # the model view knows whose the preview is
+    await page.get_by_label("Choose a picture for mine").set_input_files(str(chosen))
+    await expect(remove).to_be_visible()
+    await page.reload()
+    await expect(page.locator(".large-preview img")).to_be_visible()
+    await expect(remove).to_be_visible()
 
 
 async def test_the_watcher_shows_a_dropped_picture_on_the_open_card(stack, browser, aiohttp_server):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import expect
 
 from tests import model_layouts as layouts
@@ -32,4 +34,5 @@ async def test_the_model_view_shows_the_headers_facts_and_trigger_words(stack, s
     await page.get_by_role("button", name="Copy the prompt syntax <lora:alice:1>").click()
     await expect(page.get_by_text("Copied the prompt syntax.")).to_be_visible()
     await expect(page.locator("#model .words code").first).to_have_text("1girl")
+    await expect(page.get_by_role("button", name=re.compile("^Copy all trigger words of "))).to_have_text("Copy all")
     await expect(page.locator("#model")).not_to_contain_text("[object Object]")

@@ -108,9 +108,13 @@ async def test_a_persons_preview_wins_over_the_side_car_until_removed(stack: Sta
     write_preview(stack.model_root / "loras/ink.preview.png", (64, 48))
     await _job(gateway, "scan")
 
+    async def own_preview() -> bool:
+        return (await (await gateway.get(f"/api/models/{sha}")).json())["own_preview"]
+
+    assert not await own_preview()  # the side-car's
     put = await gateway.put(f"/api/models/{sha}/preview", data=_png((20, 10)), headers={"Content-Type": "image/png"})
     assert put.status == 200, await put.text()
-    assert (await put.json())["source"] == "you"
+    assert (await put.json())["source"] == "you" and await own_preview()
     assert await _shown_size(gateway, await _model(gateway, model)) == (20, 10)
 
     picture = stack.model_root / "loras/ink.preview.png"
@@ -122,6 +126,7 @@ async def test_a_persons_preview_wins_over_the_side_car_until_removed(stack: Sta
     deleted = await gateway.delete(f"/api/models/{sha}/preview")
     assert deleted.status == 200, await deleted.text()
     assert await _shown_size(gateway, await _model(gateway, model)) == (50, 50)  # the side-car's again
+    assert not await own_preview()
     again = await gateway.delete(f"/api/models/{sha}/preview")
     assert again.status == 404 and (await again.json())["error"]["code"] == "no_preview_set"
 

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
-from backend.database import db, hub_queries, legacy_queries, library_queries
+from backend.database import db, hub_queries, legacy_queries, library_queries, preview_queries
 from backend.database.library_queries import UNKNOWN, Count, ModelQuery
 from backend.server.library import hash_lookup
 from backend.server.library.hash_text import WantedHash
@@ -83,6 +83,11 @@ class Library:
         if row is None:
             return {"state": "unchecked", "checked_at": None, "url": None}
         return {"state": row["state"], "checked_at": row["checked_at"].isoformat(), "url": row["url"]}
+
+    async def own_preview(self, sha256: str) -> bool:
+        """Whether the preview is one a person set (PUT /api/models/{sha256}/preview), which they may remove."""
+        async with self._pool.acquire() as conn:
+            return await preview_queries.set_by_person(conn, sha256)
 
     async def hashes(self, sha256: str) -> dict[str, Any]:
         """The hashes people look this content up by (hash_lookup.hashes_json)."""

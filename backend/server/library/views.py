@@ -191,7 +191,8 @@ async def models_by_hash(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
     return web.json_response({"sha256": sha256, "files": [model_json(r) for r in rows], "metadata": metadata,
                               "hashes": await library.hashes(sha256),
-                              "hub": await library.hub_lookup(sha256)})
+                              "hub": await library.hub_lookup(sha256),
+                              "own_preview": await library.own_preview(sha256)})
 
 
 async def models_by_any_hash(request: web.Request) -> web.Response:

@@ -15,9 +15,9 @@ async function copyText(text) {
   area.remove();
 }
 
-export function copyButton(text, label, what) {
+export function copyButton(text, label, what, shown = 'Copy') {
   return h('button', {
     type: 'button', class: 'copy', 'aria-label': label, title: label,
     onclick: async () => { await copyText(text); showNews(`Copied ${what}.`); },
-  }, 'Copy');
+  }, shown);
 }

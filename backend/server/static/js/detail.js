@@ -13,7 +13,7 @@ const FIELDS = {
   trained_words: 'Trigger words', civitai_model_id: 'Civitai model', civitai_version_id: 'Civitai version',
   format: 'Format', architecture: 'Architecture', title: 'Title', quantization: 'Quantization',
   parameter_count: 'Parameters', context_length: 'Context length', size_label: 'Size', header_error: 'Header',
-  description: 'Description', nsfw_level: 'NSFW level', page_url: 'Hub page',
+  description: 'Description', nsfw_level: 'NSFW level', page_url: 'Hub page', network: 'Network',
 };
 // Shown elsewhere (trigger words) or too long for a table cell (the header's own key-value pairs).
 const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata', 'training']);
@@ -52,7 +52,7 @@ function triggerWords(words, name) {
     h('h3', { id: 'trigger-words' }, 'Trigger words'),
     h('ul', { class: 'words' }, words.map((word) => h('li', {}, h('code', {}, word),
       copyButton(word, `Copy the trigger word ${word}`, `“${word}”`)))),
-    copyButton(words.join(', '), `Copy all trigger words of ${name}`, 'all trigger words'));
+    copyButton(words.join(', '), `Copy all trigger words of ${name}`, 'all trigger words', 'Copy all'));
 }
 
 // Civitai, the file header and the other tools spell a LoRA's type in these ways.
@@ -172,7 +172,7 @@ export async function showModel(section, sha256) {
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata),
       trainingSection(metadata),
-      ownPreview(model.sha256, name, refreshPreview),
+      ownPreview(model.sha256, name, model.own_preview, refreshPreview),
       hubSection(model)),
     h('div', { class: 'files' }, filesTable(model.files)));
 }
