@@ -51,8 +51,8 @@ def summary(job: dict[str, Any]) -> str:
 
 def failures(result: dict[str, Any] | None) -> list[str]:
     listed = (result or {}).get("errors") or []
-    lines = [f"  {e.get('path', '?')}: {e.get('message') or e.get('code', 'error')}"
-             for e in listed[:ERRORS_SHOWN] if isinstance(e, dict)]
+    lines = [f"  {error.get('path', '?')}: {error.get('message') or error.get('code', 'error')}"
+             for error in listed[:ERRORS_SHOWN] if isinstance(error, dict)]
     if len(listed) > ERRORS_SHOWN:
         lines.append(f"  ... and {len(listed) - ERRORS_SHOWN} more")
     return lines

@@ -148,9 +148,9 @@ def _mapped_blocks(fd: int, size: int, residency: Residency | None) -> Generator
 
 def _read_blocks(fd: int, size: int, residency: Residency | None) -> Generator[memoryview]:
     # Dropped as soon as copied out: the kernel's read-ahead has already moved on to the next block.
-    after_read = None if residency is None else lambda offset, n: residency.drop_cold(fd, offset, offset + n)
-    with open(fd, "rb", buffering=0, closefd=False) as f:
-        blocks = Prefetcher(f, size, BLOCK_SIZE, after_read=after_read)
+    after_read = None if residency is None else lambda offset, length: residency.drop_cold(fd, offset, offset + length)
+    with open(fd, "rb", buffering=0, closefd=False) as file:
+        blocks = Prefetcher(file, size, BLOCK_SIZE, after_read=after_read)
         try:
             yield from blocks
         finally:

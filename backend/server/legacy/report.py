@@ -37,7 +37,8 @@ class ImportReport:
 
     def conflict(self, path: str, claims: list[tuple[str, str]]) -> None:
         if len(self.conflicts) < REPORT_LIMIT:
-            self.conflicts.append({"path": path, "claims": [{"source": s, "sha256": h} for s, h in claims]})
+            self.conflicts.append({"path": path,
+                                   "claims": [{"source": source, "sha256": sha256} for source, sha256 in claims]})
 
 
 @dataclass
