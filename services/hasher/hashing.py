@@ -19,11 +19,11 @@ from services.hasher.prefetch import Prefetcher
 from services.hasher.residency import Residency, snapshot
 from services.hasher.short_hashes import Digests, ShortHashes
 
-# About 1 MiB: stays in cache while hashed; reads of 16 MiB or more lose up to 35% on cold files here.
+# About 1 MiB: stays in cache while hashed; much larger reads were slower on cold files.
 BLOCK_SIZE = 1 << 20
-# Files are hashed through a mapping of this much at a time: no copy out of the page cache (read() cost about
-# 12 % more CPU per byte here, which no core spares when every worker hashes), and bounded page tables for a
-# 7 GB file. Cold files too: measured with the cache dropped, the kernel's sequential read-ahead keeps the
+# Files are hashed through a mapping of this much at a time: no copy out of the page cache (read() costs more
+# CPU per byte, which no core spares when every worker hashes: README, Benchmark notes), and bounded page tables
+# for a 7 GB file. Cold files too: measured with the cache dropped, the kernel's sequential read-ahead keeps the
 # mapping's pages ahead of the hash (the worker almost never waits for the disk), where reading them into
 # buffers ahead of the hash, at any block size and depth tried, cost more CPU and was slower.
 WINDOW_SIZE = 64 * BLOCK_SIZE
