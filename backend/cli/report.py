@@ -12,7 +12,9 @@ from backend.cli.progress import detail, job_name
 ERRORS_SHOWN = 10
 # Counters whose names read badly once "_count" is gone.
 _LABELS = {"error_count": "errors"}
+# The states a job ends in, each with its exit code; a job in any other state is still live.
 EXIT_BY_STATE = {"done": 0, "cancelled": 130, "failed": 1, "interrupted": 1}
+FINAL_STATES = tuple(EXIT_BY_STATE)
 
 
 def exit_code(job: dict[str, Any]) -> int:
