@@ -8,8 +8,8 @@ from typing import Any
 from backend.cli import sse
 from backend.cli.http import ApiClient, Refused, Unreachable
 from backend.cli.progress import Display
+from backend.cli.report import FINAL_STATES
 
-FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
 # Between two tries to reach an API that went away: a restarted gateway is back within a second or a few.
 RETRY_PAUSE_S = 0.5
 

@@ -25,8 +25,8 @@ def time_left(job: dict[str, Any]) -> float | None:
 
 
 def job_name(job: dict[str, Any]) -> str:
-    """'hash job 7'; an import streamed outside the job engine has no id."""
-    return f"{job['kind']} job {job['id']}" if job.get("id") is not None else job["kind"]
+    """'hash job 7': every command that follows work follows a job (import too), so it has an id."""
+    return f"{job['kind']} job {job['id']}"
 
 
 def detail(job: dict[str, Any]) -> str:

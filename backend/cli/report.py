@@ -12,7 +12,9 @@ from backend.cli.progress import detail, job_name
 ERRORS_SHOWN = 10
 # Counters whose names read badly once "_count" is gone.
 _LABELS = {"error_count": "errors"}
+# The states a job ends in, each with its exit code; a job in any other state is still live.
 EXIT_BY_STATE = {"done": 0, "cancelled": 130, "failed": 1, "interrupted": 1}
+FINAL_STATES = tuple(EXIT_BY_STATE)
 
 
 def exit_code(job: dict[str, Any]) -> int:
@@ -51,8 +53,8 @@ def summary(job: dict[str, Any]) -> str:
 
 def failures(result: dict[str, Any] | None) -> list[str]:
     listed = (result or {}).get("errors") or []
-    lines = [f"  {e.get('path', '?')}: {e.get('message') or e.get('code', 'error')}"
-             for e in listed[:ERRORS_SHOWN] if isinstance(e, dict)]
+    lines = [f"  {error.get('path', '?')}: {error.get('message') or error.get('code', 'error')}"
+             for error in listed[:ERRORS_SHOWN] if isinstance(error, dict)]
     if len(listed) > ERRORS_SHOWN:
         lines.append(f"  ... and {len(listed) - ERRORS_SHOWN} more")
     return lines

@@ -26,7 +26,7 @@ async def _session_needs_no_reset(conn: asyncpg.Connection) -> None:
     Nothing here leaves session state behind: advisory locks are per transaction (the schema's one is
     released before the pool is handed out, or the pool is closed), temporary tables drop at commit, and
     there is no SET, LISTEN or cursor. The default RESET ALL/UNLISTEN/CLOSE ALL would cost every request
-    a round trip: 4 to 7 % of the gateway's time while it pages through the library.
+    a round trip, a share of the gateway's time worth saving while it pages through the library.
     """
 
 

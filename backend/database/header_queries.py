@@ -45,7 +45,7 @@ async def drop_unsaid(conn: asyncpg.Connection, said: Sequence[tuple[str, str]])
         """DELETE FROM model_metadata AS m WHERE m.sha256 = ANY($1::text[]) AND m.source = ANY($2::text[])
              AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS k(sha256, field)
                              WHERE k.sha256 = m.sha256 AND k.field = m.field)""",
-        hashes, list(HEADER_SOURCES), [s for s, _ in said], [f for _, f in said])
+        hashes, list(HEADER_SOURCES), [sha256 for sha256, _ in said], [field for _, field in said])
 
 
 async def without_preview(conn: asyncpg.Connection, hashes: Sequence[str]) -> set[str]:

@@ -8,10 +8,13 @@ from typing import Any
 import asyncpg
 from asyncpg import Record
 
+from backend.util.progress import ProgressFields
+
 LIVE_STATES = ("queued", "running")
 _COLUMNS = """id, kind, params, state, files_done, files_total, bytes_done, bytes_total, errors, current,
               result, error_code, error, created_at, started_at, finished_at, started_by, now() AS observed_at"""
-PROGRESS_FIELDS = ("files_done", "files_total", "bytes_done", "bytes_total", "errors", "current")
+# The columns a job's progress writes: every field a progress report may carry.
+PROGRESS_FIELDS = tuple(ProgressFields.__annotations__)
 
 
 class JobRunningError(Exception):

@@ -37,7 +37,8 @@ class ModelQuery:
     descending: bool = False
     # Keyset paging: the sort key and path of the last row of the previous page.
     after: tuple[Any, str] | None = None
-    q: str | None = None
+    # What the search box asks for (?q=): words to find, or a pasted hash.
+    search: str | None = None
     folder: str | None = None
     ext: str | None = None
     # Model type and base model as the catalogue spells them (model_kind() of 0013_search.sql); UNKNOWN for none.
@@ -59,8 +60,8 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def search_words(q: str) -> list[str]:
-    return q.split()
+def search_words(search: str) -> list[str]:
+    return search.split()
 
 
 def _words_condition(words: list[str], args: list[Any]) -> str | None:
@@ -73,10 +74,10 @@ def _words_condition(words: list[str], args: list[Any]) -> str | None:
     return " AND ".join(conditions) if conditions else None
 
 
-def _search(q: str, words: list[str], args: list[Any]) -> str | None:
-    """The words (some of q's), or q is the start of the SHA-256."""
+def _search(search: str, words: list[str], args: list[Any]) -> str | None:
+    """The words (some of the search's), or the search is the start of the SHA-256."""
     condition = _words_condition(words, args)
-    text = q.strip()
+    text = search.strip()
     if _HASH.fullmatch(text):
         # The range lets the sha256 index find it; starts_with keeps it exact whatever the collation.
         args.extend((text.lower(), text.lower() + "g"))
@@ -89,8 +90,8 @@ def _filters(query: ModelQuery, args: list[Any], words: list[str] | None = None)
     """The WHERE conditions of the query's filters (of its search, only the words given, or all); their
     parameters are appended to args."""
     where: list[str] = []
-    if query.q:
-        searched = _search(query.q, search_words(query.q) if words is None else words, args)
+    if query.search:
+        searched = _search(query.search, search_words(query.search) if words is None else words, args)
         if searched:
             where.append(searched)
     if query.folder:
@@ -117,14 +118,14 @@ def _where(conditions: list[str]) -> str:
     return " WHERE " + " AND ".join(conditions) if conditions else ""
 
 
-def _indexed_words(q: str) -> list[str]:
-    return [word for word in search_words(q) if len(word) >= _INDEXED_WORD]
+def _indexed_words(search: str) -> list[str]:
+    return [word for word in search_words(search) if len(word) >= _INDEXED_WORD]
 
 
 def _indexed(query: ModelQuery) -> bool:
     """A search the trigram (or the hash) index can answer."""
-    assert query.q is not None
-    return _HASH.fullmatch(query.q.strip()) is not None or bool(_indexed_words(query.q))
+    assert query.search is not None
+    return _HASH.fullmatch(query.search.strip()) is not None or bool(_indexed_words(query.search))
 
 
 @dataclass(frozen=True)
@@ -139,14 +140,14 @@ async def count_models(conn: asyncpg.Connection, query: ModelQuery) -> Count:
     """How many rows match the filters: a first page pays it, not every page. A text search reads a bounded number
     of the rows its long words let through (every one of them, when its index finds few)."""
     args: list[Any] = []
-    if not query.q:
+    if not query.search:
         return Count(await conn.fetchval("SELECT count(*) FROM models" + _where(_filters(query, args)), *args), True)
     # The rows the long words find (through the trigram index), up to a bound; among them, those that have the
     # short words too. Where every word is long, each row read is a match: SEARCH_COUNT_LIMIT + 1 of them say
     # "more than it". A short word ("v3", "xl") needs no index and may be in few of the rows read: a few times
     # more are read for it, so that "dragon v3" is not the exact count of every dragon's rows.
-    indexed = _indexed_words(query.q)
-    short = [word for word in search_words(query.q) if len(word) < _INDEXED_WORD]
+    indexed = _indexed_words(query.search)
+    short = [word for word in search_words(query.search) if len(word) < _INDEXED_WORD]
     inner = _filters(query, args, indexed)
     rest = _words_condition(short, args)
     bound = SEARCH_COUNT_LIMIT + 1 if rest is None else _SHORT_WORD_READS
@@ -173,7 +174,7 @@ async def _bounded_count(conn: asyncpg.Connection, sql: str, args: list[Any], in
 
 def _is_rare(query: ModelQuery, matches: Count) -> bool:
     """A search the trigram (or hash) index answers with few rows, better sorted than found along an order."""
-    return bool(query.q) and matches.exact and matches.total <= SEARCH_COUNT_LIMIT and _indexed(query)
+    return bool(query.search) and matches.exact and matches.total <= SEARCH_COUNT_LIMIT and _indexed(query)
 
 
 async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Count) -> list[Record]:

@@ -88,15 +88,15 @@ def target_size(
     scale = min(1.0, math.sqrt(max_pixels / (width * height)), max_side / width, max_side / height)
     if scale >= 1.0:
         return width, height
-    w = max(1, min(max_side, math.floor(width * scale)))
-    h = max(1, min(max_side, math.floor(height * scale)))
+    new_width = max(1, min(max_side, math.floor(width * scale)))
+    new_height = max(1, min(max_side, math.floor(height * scale)))
     # Float rounding, or a side clamped up to 1, can leave the product a hair over the cap.
-    if w * h > max_pixels:
-        if w >= h:
-            w = max(1, max_pixels // h)
+    if new_width * new_height > max_pixels:
+        if new_width >= new_height:
+            new_width = max(1, max_pixels // new_height)
         else:
-            h = max(1, max_pixels // w)
-    return w, h
+            new_height = max(1, max_pixels // new_width)
+    return new_width, new_height
 
 
 def compress_to_webp(source: Path | bytes, dest: Path, **limits: int) -> WebpResult:
@@ -236,7 +236,7 @@ def _high_depth_to_l(im: Image.Image) -> Image.Image:
         _, high = im.getextrema()
         full = 65535 if sixteen_bit or 255 < high <= 65535 else 255 if high <= 255 else high
     scale = 255.0 / full
-    return im.point(lambda v: v * scale).convert("L")
+    return im.point(lambda level: level * scale).convert("L")
 
 
 def _cmyk_to_rgb(im: Image.Image) -> Image.Image:

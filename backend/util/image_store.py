@@ -56,11 +56,11 @@ def atomic_write(dest: Path, write: Callable[[BinaryIO], None]) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fchmod(f.fileno(), 0o644)
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fchmod(out.fileno(), 0o644)
+            os.fsync(out.fileno())
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -69,7 +69,7 @@ def atomic_write(dest: Path, write: Callable[[BinaryIO], None]) -> None:
 
 
 def atomic_write_bytes(dest: Path, data: bytes) -> None:
-    atomic_write(dest, lambda f: f.write(data))
+    atomic_write(dest, lambda out: out.write(data))
 
 
 def fsync_dir(folder: Path) -> None:
@@ -112,7 +112,7 @@ def _copy(source: Path, target: Path) -> LinkOutcome:
     except FileNotFoundError:
         return LinkOutcome.TARGET_EXISTS if _exists(target) else LinkOutcome.SOURCE_MISSING
     with src:
-        atomic_write(target, lambda f: shutil.copyfileobj(src, f, 1 << 20))
+        atomic_write(target, lambda out: shutil.copyfileobj(src, out, 1 << 20))
     return LinkOutcome.COPIED
 
 

@@ -19,11 +19,11 @@ from services.hasher.prefetch import Prefetcher
 from services.hasher.residency import Residency, snapshot
 from services.hasher.short_hashes import Digests, ShortHashes
 
-# About 1 MiB: stays in cache while hashed; reads of 16 MiB or more lose up to 35% on cold files here.
+# About 1 MiB: stays in cache while hashed; much larger reads were slower on cold files.
 BLOCK_SIZE = 1 << 20
-# Files are hashed through a mapping of this much at a time: no copy out of the page cache (read() cost about
-# 12 % more CPU per byte here, which no core spares when every worker hashes), and bounded page tables for a
-# 7 GB file. Cold files too: measured with the cache dropped, the kernel's sequential read-ahead keeps the
+# Files are hashed through a mapping of this much at a time: no copy out of the page cache (read() costs more
+# CPU per byte, which no core spares when every worker hashes: README, Benchmark notes), and bounded page tables
+# for a 7 GB file. Cold files too: measured with the cache dropped, the kernel's sequential read-ahead keeps the
 # mapping's pages ahead of the hash (the worker almost never waits for the disk), where reading them into
 # buffers ahead of the hash, at any block size and depth tried, cost more CPU and was slower.
 WINDOW_SIZE = 64 * BLOCK_SIZE
@@ -148,9 +148,9 @@ def _mapped_blocks(fd: int, size: int, residency: Residency | None) -> Generator
 
 def _read_blocks(fd: int, size: int, residency: Residency | None) -> Generator[memoryview]:
     # Dropped as soon as copied out: the kernel's read-ahead has already moved on to the next block.
-    after_read = None if residency is None else lambda offset, n: residency.drop_cold(fd, offset, offset + n)
-    with open(fd, "rb", buffering=0, closefd=False) as f:
-        blocks = Prefetcher(f, size, BLOCK_SIZE, after_read=after_read)
+    after_read = None if residency is None else lambda offset, length: residency.drop_cold(fd, offset, offset + length)
+    with open(fd, "rb", buffering=0, closefd=False) as file:
+        blocks = Prefetcher(file, size, BLOCK_SIZE, after_read=after_read)
         try:
             yield from blocks
         finally:

@@ -15,7 +15,7 @@ class Prefetcher:
     """Yields memoryviews of reused buffers holding the file's next bytes, up to `size`, in order.
 
     Both sides release the GIL (readinto in the syscall, sha256 on blocks over 2 KiB), so reading and
-    hashing overlap: measured here, 96-97% of hashlib's in-memory speed instead of 91-92% for a plain loop.
+    hashing overlap: nearer hashlib's in-memory speed than a loop that reads, then hashes.
     """
 
     def __init__(self, file: BinaryIO, size: int, block_size: int, *,
@@ -36,10 +36,10 @@ class Prefetcher:
             item = self._full.get()
             if isinstance(item, OSError):
                 raise item
-            buffer, n = item
-            if not n:
+            buffer, length = item
+            if not length:
                 return
-            yield memoryview(buffer)[:n]
+            yield memoryview(buffer)[:length]
             self._free.put(buffer)
 
     def close(self) -> None:
@@ -55,13 +55,13 @@ class Prefetcher:
             if self._stopping:
                 return
             try:
-                n = file.readinto(memoryview(buffer)[: min(len(buffer), size - done)]) if done < size else 0
+                length = file.readinto(memoryview(buffer)[: min(len(buffer), size - done)]) if done < size else 0
             except OSError as exc:
                 self._full.put(exc)
                 return
-            self._full.put((buffer, n))
-            if not n:
+            self._full.put((buffer, length))
+            if not length:
                 return
             if self._after_read is not None:
-                self._after_read(done, n)
-            done += n
+                self._after_read(done, length)
+            done += length

@@ -98,8 +98,8 @@ class HasherServicer(hasher_pb2_grpc.HasherServiceServicer):
             if request.folder:
                 folder = await asyncio.to_thread(resolve_model_folder, request.folder, self._roots)
             scope = [str(folder)] if folder is not None else [str(root) for root in self._roots]
-            # A thread walks the tree a batch at a time (100,000 files list in seconds); the loop only streams,
-            # and gRPC's flow control keeps a slow reader from making us hold the whole tree.
+            # A thread walks the tree a batch at a time; the loop only streams, and gRPC's flow control keeps a
+            # slow reader from making us hold the whole tree.
             walk = find_models(self._roots, folder)
             while True:
                 batch = await asyncio.to_thread(lambda: list(itertools.islice(walk, LIST_BATCH)))

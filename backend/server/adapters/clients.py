@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
 
 import grpc
@@ -13,11 +13,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from backend.server.adapters.failures import ServiceBroke, ServiceFailure
 from backend.server.adapters.grpc_failures import BY_NUMBER, failure, named
 from backend.util.file_identity import FileIdentity, HashedFile, ShortHashes
+from backend.util.progress import Progress
 from modelvault.hasher.v1 import hasher_pb2, hasher_pb2_grpc
 from modelvault.images.v1 import images_pb2, images_pb2_grpc
 
 T = TypeVar("T")
-ProgressCallback = Callable[[int, int], Awaitable[None]]
 
 # round_robin: with `dns:///hasher:50051` and N replicas, calls spread over all of them.
 _SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
@@ -92,9 +92,9 @@ class HasherClient:
         reply = await _call("hasher", self._stub.Stat(hasher_pb2.StatRequest(path=path), timeout=self._rpc_timeout_s))
         return reply.identity
 
-    async def hash(self, path: str, known_sha256: str = "", on_progress: ProgressCallback | None = None
+    async def hash(self, path: str, known_sha256: str = "", on_progress: Progress | None = None
                    ) -> hasher_pb2.FileDigest:
-        """The digest; with on_progress, through the streaming call, reporting (bytes done, total) as it goes."""
+        """The digest; with on_progress, through the streaming call, reporting bytes_done and bytes_total as it goes."""
         if on_progress is None:
             request = hasher_pb2.HashRequest(path=path, known_sha256=known_sha256)
             reply = await _call("hasher", self._stub.Hash(request, timeout=self._hash_timeout_s))
@@ -105,7 +105,7 @@ class HasherClient:
             async for message in stream:
                 if message.WhichOneof("event") == "digest":
                     return message.digest
-                await on_progress(message.progress.bytes_done, message.progress.bytes_total)
+                await on_progress(bytes_done=message.progress.bytes_done, bytes_total=message.progress.bytes_total)
         except grpc.aio.AioRpcError as exc:
             raise failure(exc, "hasher") from None
         finally:

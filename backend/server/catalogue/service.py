@@ -12,11 +12,12 @@ from asyncpg import Record
 
 from backend.database import db
 from backend.database.migration.promotion import promote
-from backend.server.adapters.clients import HasherClient, ImagesClient, ProgressCallback, hashed_file
+from backend.server.adapters.clients import HasherClient, ImagesClient, hashed_file
 from backend.server.adapters.failures import AccessDenied, FileMissing
 from backend.server.catalogue.registration import PendingRegistration
 from backend.server.previews.service import Previews
 from backend.util.file_identity import FileIdentity, HashedFile
+from backend.util.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,11 @@ class Catalogue:
         self.listeners: list[Callable[[dict], None]] = []
 
     async def hash_model(self, path: str, *, pending: PendingPolicy, force: bool = False,
-                         on_progress: ProgressCallback | None = None) -> HashOutcome:
+                         on_progress: Progress | None = None) -> HashOutcome:
         """The SHA-256 of a model file, read only when the catalogue cannot answer (or force); then, as the
         policy says, promote its pending record, else keep the catalogue true to the disk.
 
-        on_progress, if given, hears (bytes done, total) while the file is really read.
+        on_progress, if given, hears bytes_done and bytes_total while the file is really read.
         """
         outcome = await self._hash_model(path, pending, force, on_progress)
         if outcome.migrated or outcome.moved_from is not None:
@@ -87,7 +88,7 @@ class Catalogue:
         return outcome
 
     async def _hash_model(self, path: str, pending: PendingPolicy, force: bool,
-                          on_progress: ProgressCallback | None) -> HashOutcome:
+                          on_progress: Progress | None) -> HashOutcome:
         known = await self._look_up(path, pending)
         file, cached = await self._hash_or_recall(known, force=force, on_progress=on_progress)
         if known.pending is not None:  # looked up only to be promoted
@@ -109,7 +110,7 @@ class Catalogue:
             twin = None if active is not None else await db.model_with_identity(conn, identity)
         return _Known(resolved, identity, active, pending_row, twin)
 
-    async def _hash_or_recall(self, known: _Known, *, force: bool, on_progress: ProgressCallback | None
+    async def _hash_or_recall(self, known: _Known, *, force: bool, on_progress: Progress | None
                               ) -> tuple[HashedFile, bool]:
         """The file with its hash, and whether the catalogue answered (an unchanged record) instead of a read."""
         record = known.unchanged_record()

@@ -10,9 +10,10 @@ from aiohttp import web
 from backend.server import keys
 from backend.server.catalogue.service import PendingPolicy
 from backend.server.http.params import choice, flag, read_params
-from backend.server.http.progress import Report, respond
+from backend.server.http.progress import respond
 from backend.server.http.request_paths import optional_path, required_path
 from backend.server.http.shapes import pending_json
+from backend.util.progress import Progress
 
 
 async def hash_model(request: web.Request) -> web.StreamResponse:
@@ -22,8 +23,7 @@ async def hash_model(request: web.Request) -> web.StreamResponse:
     force = flag(params, "force")
     catalogue = request.app[keys.CATALOGUE]
 
-    async def work(report: Report | None) -> dict[str, Any]:
-        on_progress = None if report is None else (lambda done, total: report(bytes_done=done, bytes_total=total))
+    async def work(on_progress: Progress | None) -> dict[str, Any]:
         outcome = await catalogue.hash_model(path, pending=pending, force=force, on_progress=on_progress)
         return dataclasses.asdict(outcome)
 

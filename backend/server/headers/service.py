@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,13 +23,13 @@ from backend.database.conflicts import retried
 from backend.server.adapters.clients import HasherClient, ImagesClient
 from backend.server.headers.thumbnails import adopt_thumbnails
 from backend.util.file_identity import FileIdentity
+from backend.util.progress import Progress
 from modelvault.hasher.v1 import hasher_pb2
 
 # Files per ReadHeaders call: a header is a small read, so one call holds many (the hasher takes 1,000).
 BATCH = 250
 REPORT_LIMIT = 100
 
-Progress = Callable[..., None]
 # The hasher's answer for a file that changed while its header was read: it waits for its next hash, as one
 # changed since its hash does.
 _ABORTED = grpc.StatusCode.ABORTED.value[0]
@@ -68,11 +67,11 @@ def model_header_rows(sha256: str, header: hasher_pb2.ModelHeader) -> list[tuple
 
 
 async def read_headers(pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient, folder: str,
-                       refresh: bool, progress: Progress) -> HeadersReport:
+                       refresh: bool, on_progress: Progress) -> HeadersReport:
     report = HeadersReport()
     async with pool.acquire() as conn:
         total = await header_queries.count_to_read(conn, folder, refresh)
-    progress(files_total=total, files_done=0, errors=0)
+    await on_progress(files_total=total, files_done=0, errors=0)
     done, after = 0, ""
     # One batch is stored while the hasher reads the next: the two wait on different processes.
     storing: asyncio.Task[None] | None = None
@@ -92,13 +91,13 @@ async def read_headers(pool: asyncpg.Pool, hasher: HasherClient, images: ImagesC
                     thumbnails.append((record["sha256"], record["path"]))
             if storing is not None:
                 await storing
-                progress(files_done=done, errors=report.error_count)
+                await on_progress(files_done=done, errors=report.error_count)
             storing = asyncio.create_task(_store_batch(pool, hasher, images, rows, thumbnails, refresh, report))
             done += len(batch)
-            progress(current=batch[-1]["path"])
+            await on_progress(current=batch[-1]["path"])
         if storing is not None:
             await storing
-        progress(files_done=done, errors=report.error_count)
+        await on_progress(files_done=done, errors=report.error_count)
         return report
     finally:
         if storing is not None and not storing.done():

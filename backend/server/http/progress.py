@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Unpack
 
 from aiohttp import web
 
 from backend.server.adapters.failures import ServiceFailure
 from backend.server.http.errors import ApiError
+from backend.util.progress import Progress, ProgressFields
 
-Report = Callable[..., Awaitable[None]]
+# A progress line names the path being worked on `path`, as the API documents it; a job's row says `current`.
+_LINE_NAMES = {"current": "path"}
 
 
 async def respond(
-    request: web.Request, progress: bool, work: Callable[[Report | None], Awaitable[dict[str, Any]]]
+    request: web.Request, progress: bool, work: Callable[[Progress | None], Awaitable[dict[str, Any]]]
 ) -> web.StreamResponse:
     """The answer as JSON; with progress, as NDJSON progress lines followed by the answer."""
     if not progress:
@@ -42,8 +44,8 @@ class ProgressStream:
         self._response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         self.started = False
 
-    async def report(self, **fields: Any) -> None:
-        await self._line({"progress": fields})
+    async def report(self, **fields: Unpack[ProgressFields]) -> None:
+        await self._line({"progress": {_LINE_NAMES.get(name, name): value for name, value in fields.items()}})
 
     async def finish(self, body: dict[str, Any]) -> web.StreamResponse:
         await self._line(body)

@@ -77,7 +77,7 @@ class HubClient:
         for sha256 in hashes:
             status, body = await self._request("GET", f"{hub}{BULK_PATH}/{sha256.upper()}")
             if status == 200:
-                found[sha256] = self._read(hub, body, lambda data, h=sha256: match_single(data, h))
+                found[sha256] = self._read(hub, body, lambda data, wanted=sha256: match_single(data, wanted))
             elif status != 404:
                 raise HubFailure(f"{hub} answered HTTP {status} to the look-up of {sha256}")
         return found

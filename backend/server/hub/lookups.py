@@ -16,12 +16,12 @@ from backend.server.hub.answers import HubVersion
 from backend.server.hub.client import BULK_SIZE, HubClient, HubFailure
 from backend.server.hub.limits import RateLimit
 from backend.util.hub_config import HubConfig
+from backend.util.progress import Progress
 
 # Failed batches in a row after which the job stops instead of hammering a hub that is down or broken.
 FAILURES_IN_A_ROW = 3
 REPORT_LIMIT = 100
 
-Progress = Callable[[int, int, str], None]
 # Fetches a found content's preview; True when one was stored (see preview_download.py).
 PreviewFetcher = Callable[[aiohttp.ClientSession, HubVersion, str], Awaitable[bool]]
 
@@ -70,7 +70,7 @@ class HubLookups:
         paths = {row["sha256"]: row["path"] for row in contents}
         hashes = list(paths)
         report = HubReport()
-        on_progress(0, len(hashes), "")
+        await on_progress(files_done=0, files_total=len(hashes), current="")
         failures = 0
         # Redirects are refused per request; the session's own cookie jar is not kept between jobs.
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
@@ -90,7 +90,7 @@ class HubLookups:
                     if self._previews is not None:
                         for version, hub in answer.found.values():
                             report.previews += await self._preview(session, version, hub, paths, report)
-                on_progress(start + len(batch), len(hashes), paths[batch[-1]])
+                await on_progress(files_done=start + len(batch), files_total=len(hashes), current=paths[batch[-1]])
         return report
 
     async def _store(self, found: dict[str, tuple[HubVersion, str]], not_found: Sequence[str],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 import asyncpg
 
 from backend.database import jobs_queries
+from backend.util.progress import ProgressFields
 
 # Progress reaches the row (and so every event stream) at most this often.
 FLUSH_INTERVAL_S = 0.25
@@ -29,7 +30,7 @@ class JobContext:
         self._written: asyncio.Future[None] | None = None
 
     def progress(self, **fields: Any) -> None:
-        """Any of files_done, files_total, bytes_done, bytes_total, current (a path), errors; cheap and sync."""
+        """Record any of the ProgressFields (files_done, bytes_total, current…); cheap and sync."""
         unknown = set(fields) - set(jobs_queries.PROGRESS_FIELDS)
         if unknown:
             raise TypeError(f"unknown progress fields: {sorted(unknown)}")
@@ -38,6 +39,10 @@ class JobContext:
         # A waiting synchronous caller hears every file, as the NDJSON answers always did.
         if self._listener is not None and "files_done" in fields:
             self._listener(dict(self.fields))
+
+    async def on_progress(self, **fields: Unpack[ProgressFields]) -> None:
+        """progress() as the Progress that a job kind hands its use case."""
+        self.progress(**fields)
 
     async def flush_forever(self, pool: asyncpg.Pool) -> None:
         """Write what changed, then rest: at most one write per FLUSH_INTERVAL_S."""

@@ -11,11 +11,11 @@ from asyncpg import Record
 from backend.database import jobs_queries
 from backend.database.jobs_queries import JobRunningError
 from backend.server.http.errors import ApiError
-from backend.server.http.progress import Report
 from backend.server.jobs.attached import run_attached
 from backend.server.jobs.feeds import Following, JobFeeds, TooManyStreams
 from backend.server.jobs.model import is_live
 from backend.server.jobs.runner import JobRunner
+from backend.util.progress import Progress
 
 __all__ = ["JobRunningError", "Jobs", "TooManyStreams"]
 
@@ -36,9 +36,9 @@ class Jobs:
         """Queue the job and start it; JobRunningError while one of its kind runs over the same folder."""
         return await self._runner.start(name, params, started_by=started_by)
 
-    async def run_attached(self, name: str, params: dict[str, Any], report: Report | None) -> dict[str, Any]:
+    async def run_attached(self, name: str, params: dict[str, Any], on_progress: Progress | None) -> dict[str, Any]:
         """The job's result, for a request that waits for it (and stops it when the client goes)."""
-        return await run_attached(self._runner, name, params, report)
+        return await run_attached(self._runner, name, params, on_progress)
 
     async def page(self, limit: int, offset: int) -> tuple[list[Record], int]:
         """A page of jobs, newest first, and how many there are."""

@@ -24,7 +24,7 @@ def headers_kind(pool: asyncpg.Pool, hasher: HasherClient, images: ImagesClient,
 
     async def run(ctx: JobContext) -> dict[str, Any]:
         report = await model_headers.read_headers(pool, hasher, images, ctx.params["folder"],
-                                                  ctx.params.get("refresh", False), ctx.progress)
+                                                  ctx.params.get("refresh", False), ctx.on_progress)
         return dataclasses.asdict(report)
 
     return JobKind(run=run, validate=validate_headers)

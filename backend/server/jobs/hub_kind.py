@@ -33,11 +33,8 @@ def validate_hub(body: dict[str, Any], roots: Sequence[Path]) -> dict[str, Any]:
 
 def hub_kind(lookups: HubLookups, roots: Sequence[Path]) -> JobKind:
     async def run(ctx: JobContext) -> dict[str, Any]:
-        def on_progress(done: int, total: int, path: str) -> None:
-            ctx.progress(files_done=done, files_total=total, current=path)
-
         params = ctx.params
-        report = await lookups.run(params["folder"], params["refresh"], on_progress, params.get("sha256"))
+        report = await lookups.run(params["folder"], params["refresh"], ctx.on_progress, params.get("sha256"))
         ctx.progress(errors=len(report.errors))
         return dataclasses.asdict(report)
 

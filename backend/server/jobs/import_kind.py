@@ -21,12 +21,9 @@ def import_kind(legacy: LegacyImport, config: Config) -> JobKind:
                 "dry_run": strict_flag(body, "dry_run"), "verify": strict_flag(body, "verify")}
 
     async def run(ctx: JobContext) -> dict[str, Any]:
-        async def on_progress(done: int, total: int, path: str) -> None:
-            ctx.progress(files_done=done, files_total=total, current=path)
-
         params = ctx.params
         result = await legacy.run(folder=params["folder"], a1111_roots=params["a1111_root"],
-                                  dry_run=params["dry_run"], verify=params["verify"], on_progress=on_progress)
+                                  dry_run=params["dry_run"], verify=params["verify"], on_progress=ctx.on_progress)
         ctx.progress(errors=len(result["skipped"]))
         return result
 

@@ -42,10 +42,7 @@ def scan_kind(services: LegacyServices, roots: Sequence[Path], settle_s: float) 
         return {"folder": read_folder(body, roots), "prune": strict_flag(body, "prune")}
 
     async def run(ctx: JobContext) -> dict[str, Any]:
-        async def on_progress(done: int, total: int, path: str) -> None:
-            ctx.progress(files_done=done, files_total=total, current=path)
-
-        report = await scan.scan(services, ctx.params["folder"], on_progress,
+        report = await scan.scan(services, ctx.params["folder"], ctx.on_progress,
                                  prune=ctx.params.get("prune", False), settle_s=settle_s)
         ctx.progress(errors=len(report.errors))
         return dataclasses.asdict(report)
@@ -60,7 +57,7 @@ def hash_kind(services: QueueServices, roots: Sequence[Path]) -> JobKind:
 
     async def run(ctx: JobContext) -> dict[str, Any]:
         report = await pending_queue.hash_pending(
-            services, ctx.job_id, ctx.params["limit"], ctx.progress, ctx.params["folder"])
+            services, ctx.job_id, ctx.params["limit"], ctx.on_progress, ctx.params["folder"])
         return dataclasses.asdict(report)
 
     return JobKind(run=run, validate=validate)

@@ -26,7 +26,8 @@ def models_changed(job_id: int, kind: str, result: dict[str, Any] | None) -> dic
     """The models a finished job changed, as counts; None when it changed none."""
     if not isinstance(result, dict) or kind not in _MODEL_COUNTS:
         return None
-    counts = {what: sum(v for f in fields if isinstance(v := result.get(f), int) and not isinstance(v, bool))
+    counts = {what: sum(value for name in fields
+                        if isinstance(value := result.get(name), int) and not isinstance(value, bool))
               for what, fields in _MODEL_COUNTS[kind].items()}
     if not any(counts.values()):
         return None

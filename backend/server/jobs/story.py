@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.database.jobs_queries import LIVE_STATES
+
 # What may start a job, as a row says it; a client names itself with the X-ModelVault-Started-By header.
 STARTERS = {
     "page": "the page", "cli": "the command line", "watcher": "the watcher", "start-up": "the start-up scan",
@@ -61,7 +63,7 @@ def _reason(list_name: str, item: dict[str, Any]) -> str:
 
 def summary(kind: str, state: str, result: dict[str, Any] | None, error: dict[str, str] | None) -> str:
     """What the job did (or is doing), in one sentence."""
-    if state in ("queued", "running"):
+    if state in LIVE_STATES:
         return "Waiting to start." if state == "queued" else "Working."
     told = [_counted(result, *phrase) for phrase in _PHRASES.get(kind, [])] if isinstance(result, dict) else []
     told = [words for words in told if words]

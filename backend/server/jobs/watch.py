@@ -142,7 +142,7 @@ class AutoScan:
                 elif settled_at is not None and now >= settled_at:
                     settled_at = await self.refresh([])
                 else:
-                    wake = min(t for t in (rescan_at, burst_at, settled_at) if t is not None)
+                    wake = min(moment for moment in (rescan_at, burst_at, settled_at) if moment is not None)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout_at(wake):
                             await self._woken.wait()

@@ -15,8 +15,9 @@ from backend.database.conflicts import retried
 from backend.server.legacy.apply import apply
 from backend.server.legacy.gather import LegacyFile, gather
 from backend.server.legacy.plan import count, known_hashes, metadata_rows, plan
-from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices, VerifyReport
+from backend.server.legacy.report import ImportReport, LegacyServices, VerifyReport
 from backend.server.legacy.verify import verify_imported
+from backend.util.progress import Progress
 
 __all__ = ["ImportReport", "LegacyImport", "LegacyServices", "VerifyReport", "import_for_paths", "import_legacy",
            "verify_imported"]
@@ -24,7 +25,7 @@ __all__ = ["ImportReport", "LegacyImport", "LegacyServices", "VerifyReport", "im
 
 async def import_legacy(services: LegacyServices, *, folder: str = "", a1111_roots: Sequence[str] = (),
                         dry_run: bool = False, verify: bool = False,
-                        on_progress: FileProgress | None = None) -> dict[str, Any]:
+                        on_progress: Progress | None = None) -> dict[str, Any]:
     """Import the legacy data under folder (every root when empty) and in the web UIs at a1111_roots."""
     report = ImportReport()
     files = await gather(services.hasher, report, folder=folder, a1111_roots=a1111_roots)
@@ -42,13 +43,13 @@ class LegacyImport:
         self._services = services
 
     async def run(self, *, folder: str, a1111_roots: Sequence[str], dry_run: bool, verify: bool,
-                  on_progress: FileProgress | None) -> dict[str, Any]:
+                  on_progress: Progress | None) -> dict[str, Any]:
         return await import_legacy(self._services, folder=folder, a1111_roots=a1111_roots, dry_run=dry_run,
                                    verify=verify, on_progress=on_progress)
 
 
 async def import_for_paths(services: LegacyServices, paths: Sequence[str],
-                           on_progress: FileProgress | None = None) -> ImportReport:
+                           on_progress: Progress | None = None) -> ImportReport:
     """Import the side-car data of these model files only (the new files a scan found)."""
     report = ImportReport()
     if paths:
@@ -58,7 +59,7 @@ async def import_for_paths(services: LegacyServices, paths: Sequence[str],
 
 
 async def _import(services: LegacyServices, files: list[LegacyFile], report: ImportReport, dry_run: bool,
-                  on_progress: FileProgress | None) -> None:
+                  on_progress: Progress | None) -> None:
     async with services.pool.acquire() as conn:
         models, pending = await legacy_queries.catalogue_rows(conn, [f.path for f in files])
     steps = plan(files, models, pending, report)

@@ -10,7 +10,8 @@ from backend.database.migration.promotion import promote
 from backend.server.adapters.failures import FileFailed, ServiceFailure
 from backend.server.http.errors import ApiError
 from backend.server.legacy.plan import CREATE, PROMOTE, REFRESH, REGISTER, TRUSTING, Step
-from backend.server.legacy.report import FileProgress, ImportReport, LegacyServices
+from backend.server.legacy.report import ImportReport, LegacyServices
+from backend.util.progress import Progress
 
 # Steps at once: each may compress a preview, and the image service has one worker per core.
 CONCURRENCY = 8
@@ -19,7 +20,7 @@ BATCH = 500
 
 
 async def apply(services: LegacyServices, steps: Sequence[Step], report: ImportReport,
-                on_progress: FileProgress | None) -> None:
+                on_progress: Progress | None) -> None:
     """Run every step; a file that fails is reported and the others go on, unless a service is down."""
     # A trusted file without a preview has nothing to promote: its row is written in bulk at the end.
     bulk = [s for s in steps if s.action == CREATE and not s.file.entry.preview_path]
@@ -37,7 +38,7 @@ async def apply(services: LegacyServices, steps: Sequence[Step], report: ImportR
                 report.pending -= step.action == REGISTER
             done += 1
             if on_progress is not None:
-                await on_progress(done, len(steps), step.file.path)
+                await on_progress(files_done=done, files_total=len(steps), current=step.file.path)
 
     # A TaskGroup, so that a service going down stops every worker, not just the one that saw it.
     try:
@@ -53,7 +54,7 @@ async def apply(services: LegacyServices, steps: Sequence[Step], report: ImportR
             await legacy_queries.mark_legacy(conn, [_mark(step) for step in batch])
         done += len(batch)
         if on_progress is not None:
-            await on_progress(done, len(steps), batch[-1].file.path)
+            await on_progress(files_done=done, files_total=len(steps), current=batch[-1].file.path)
 
 
 async def _apply_one(services: LegacyServices, step: Step, report: ImportReport) -> None:

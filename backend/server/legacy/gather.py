@@ -40,7 +40,7 @@ async def gather(hasher: HasherClient, report: ImportReport, *, folder: str = ""
         add_entry(files, entry, report)
     for root in a1111_roots:
         await _add_a1111(hasher, root, files, report)
-    return sorted((f for f in files.values() if f.claims), key=lambda f: f.path)
+    return sorted((file for file in files.values() if file.claims), key=lambda file: file.path)
 
 
 def add_entry(files: dict[str, LegacyFile], entry: hasher_pb2.ReadSidecarsResponse,

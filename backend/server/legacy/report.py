@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +10,6 @@ import asyncpg
 from backend.server.adapters.clients import HasherClient, ImagesClient
 from backend.server.catalogue.service import Catalogue
 
-FileProgress = Callable[[int, int, str], Awaitable[None]]
 # Lists in reports stop here, as in the scan's report.
 REPORT_LIMIT = 100
 
@@ -39,7 +37,8 @@ class ImportReport:
 
     def conflict(self, path: str, claims: list[tuple[str, str]]) -> None:
         if len(self.conflicts) < REPORT_LIMIT:
-            self.conflicts.append({"path": path, "claims": [{"source": s, "sha256": h} for s, h in claims]})
+            self.conflicts.append({"path": path,
+                                   "claims": [{"source": source, "sha256": sha256} for source, sha256 in claims]})
 
 
 @dataclass

@@ -30,7 +30,7 @@ def a1111_roots_param(value: Any, config: Config) -> list[str]:
         if "\x00" in raw or not raw.startswith("/"):
             raise ApiError(400, "invalid_parameter", f"'a1111_root' must be absolute paths: {raw!r}")
         root = PurePosixPath(normal_path(raw))
-        if not any(root == a or root.is_relative_to(a) for a in allowed):
+        if not any(root == place or root.is_relative_to(place) for place in allowed):
             raise ApiError(403, "permission_denied",
                            f"{raw!r} is outside the model roots and MODELVAULT_IMPORT_ROOTS")
         roots.append(str(root))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from backend.database import legacy_queries, short_hash_queries
 from backend.server.adapters.clients import hashed_file
 from backend.server.adapters.failures import FileFailed
-from backend.server.legacy.report import FileProgress, LegacyServices, VerifyReport
+from backend.server.legacy.report import LegacyServices, VerifyReport
 from backend.util.image_keys import active_image_key
+from backend.util.progress import Progress
 
 
 async def verify_imported(services: LegacyServices, folder: str | None = None,
-                          on_progress: FileProgress | None = None) -> VerifyReport:
+                          on_progress: Progress | None = None) -> VerifyReport:
     """Re-hash, one file at a time (background work: it must not starve the hashing of new files), every
     imported record not verified yet; a wrong hash is replaced by the real one, its preview following it."""
     report = VerifyReport()
@@ -34,7 +35,7 @@ async def verify_imported(services: LegacyServices, folder: str | None = None,
                 report.wrong.append({"path": row["path"], "legacy_sha256": row["sha256"], "sha256": digest.sha256,
                                      "sources": list(row["sources"])})
         if on_progress is not None:
-            await on_progress(done, len(rows), row["path"])
+            await on_progress(files_done=done, files_total=len(rows), current=row["path"])
     return report
 
 

@@ -8,9 +8,10 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.http.params import flag, read_params
-from backend.server.http.progress import Report, respond
+from backend.server.http.progress import respond
 from backend.server.http.request_paths import read_folder
 from backend.server.legacy.roots import a1111_roots_param
+from backend.util.progress import Progress
 
 
 async def import_models(request: web.Request) -> web.StreamResponse:
@@ -21,9 +22,7 @@ async def import_models(request: web.Request) -> web.StreamResponse:
     dry_run, verify = flag(params, "dry_run"), flag(params, "verify")
     legacy = app[keys.LEGACY_IMPORT]
 
-    async def work(report: Report | None) -> dict[str, Any]:
-        on_progress = None if report is None else (
-            lambda done, total, path: report(files_done=done, files_total=total, path=path))
+    async def work(on_progress: Progress | None) -> dict[str, Any]:
         return await legacy.run(folder=folder, a1111_roots=a1111_roots, dry_run=dry_run, verify=verify,
                                 on_progress=on_progress)
 

@@ -105,8 +105,8 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     cursor = optional_text(params, "cursor")
     if cursor is not None and offset:
         raise ApiError(400, "invalid_parameter", "give either 'cursor' or 'offset', not both")
-    q = _no_nul(params, "q")
-    if q is not None and len(q) > _MAX_QUERY:
+    search = _no_nul(params, "q")
+    if search is not None and len(search) > _MAX_QUERY:
         raise ApiError(400, "invalid_parameter", f"'q' is at most {_MAX_QUERY} characters")
     folder = _no_nul(params, "folder")
     if folder is not None:
@@ -120,7 +120,7 @@ def _model_query(request: web.Request) -> tuple[ModelQuery, Cursor | None]:
     base_model = _short_text(params, "base_model", None)
     after = decode_cursor(request, cursor, sort) if cursor is not None else None
     keyset = (after.sort_key, after.path) if after is not None else None
-    return ModelQuery(limit, offset, sort, order == "desc", keyset, q, folder, ext,
+    return ModelQuery(limit, offset, sort, order == "desc", keyset, search, folder, ext,
                       kind.lower() if kind else None, base_model, flag(params, "favourite")), after
 
 

@@ -39,7 +39,7 @@ def _tags(value: Any) -> list[str] | None:
         tag = text(tag, "a tag").strip()
         if not tag or len(tag) > MAX_TAG_CHARS:
             raise _invalid(f"a tag has 1 to {MAX_TAG_CHARS} characters; got {tag!r}")
-        if any(unicodedata.category(c).startswith("C") for c in tag):
+        if any(unicodedata.category(char).startswith("C") for char in tag):
             raise _invalid(f"a tag holds no control or invisible characters; got {tag!r}")
         kept.setdefault(tag.casefold(), tag)  # "Anime" and "anime" are one tag: the first spelling stays
     return list(kept.values()) or None

@@ -7,11 +7,10 @@ its file is read, so the rows of a gateway that died return to the queue within 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Unpack
 
 import asyncpg
 from asyncpg import Record
@@ -22,6 +21,7 @@ from backend.server.adapters.clients import HasherClient, hashed_file
 from backend.server.adapters.failures import FileChanged, FileFailed, ServiceDown, ServiceFailure
 from backend.util.config import GROWING_SETTLE_FACTOR
 from backend.util.file_identity import HashedFile
+from backend.util.progress import Progress, ProgressFields
 
 # A failed file waits this long before a batch tries it again.
 RETRY_AFTER_S = 600.0
@@ -45,8 +45,6 @@ SMALL_BELOW_BYTES = 64 * 1024 * 1024
 # Calls of small files in flight: while the hasher answers one, the other keeps its workers busy.
 SMALL_CALLS = 2
 SHADOW_PATTERN = "shadow_*.safetensors"
-
-Progress = Callable[..., None]
 
 
 @dataclass
@@ -81,10 +79,10 @@ def folder_prefix(folder: str) -> str:
 
 
 async def hash_pending(
-    services: QueueServices, job_id: int, limit: int, progress: Progress, folder: str = ""
+    services: QueueServices, job_id: int, limit: int, on_progress: Progress, folder: str = ""
 ) -> QueueReport:
     """Hash and promote up to `limit` pending models under folder (all when empty), oldest first."""
-    run = _QueueRun(services, job_id, progress, folder_prefix(folder))
+    run = _QueueRun(services, job_id, on_progress, folder_prefix(folder))
     renewer = asyncio.create_task(run.renew_leases())
     try:
         await run.execute(limit)
@@ -107,12 +105,12 @@ def _first(group: BaseExceptionGroup) -> BaseException:
 class _QueueRun:
     """One pass over the queue: a feeder that leases rows, a task per file in flight, one promoter."""
 
-    def __init__(self, services: QueueServices, job_id: int, progress: Progress, prefix: str) -> None:
+    def __init__(self, services: QueueServices, job_id: int, on_progress: Progress, prefix: str) -> None:
         self.services = services
         self.job_id = job_id
         self.prefix = prefix
         self.report = QueueReport()
-        self._progress = progress
+        self._progress = on_progress
         self._promotable: asyncio.Queue[tuple[Record, HashedFile] | None] = asyncio.Queue(PROMOTE_BATCH * 2)
         self._heavy = asyncio.Semaphore(1)
         self._bytes_finished = 0
@@ -124,7 +122,7 @@ class _QueueRun:
         self._heavy = asyncio.Semaphore(calls)
         async with self.services.pool.acquire() as conn:
             files, self._bytes_total = await queue_queries.work_ahead(conn, limit, self.prefix)
-        self._progress(files_total=files, files_done=0, bytes_done=0, bytes_total=self._bytes_total, errors=0)
+        await self._progress(files_total=files, files_done=0, bytes_done=0, bytes_total=self._bytes_total, errors=0)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._promote_all())
             async with asyncio.TaskGroup() as files:
@@ -190,7 +188,7 @@ class _QueueRun:
         await self._promotable.put((row, file))
 
     async def _many(self, rows: list[Record], *held: asyncio.Semaphore) -> None:
-        self._progress(current=rows[0]["path"])
+        await self._progress(current=rows[0]["path"])
         try:
             answers = await self.services.hasher.hash_many([row["path"] for row in rows])
         finally:
@@ -209,7 +207,7 @@ class _QueueRun:
     async def _hash(self, row: Record) -> HashedFile:
         path = row["path"]
         async with self._heavy:
-            self._progress(current=path)
+            await self._progress(current=path)
             digest = await self.services.hasher.hash(path, on_progress=self._reading(path))
         self._bytes_reading.pop(path, None)
         self._account(row, digest.identity.size)
@@ -220,11 +218,11 @@ class _QueueRun:
         self._bytes_total += hashed_bytes - (row["size"] or 0)
         self._bytes_finished += hashed_bytes
 
-    def _reading(self, path: str):
-        async def on_bytes(done: int, _total: int) -> None:
-            self._bytes_reading[path] = done
-            self._progress(bytes_done=self._bytes_finished + sum(self._bytes_reading.values()),
-                           bytes_total=self._bytes_total)
+    def _reading(self, path: str) -> Progress:
+        async def on_bytes(**read: Unpack[ProgressFields]) -> None:
+            self._bytes_reading[path] = read.get("bytes_done", 0)
+            await self._progress(bytes_done=self._bytes_finished + sum(self._bytes_reading.values()),
+                                 bytes_total=self._bytes_total)
         return on_bytes
 
     async def _not_hashed(self, path: str, exc: ServiceFailure) -> None:
@@ -235,7 +233,7 @@ class _QueueRun:
         async with self.services.pool.acquire() as conn:
             await queue_queries.wait_to_settle(conn, path, self.services.settle_s * GROWING_SETTLE_FACTOR)
         self.report.changed_while_read += 1
-        self._files_progress(path)
+        await self._files_progress(path)
 
     async def _set_aside(self, path: str, exc: ServiceFailure) -> None:
         async with self.services.pool.acquire() as conn:
@@ -243,7 +241,7 @@ class _QueueRun:
         self.report.error_count += 1
         if len(self.report.errors) < REPORT_LIMIT:
             self.report.errors.append({"path": path, "code": exc.code, "message": exc.message})
-        self._files_progress(path)
+        await self._files_progress(path)
 
     async def _promote_all(self) -> None:
         ended = False
@@ -272,9 +270,9 @@ class _QueueRun:
             self.report.hashed_count += 1
             if len(self.report.hashed) < REPORT_LIMIT:
                 self.report.hashed.append({"path": file.path, "sha256": file.sha256, "cached": False})
-            self._files_progress(file.path)
+            await self._files_progress(file.path)
 
-    def _files_progress(self, path: str) -> None:
+    async def _files_progress(self, path: str) -> None:
         done = self.report.hashed_count + self.report.error_count
-        self._progress(files_done=done, errors=self.report.error_count, current=path,
-                       bytes_done=self._bytes_finished, bytes_total=self._bytes_total)
+        await self._progress(files_done=done, errors=self.report.error_count, current=path,
+                             bytes_done=self._bytes_finished, bytes_total=self._bytes_total)

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.http.params import flag, integer, read_params
-from backend.server.http.progress import Report, respond
+from backend.server.http.progress import respond
+from backend.util.progress import Progress
 
 
 async def hash_pending_models(request: web.Request) -> web.StreamResponse:
@@ -16,7 +17,7 @@ async def hash_pending_models(request: web.Request) -> web.StreamResponse:
     job = {"folder": "", "limit": integer(params, "limit", 100, 1, 100_000)}
     jobs = request.app[keys.JOBS]
 
-    async def work(report: Report | None) -> dict[str, Any]:
-        return await jobs.run_attached("hash", job, report)
+    async def work(on_progress: Progress | None) -> dict[str, Any]:
+        return await jobs.run_attached("hash", job, on_progress)
 
     return await respond(request, flag(params, "progress"), work)

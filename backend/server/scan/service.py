@@ -19,12 +19,12 @@ from backend.server.adapters.failures import ServiceFailure
 from backend.server.catalogue.service import Catalogue, PendingPolicy
 from backend.server.http.errors import ApiError
 from backend.server.legacy import LegacyServices, import_for_paths
-from backend.server.legacy.report import FileProgress
 from backend.server.scan.missing import find_missing
 from backend.server.scan.report import REPORT_LIMIT, ScanReport
 from backend.util.bounded import Bounded
 from backend.util.config import GROWING_SETTLE_FACTOR
 from backend.util.image_keys import pending_image_key
+from backend.util.progress import Progress
 from modelvault.hasher.v1 import hasher_pb2
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ FOLLOW_UP_CONCURRENCY = 4
 
 
 async def scan(
-    services: LegacyServices, folder: str, on_progress: FileProgress | None, *, prune: bool = False,
+    services: LegacyServices, folder: str, on_progress: Progress | None, *, prune: bool = False,
     settle_s: float = 0.0,
 ) -> ScanReport:
     """Register every model file the catalogue does not know as pending, with its side-car preview.
@@ -59,7 +59,7 @@ async def scan(
     await _import_sidecars(services, with_sidecars, report)
     await services.catalogue.previews.forget_vanished()
     if on_progress is not None:
-        await on_progress(report.found, report.found, "")
+        await on_progress(files_done=report.found, files_total=report.found, current="")
     return report
 
 
@@ -73,7 +73,7 @@ async def _end(conn: asyncpg.Connection) -> None:
 
 async def _walk(
     conn: asyncpg.Connection, services: LegacyServices, folder: str, report: ScanReport,
-    follow_up: Bounded, on_progress: FileProgress | None, with_sidecars: list[str], settle_s: float,
+    follow_up: Bounded, on_progress: Progress | None, with_sidecars: list[str], settle_s: float,
 ) -> list[str]:
     """Take in what the hasher finds, batch by batch; returns the folders it walked."""
     scope: list[str] = []
@@ -85,7 +85,7 @@ async def _walk(
             continue
         await _take_batch(conn, services, reply.models, report, follow_up, with_sidecars, settle_s)
         if on_progress is not None:
-            await on_progress(report.found, 0, reply.models.resolved_path[-1])
+            await on_progress(files_done=report.found, files_total=0, current=reply.models.resolved_path[-1])
     return scope
 
 

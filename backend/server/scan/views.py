@@ -8,8 +8,9 @@ from aiohttp import web
 
 from backend.server import keys
 from backend.server.http.params import flag, read_params
-from backend.server.http.progress import Report, respond
+from backend.server.http.progress import respond
 from backend.server.http.request_paths import read_folder
+from backend.util.progress import Progress
 
 
 async def scan_models(request: web.Request) -> web.StreamResponse:
@@ -18,7 +19,7 @@ async def scan_models(request: web.Request) -> web.StreamResponse:
     prune = flag(params, "prune")
     jobs = request.app[keys.JOBS]
 
-    async def work(report: Report | None) -> dict[str, Any]:
-        return await jobs.run_attached("scan", {"folder": folder, "prune": prune}, report)
+    async def work(on_progress: Progress | None) -> dict[str, Any]:
+        return await jobs.run_attached("scan", {"folder": folder, "prune": prune}, on_progress)
 
     return await respond(request, flag(params, "progress"), work)

@@ -31,8 +31,8 @@ def build_shadow_tree(source: Path, dest: Path) -> ShadowReport:
     for folder in sorted([source, *(p for p in source.rglob("*") if p.is_dir() and not p.is_symlink())]):
         entries = sorted(p for p in folder.iterdir() if p.is_file())
         # .safetensors first: it keeps the plain shadow name when another format shares its stem.
-        models = sorted((p for p in entries if is_model_file(p.name)),
-                        key=lambda p: (p.suffix.lower() != ".safetensors", p.name))
+        models = sorted((path for path in entries if is_model_file(path.name)),
+                        key=lambda path: (path.suffix.lower() != ".safetensors", path.name))
         if not models:
             continue
         target = dest / folder.relative_to(source)

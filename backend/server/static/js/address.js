@@ -29,8 +29,8 @@ export function addressOf(view) {
   return search ? `#/library?${search}` : '#/library';
 }
 
-export function sameView(a, b) {
-  return Object.keys(DEFAULTS).every((key) => (a[key] || DEFAULTS[key]) === (b[key] || DEFAULTS[key]));
+export function sameView(one, other) {
+  return Object.keys(DEFAULTS).every((key) => (one[key] || DEFAULTS[key]) === (other[key] || DEFAULTS[key]));
 }
 
 // The ways back to the library (the menu, the model view's link) lead to the view it shows.

@@ -90,8 +90,8 @@ function trainingSection(metadata) {
   const training = value(metadata, 'training');
   if (!training || typeof training !== 'object') return null;
   const facts = Object.keys(training).filter((fact) => fact !== 'dataset_tags')
-    .sort((a, b) => (a in TRAINING ? Object.keys(TRAINING).indexOf(a) : 99) -
-      (b in TRAINING ? Object.keys(TRAINING).indexOf(b) : 99));
+    .sort((one, other) => (one in TRAINING ? Object.keys(TRAINING).indexOf(one) : 99) -
+      (other in TRAINING ? Object.keys(TRAINING).indexOf(other) : 99));
   const tags = Array.isArray(training.dataset_tags) ? training.dataset_tags : [];
   return h('section', { 'aria-labelledby': 'training' },
     h('h3', { id: 'training' }, 'Training'),

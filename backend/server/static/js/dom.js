@@ -7,13 +7,13 @@ export function h(tag, props = {}, ...children) {
     else if (key === 'class') el.className = value;
     else el.setAttribute(key, value === true ? '' : String(value));
   }
-  el.append(...children.flat(Infinity).filter((c) => c != null && c !== false).map(
-    (c) => (c instanceof Node ? c : String(c))));
+  el.append(...children.flat(Infinity).filter((child) => child != null && child !== false).map(
+    (child) => (child instanceof Node ? child : String(child))));
   return el;
 }
 
 export function clear(el, ...children) {
-  el.replaceChildren(...children.flat(Infinity).filter((c) => c != null && c !== false));
+  el.replaceChildren(...children.flat(Infinity).filter((child) => child != null && child !== false));
   return el;
 }
 

@@ -8,7 +8,7 @@ function parentOf(path) {
 }
 
 function nodes(folders, roots) {
-  const byPath = new Map(folders.map((f) => [f.path, { ...f, children: [] }]));
+  const byPath = new Map(folders.map((folder) => [folder.path, { ...folder, children: [] }]));
   const tops = [];
   for (const node of byPath.values()) {
     const parent = roots.includes(node.path) ? null : byPath.get(parentOf(node.path));
@@ -38,7 +38,8 @@ export function folderTree(container, { pick }) {
         h('span', { class: 'label' }, label), ' ', h('span', { class: 'count' }, node.count.toLocaleString())),
         sub);
     };
-    const total = facets.folders.filter((f) => facets.roots.includes(f.path)).reduce((sum, f) => sum + f.count, 0);
+    const total = facets.folders.filter((folder) => facets.roots.includes(folder.path))
+      .reduce((sum, folder) => sum + folder.count, 0);
     clear(container,
       h('button', { type: 'button', class: 'pick all', 'aria-pressed': String(!selected), onclick: () => pick('') },
         h('span', { class: 'label' }, 'All folders'), ' ', h('span', { class: 'count' }, total.toLocaleString())),

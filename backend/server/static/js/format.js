@@ -9,8 +9,8 @@ export function size(bytes) {
   return unit === 0 ? `${Math.trunc(value)} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-export function count(n, one, many = `${one}s`) {
-  return `${Number(n).toLocaleString()} ${n === 1 ? one : many}`;
+export function count(amount, one, many = `${one}s`) {
+  return `${Number(amount).toLocaleString()} ${amount === 1 ? one : many}`;
 }
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });

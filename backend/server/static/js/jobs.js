@@ -101,7 +101,8 @@ export async function runWithProgress(kind, path, body, draw) {
   const update = (fields) => { job = { ...job, ...fields }; draw(withRates(job, started), () => controller.abort()); };
   update({});
   try {
-    const answer = await postWithProgress(path, body, (p) => update({ ...p, current: p.path }), controller.signal);
+    const answer = await postWithProgress(path, body, (progress) => update({ ...progress, current: progress.path }),
+      controller.signal);
     update({ state: 'done', result: answer });
     return answer;
   } catch (err) {

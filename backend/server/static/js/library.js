@@ -12,11 +12,12 @@ import { showError } from './notices.js';
 const PAGE = 60;
 
 function options(select, values, any, label, chosen) {
-  const known = values.map((v) => v.value);
+  const known = values.map((option) => option.value);
   // A value from the address before the counts arrive (or one no model has any more) is still shown as chosen.
   const extra = chosen && !known.includes(chosen) ? [{ value: chosen, count: null }] : [];
-  clear(select, h('option', { value: '' }, any), [...values, ...extra].map((v) => h('option', { value: v.value },
-    v.count == null ? label(v.value) : `${label(v.value)} (${v.count.toLocaleString()})`)));
+  clear(select, h('option', { value: '' }, any), [...values, ...extra].map((option) => h('option',
+    { value: option.value },
+    option.count == null ? label(option.value) : `${label(option.value)} (${option.count.toLocaleString()})`)));
   select.value = chosen || '';
 }
 
@@ -39,7 +40,7 @@ export function setupLibrary(section) {
     if (!form.elements.sort.value) form.elements.sort.value = DEFAULTS.sort;
     options(form.elements.model_type, facets ? facets.model_types : [], 'Any type', typeLabel, view.model_type);
     options(form.elements.base_model, facets ? facets.base_models : [], 'Any base model',
-      (v) => (v === 'unknown' ? 'Unknown' : v), view.base_model);
+      (name) => (name === 'unknown' ? 'Unknown' : name), view.base_model);
     tree.select(view.folder);
   };
 
@@ -147,7 +148,7 @@ export function setupLibrary(section) {
   form.addEventListener('submit', (event) => { event.preventDefault(); change({ q: form.elements.q.value }); });
   more.addEventListener('click', loadPage);
   // The next page comes before the person reaches the end, so scrolling does not stop.
-  new IntersectionObserver((seen) => { if (seen.some((e) => e.isIntersecting)) loadPage(); },
+  new IntersectionObserver((seen) => { if (seen.some((entry) => entry.isIntersecting)) loadPage(); },
     { rootMargin: '800px' }).observe(more);
   let settling;
   addEventListener('scroll', () => {
