@@ -12,7 +12,6 @@ from rich.console import Console
 from backend.cli import tables, units
 from backend.cli.follow import run_job
 from backend.cli.http import ApiClient
-from backend.cli.importer import import_body, run_import
 from backend.cli.progress import display_for
 from backend.cli.report import exit_code, print_outcome
 
@@ -45,15 +44,19 @@ def job_body(options: argparse.Namespace) -> dict[str, Any]:
         body["limit"] = options.limit
     if options.command == "hub" and options.refresh:
         body["refresh"] = True
+    if options.command == "import":
+        # Legacy migration is a job like the others: these are its options (POST /api/jobs {"kind": "import"}).
+        if options.a1111_root:
+            body["a1111_root"] = options.a1111_root
+        if options.dry_run:
+            body["dry_run"] = True
+        if options.verify:
+            body["verify"] = True
     return body
 
 
 def start_and_follow(client: ApiClient, options: argparse.Namespace) -> int:
-    display = display_for(options.json)
-    if options.command == "import":
-        body = import_body(options.folder, options.a1111_root, options.dry_run, options.verify)
-        return _finish(run_import(client, body, display, options.reconnect), options)
-    return _finish(run_job(client, job_body(options), display, options.reconnect), options)
+    return _finish(run_job(client, job_body(options), display_for(options.json), options.reconnect), options)
 
 
 def jobs(client: ApiClient, options: argparse.Namespace) -> int:
