@@ -52,10 +52,6 @@ def init_worker(cancel: ctypes.Array, progress: ctypes.Array, autov3_max_bytes: 
     os.nice(WORKER_NICENESS)
 
 
-def warm_up() -> None:
-    """Submitted once per worker at start so that the first request does not pay for a process spawn."""
-
-
 def timed_hash_file(path: str, slot: int, checked: FileIdentity, *, mapped: bool = True) -> tuple[Digests, float]:
     """hash_file, and the seconds the worker spent on it (not counting the time the job waited in the pool)."""
     started = time.monotonic()

@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from functools import partial
 
 from backend.util.file_identity import FileIdentity
 from services.hasher.disks import DiskReaders
 from services.hasher.errors import FileChangedError, HashCancelledError
-from services.hasher.hashing import init_worker, timed_hash_file, warm_up
 from services.hasher.short_hashes import Digests
 from services.hasher.slots import SlotTable
-from services.process_pool import PoolClosedError, ProcessPool, WorkerDiedError
+from services.hasher.workers import HashWorkers
+from services.process_pool import PoolClosedError, WorkerDiedError
 
 log = logging.getLogger(__name__)
 
-# Files handed to the process pool per worker: one being hashed and the next one already queued in the
-# pool, which the worker takes as soon as it is done. Handing it over only then left the worker idle between
-# files (thread hops in this process) for a sizeable part of a LoRA's hashing time (README, Benchmark notes).
+# Files handed to each worker at once: one being hashed and the next one already in its socket, which it takes
+# as soon as it is done. Handing it over only then left the worker idle between files for a sizeable part of
+# a LoRA's hashing time (README, Benchmark notes).
 QUEUED_PER_WORKER = 2
 
 
@@ -54,10 +53,8 @@ class HashPool:
     def __init__(self, workers: int, disks: DiskReaders, autov3_max_bytes: int = -1) -> None:
         self._disks = disks
         self.slots = SlotTable(multiprocessing.get_context("spawn"), workers * QUEUED_PER_WORKER)
-        self._pool = ProcessPool(
-            "hash", workers, init_worker, (self.slots.cancel_flags, self.slots.progress, autov3_max_bytes),
-            warm_up_job=warm_up,
-        )
+        self._workers = HashWorkers(workers, QUEUED_PER_WORKER, self.slots.cancel_flags, self.slots.progress,
+                                    autov3_max_bytes)
         self._closed = False
         # Observable counters: how often the pool really started or abandoned a file.
         self.submissions = 0
@@ -69,7 +66,7 @@ class HashPool:
         self.most_files_in_pool = 0
 
     def warm_up(self) -> None:
-        self._pool.warm_up()
+        self._workers.start()
 
     def start(self, path: str, identity: FileIdentity) -> HashJob:
         """Queue a file as checked; the job's task resolves to its Digests or raises an errors.* exception."""
@@ -85,9 +82,9 @@ class HashPool:
         try:
             return await self._attempt(job, path, identity, mapped=True)
         except WorkerDiedError:
-            # A mapped file that shrank, or whose disk failed, kills its worker with SIGBUS, and every file
-            # in the pool then loses its worker. Each tries once more with read(), which cannot kill: the
-            # culprit now gets its own error (changed, unreadable), the others their digests.
+            # A mapped file that shrank, or whose disk failed, kills its worker with SIGBUS, and the files
+            # handed to that worker lose it. Each tries once more with read(), which cannot kill: the
+            # culprit now gets its own error (changed, unreadable), the other its digests.
             log.warning("a worker died while hashing %s; trying it once more, with read()", path)
         try:
             return await self._attempt(job, path, identity, mapped=False)
@@ -102,7 +99,8 @@ class HashPool:
         # Beyond QUEUED_PER_WORKER per worker, jobs wait here for a slot, where a cancel costs nothing.
         slot = await self.slots.acquire()
         try:
-            future = self._pool.submit(partial(timed_hash_file, path, slot, identity, mapped=mapped))
+            # The slot is reused only when the worker is really done with it, which may be after our task ends.
+            task = self._workers.submit(path, slot, identity, mapped=mapped, released=lambda: job.finished(slot))
         except BaseException:
             self.slots.release(slot)
             raise
@@ -110,14 +108,11 @@ class HashPool:
         self.files_in_pool += 1
         self.most_files_in_pool = max(self.most_files_in_pool, self.files_in_pool)
         job.slot = slot
-        loop = asyncio.get_running_loop()
-        # The slot is reused only when the worker is really done with it, which may be after our task ends.
-        future.add_done_callback(lambda _f: _call_soon(loop, job.finished, slot))
         try:
-            digests, seconds = await self._pool.result(future)
+            digests, seconds = await task.result
         except asyncio.CancelledError:
             self.slots.cancel(slot)
-            future.cancel()
+            self._workers.withdraw(task)
             self.cancellations += 1
             raise
         except HashCancelledError:
@@ -128,7 +123,7 @@ class HashPool:
         return digests
 
     def worker_pids(self) -> list[int]:
-        return self._pool.worker_pids()
+        return self._workers.worker_pids()
 
     def close(self) -> None:
         """Stop every running worker at its next block, drop queued work, and wait for the processes to exit."""
@@ -136,14 +131,6 @@ class HashPool:
             return
         self._closed = True
         self.slots.cancel_all()
-        self._pool.shutdown()
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback, *args) -> None:
-    # Runs in the executor's thread; at shutdown the loop may already be closed, and then nobody waits.
-    try:
-        loop.call_soon_threadsafe(callback, *args)
-    except RuntimeError:
-        pass
+        self._workers.close()
 
 

@@ -38,12 +38,18 @@ PROMOTE_LINGER_S = 0.05
 # hands it to the worker the moment it is free (the hasher's QUEUED_PER_WORKER). The hasher itself reads
 # one file at a time from a spinning disk, whoever asks.
 CALLS_PER_WORKER = 2
-# Smaller files (LoRAs, VAEs) go to the hasher many per call (HashMany, as many as it has slots): read in
+# Smaller files (LoRAs, VAEs) go to the hasher many per call (HashMany, several per slot it has): read in
 # well under a progress interval, they need no progress stream, and a call of their own costs the gateway
 # and the hasher more CPU than their reading (README, Benchmark notes).
 SMALL_BELOW_BYTES = 64 * 1024 * 1024
 # Calls of small files in flight: while the hasher answers one, the other keeps its workers busy.
 SMALL_CALLS = 2
+# Small files per hasher slot in a call, and bytes: a call (and its promotion) costs more than a file in it,
+# and its files are answered together (about 0.2 s of hashing per call here; seconds on a spinning disk).
+SMALL_FILES_PER_SLOT = 4
+SMALL_BYTES_PER_SLOT = 128 * 1024 * 1024
+# What one HashMany call may carry (hasher.proto).
+MAX_HASH_MANY = 1000
 SHADOW_PATTERN = "shadow_*.safetensors"
 
 
@@ -97,6 +103,19 @@ async def hash_pending(
     return run.report
 
 
+def _calls(rows: list[Record], most_files: int, most_bytes: int) -> list[list[Record]]:
+    """Rows in order, cut into calls of at most most_files rows and most_bytes (a call has at least one row)."""
+    calls: list[list[Record]] = []
+    size = 0
+    for row in rows:
+        if not calls or len(calls[-1]) == most_files or size + row["size"] > most_bytes:
+            calls.append([])
+            size = 0
+        calls[-1].append(row)
+        size += row["size"]
+    return calls
+
+
 def _first(group: BaseExceptionGroup) -> BaseException:
     first = group.exceptions[0]
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
@@ -134,7 +153,8 @@ class _QueueRun:
         dev-mode shadow calls): shadow and small files many per call, the others one per call."""
         room = asyncio.Semaphore(calls + (LIGHT_CALLS if self.services.dev else 0))
         small_calls = asyncio.Semaphore(SMALL_CALLS)
-        batch = LIGHT_BATCH * LIGHT_CALLS if self.services.dev else calls * SMALL_CALLS
+        per_call = min(calls * SMALL_FILES_PER_SLOT, MAX_HASH_MANY)
+        batch = LIGHT_BATCH * LIGHT_CALLS if self.services.dev else per_call * SMALL_CALLS
         claimed = 0
         while claimed < limit:
             async with self.services.pool.acquire() as conn:
@@ -147,10 +167,10 @@ class _QueueRun:
             for start in range(0, len(light), LIGHT_BATCH):
                 await room.acquire()
                 files.create_task(self._many(light[start:start + LIGHT_BATCH], room))
-            for start in range(0, len(small), calls):  # as many files per call as the hasher has slots
+            for call in _calls(small, per_call, calls * SMALL_BYTES_PER_SLOT):
                 await small_calls.acquire()
                 await room.acquire()
-                files.create_task(self._many(small[start:start + calls], room, small_calls))
+                files.create_task(self._many(call, room, small_calls))
             for row in single:
                 await room.acquire()
                 files.create_task(self._one(row, room))
