@@ -30,8 +30,8 @@ from services.process_pool import PoolClosedError, WorkerDiedError
 
 log = logging.getLogger(__name__)
 
-# A worker is given its next file while it reads one that has at most this much left (about 45 ms of hashing
-# here), so that it starts it without waiting for this process; a file queued behind a 7 GB one would wait
+# A worker is given its next file while it reads one that has at most this much left (a few hundredths of a second of
+# hashing), so that it starts it without waiting for this process; a file queued behind a 7 GB one would wait
 # for it while another worker sat idle.
 NEXT_FILE_WITHIN_BYTES = 64 << 20
 # Seconds close() gives the workers to stop at their next block before they are killed.
