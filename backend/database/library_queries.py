@@ -10,6 +10,7 @@ import asyncpg
 from asyncpg import Record
 
 from backend.database.db import MODEL_COLUMNS
+from backend.database.search_probes import TrigramShares
 
 # Each row's imported metadata as one JSON object text, {field: value}: a page is one query, and its JSON
 # goes into the answer as it is, never parsed and written again in Python. The long fields stay out of pages:
@@ -64,19 +65,26 @@ def search_words(search: str) -> list[str]:
     return search.split()
 
 
-def _words_condition(words: list[str], args: list[Any]) -> str | None:
-    """Every word somewhere in the path or the content's facts."""
+def _words_condition(words: list[str], args: list[Any], shares: TrigramShares | None) -> str | None:
+    """Every word somewhere in the path or the content's facts: the index is asked for each word's cheapest
+    part (search_probes), and the whole word is checked on what it lets through."""
     conditions = []
     for word in words:
-        args.append(_like_pattern(word))
+        probe = shares.probe(word) if shares is not None else word.lower()
+        args.append(_like_pattern(probe))
         # search_text is lower-cased (0014_search_lowered.sql): LIKE on it is ILIKE without its per-row cost.
         conditions.append(f"search_text LIKE lower(${len(args)})")
+        if probe != word.lower():
+            args.append(_like_pattern(word))
+            # An expression, not the column: the planner checks it on the probe's rows instead of giving it
+            # to the index, which would read every trigram of the word again.
+            conditions.append(f"(search_text || '') LIKE lower(${len(args)})")
     return " AND ".join(conditions) if conditions else None
 
 
-def _search(search: str, words: list[str], args: list[Any]) -> str | None:
+def _search(search: str, words: list[str], args: list[Any], shares: TrigramShares | None) -> str | None:
     """The words (some of the search's), or the search is the start of the SHA-256."""
-    condition = _words_condition(words, args)
+    condition = _words_condition(words, args, shares)
     text = search.strip()
     if _HASH.fullmatch(text):
         # The range lets the sha256 index find it; starts_with keeps it exact whatever the collation.
@@ -86,12 +94,13 @@ def _search(search: str, words: list[str], args: list[Any]) -> str | None:
     return f"({condition})" if condition else None
 
 
-def _filters(query: ModelQuery, args: list[Any], words: list[str] | None = None) -> list[str]:
+def _filters(query: ModelQuery, args: list[Any], shares: TrigramShares | None, words: list[str] | None = None
+             ) -> list[str]:
     """The WHERE conditions of the query's filters (of its search, only the words given, or all); their
     parameters are appended to args."""
     where: list[str] = []
     if query.search:
-        searched = _search(query.search, search_words(query.search) if words is None else words, args)
+        searched = _search(query.search, search_words(query.search) if words is None else words, args, shares)
         if searched:
             where.append(searched)
     if query.folder:
@@ -136,20 +145,21 @@ class Count:
     exact: bool
 
 
-async def count_models(conn: asyncpg.Connection, query: ModelQuery) -> Count:
+async def count_models(conn: asyncpg.Connection, query: ModelQuery, shares: TrigramShares | None = None) -> Count:
     """How many rows match the filters: a first page pays it, not every page. A text search reads a bounded number
     of the rows its long words let through (every one of them, when its index finds few)."""
     args: list[Any] = []
     if not query.search:
-        return Count(await conn.fetchval("SELECT count(*) FROM models" + _where(_filters(query, args)), *args), True)
+        return Count(await conn.fetchval("SELECT count(*) FROM models" + _where(_filters(query, args, None)), *args),
+                     True)
     # The rows the long words find (through the trigram index), up to a bound; among them, those that have the
     # short words too. Where every word is long, each row read is a match: SEARCH_COUNT_LIMIT + 1 of them say
     # "more than it". A short word ("v3", "xl") needs no index and may be in few of the rows read: a few times
     # more are read for it, so that "dragon v3" is not the exact count of every dragon's rows.
     indexed = _indexed_words(query.search)
     short = [word for word in search_words(query.search) if len(word) < _INDEXED_WORD]
-    inner = _filters(query, args, indexed)
-    rest = _words_condition(short, args)
+    inner = _filters(query, args, shares, indexed)
+    rest = _words_condition(short, args, None)
     bound = SEARCH_COUNT_LIMIT + 1 if rest is None else _SHORT_WORD_READS
     args.append(bound)
     counted = await _bounded_count(
@@ -177,7 +187,8 @@ def _is_rare(query: ModelQuery, matches: Count) -> bool:
     return bool(query.search) and matches.exact and matches.total <= SEARCH_COUNT_LIMIT and _indexed(query)
 
 
-async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Count) -> list[Record]:
+async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Count,
+                      shares: TrigramShares | None = None) -> list[Record]:
     """One page, each row with its `sort_key`; matches is how many rows the filters let through."""
     key = SORT_KEYS[query.sort]
     direction = "DESC" if query.descending else "ASC"
@@ -185,7 +196,7 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Coun
     # A rare word: its matches come from the trigram index, then are sorted; walking the order's index and
     # filtering would read most of the table to fill a page. A common one fills pages fast from that walk.
     # Every filter goes into that subquery, where the planner may combine its indexes (a type's, a base model's).
-    where = _filters(query, args)
+    where = _filters(query, args, shares)
     source = "models"
     if _is_rare(query, matches):
         source, where = f"(SELECT * FROM models{_where(where)} OFFSET 0)", []
@@ -199,6 +210,18 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Coun
             ORDER BY {key} {direction}, path {direction} LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
         *args,
     )
+
+
+async def sample_trigrams(conn: asyncpg.Connection, rows: int) -> TrigramShares:
+    """Each trigram's share of about `rows` rows of the catalogue, taken a few pages at a time (SYSTEM): a
+    sample of a large catalogue reads a small part of it."""
+    estimate = await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = 'models'::regclass")
+    percent = 100.0 if estimate is None or estimate <= rows else 100.0 * rows / estimate
+    found = await conn.fetch(
+        """WITH sample AS (SELECT search_text FROM models TABLESAMPLE SYSTEM ($1) LIMIT $2)
+           SELECT trigram, count(*) AS rows, (SELECT count(*) FROM sample) AS sampled
+           FROM sample, unnest(show_trgm(search_text)) AS trigram GROUP BY trigram""", percent, rows * 2)
+    return TrigramShares.of(((row["trigram"], row["rows"]) for row in found), found[0]["sampled"] if found else 0)
 
 
 async def duplicate_groups(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list[Record], int, int]:

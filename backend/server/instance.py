@@ -123,12 +123,13 @@ class Server:
                                            start_id=self.start_id)
         previews = Previews(pool, images, self.start_id)
         catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, registration, previews, dev=self.config.dev)
-        app[keys.LIBRARY] = Library(pool)
+        library = app[keys.LIBRARY] = Library(pool)
         app[keys.PERSONAL] = Personal(pool)
         services = app[keys.SERVICES] = LegacyServices(pool, hasher, images, catalogue)
         app[keys.LEGACY_IMPORT] = LegacyImport(services)
         app[keys.HEALTH] = Health(pool, app[keys.HASHER_CHANNEL], app[keys.IMAGES_CHANNEL])
         yield
+        await library.close()  # before the pool closes under its sample
 
     async def _jobs(self, app: web.Application) -> AsyncIterator[None]:
         async with job_engine(app, partial(self._register_kinds, app)):

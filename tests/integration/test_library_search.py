@@ -208,3 +208,39 @@ async def test_a_common_word_is_counted_up_to_a_bound_and_its_pages_still_reach_
     for params, total in (({}, len(names)), ({"folder": f"{root}/Lora"}, 4140)):
         body = await (await gateway.get("/api/models", params=params)).json()
         assert (body["total"], body["total_exact"]) == (total, True), params
+
+
+async def test_a_word_is_found_by_its_rare_part_and_still_matched_whole(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    """With a sample of the catalogue, "group_414" is asked of the index as "414" (every row says "group"):
+    the rows it lets through that hold "414" elsewhere are not matches, and the answers are the same."""
+    assert (await gateway.get("/api/health")).status in (200, 503)  # the gateway has migrated the schema
+    root = str(stack.model_root)
+    names = ([f"Lora/group_{i:03d}/model_{i:03d}.safetensors" for i in range(500)]
+             + ["Lora/group_414/second.safetensors", "Lora/other_414/not_this.safetensors",
+                "Lora/group_4140/this_too.safetensors"])
+    await db.copy_records_to_table(
+        "models", columns=["path", "sha256", "size", "mtime_ns", "inode", "device"],
+        records=[(f"{root}/{name}", _sha(name), 1000 + i, i, i, 1) for i, name in enumerate(names)])
+    await db.execute("ANALYZE models")
+    shares = await library_queries.sample_trigrams(db, 2000)
+    assert shares.sampled == len(names) and shares.probe("group_414") == "414"
+
+    async def found(shares: object, search: str, sort: str = "path") -> tuple[list[str], object]:
+        query = library_queries.ModelQuery(limit=100, sort=sort, search=search)
+        matches = await library_queries.count_models(db, query, shares)
+        rows = await library_queries.list_models(db, query, matches, shares)
+        return [row["path"].removeprefix(root + "/") for row in rows], matches
+
+    expected = ["Lora/group_414/model_414.safetensors", "Lora/group_414/second.safetensors",
+                "Lora/group_4140/this_too.safetensors"]
+    for search in ("group_414", "GROUP_414 model", "lora group_414"):
+        with_sample, without = await found(shares, search), await found(None, search)
+        assert with_sample == without, search
+    assert await found(shares, "group_414") == (expected, library_queries.Count(3, True))
+    assert (await found(shares, "group_414 second"))[0] == ["Lora/group_414/second.safetensors"]
+    # Through the gateway, whose first search takes its own sample beside it: the same rows, before and after.
+    for _ in range(2):
+        assert await _found(gateway, q="group_414") == ["model_414.safetensors", "second.safetensors",
+                                                        "this_too.safetensors"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,12 +14,19 @@ from asyncpg import Record
 
 from backend.database import db, hub_queries, legacy_queries, library_queries, preview_queries
 from backend.database.library_queries import UNKNOWN, Count, ModelQuery
+from backend.database.search_probes import TrigramShares
 from backend.server.library import hash_lookup
 from backend.server.library.hash_text import WantedHash
 
 __all__ = ["SORTS", "UNKNOWN", "Count", "DuplicatePage", "Library", "ModelPage", "ModelQuery"]
 
 SORTS = tuple(library_queries.SORT_KEYS)
+# The search's sample of the catalogue (search_probes): rows in it, and how long it is used before it is taken
+# again. An old sample only makes a search slower, never its answer different.
+TRIGRAM_SAMPLE_ROWS = 2000
+TRIGRAM_SAMPLE_TTL_S = 300.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,21 +52,47 @@ class Library:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._shares: TrigramShares | None = None
+        self._sampled_at = -TRIGRAM_SAMPLE_TTL_S
+        self._sampling: asyncio.Task[None] | None = None
 
     async def models(self, query: ModelQuery, matches: Count | None = None) -> ModelPage:
         """A page of active models; the matches are counted only when not given (a page reached by cursor
         carries what the first page counted)."""
+        shares = self._trigram_shares() if query.search else None
         async with self._pool.acquire() as conn:
             if matches is None:
-                matches = await library_queries.count_models(conn, query)
+                matches = await library_queries.count_models(conn, query, shares)
             # One more row than asked tells whether a next page exists.
             # Each row carries its metadata as JSON text ({field: value}) for the answer to take as it is.
-            rows = await library_queries.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), matches)
+            rows = await library_queries.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), matches,
+                                                     shares)
         shown = rows[: query.limit]
         if not matches.exact:
             # A bounded count may have read fewer matches than the page found: the page's rows are matches too.
             matches = Count(max(matches.total, query.offset + len(shown)), False)
         return ModelPage(shown, matches, len(rows) > query.limit)
+
+    def _trigram_shares(self) -> TrigramShares | None:
+        """The sample searches use now; an outdated one is taken again beside the searches, never before them."""
+        stale = time.monotonic() - self._sampled_at > TRIGRAM_SAMPLE_TTL_S
+        if stale and (self._sampling is None or self._sampling.done()):
+            self._sampling = asyncio.get_running_loop().create_task(self._sample())
+        return self._shares
+
+    async def _sample(self) -> None:
+        try:
+            async with self._pool.acquire() as conn:
+                self._shares = await library_queries.sample_trigrams(conn, TRIGRAM_SAMPLE_ROWS)
+            self._sampled_at = time.monotonic()
+        except (asyncpg.PostgresError, OSError) as exc:
+            # Searches go on asking the index for whole words; the next one tries the sample again.
+            log.warning("could not sample the catalogue for searches: %s", exc)
+
+    async def close(self) -> None:
+        if self._sampling is not None:
+            self._sampling.cancel()
+            await asyncio.gather(self._sampling, return_exceptions=True)
 
     async def facets(self) -> dict[str, list[Record]]:
         """Models per folder (directly in it), per model type and per base model."""
