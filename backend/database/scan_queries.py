@@ -61,8 +61,8 @@ class PreviewColumns(NamedTuple):
 
 # A record's side-car picture is not the one the catalogue took its preview from: one was added,
 # replaced (another path, size or mtime) or removed, or its compression failed (nothing was noted).
-_PREVIEW_DRIFT = """CASE WHEN b.preview = '' THEN s.path IS NOT NULL
-                        ELSE s.path IS NULL OR (s.sidecar, s.size, s.mtime_ns) <> (b.preview, b.psize, b.pmtime) END"""
+_PREVIEW_DRIFT = """CASE WHEN c.preview IS NULL THEN s.path IS NOT NULL
+                        ELSE s.path IS NULL OR (s.sidecar, s.size, s.mtime_ns) <> (c.preview, c.psize, c.pmtime) END"""
 
 
 async def classify(conn: asyncpg.Connection, files: FileColumns, previews: PreviewColumns) -> list[str]:
@@ -73,11 +73,16 @@ async def classify(conn: asyncpg.Connection, files: FileColumns, previews: Previ
     (its unchanged inode has a record under another path) or new.
     Also remembers the paths as seen by this scan.
     """
+    # Only the files that have a side-car picture send one: most of a library has none, and each array's
+    # values cost the gateway their encoding.
+    beside = [i for i, path in enumerate(previews.paths, start=1) if path]
     kinds = await conn.fetchval(
         f"""WITH batch AS (
-               SELECT * FROM unnest($1::text[], {identity_sql.params(2, arrays=True)},
-                                    $6::text[], $7::bigint[], $8::bigint[])
-                   WITH ORDINALITY AS b(path, {identity_sql.COLUMNS}, preview, psize, pmtime, i)),
+               SELECT * FROM unnest($1::text[], {identity_sql.params(2, arrays=True)})
+                   WITH ORDINALITY AS b(path, {identity_sql.COLUMNS}, i)),
+           sidecars AS (
+               SELECT * FROM unnest($6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
+                   AS c(i, preview, psize, pmtime)),
            seen AS (INSERT INTO scan_seen SELECT path FROM batch)
            SELECT array_agg(CASE
                WHEN m.path IS NOT NULL AND {identity_sql.row_of('m')} = {identity_sql.row_of('b')}
@@ -92,9 +97,10 @@ async def classify(conn: asyncpg.Connection, files: FileColumns, previews: Previ
                WHEN EXISTS (SELECT 1 FROM models t WHERE {identity_sql.row_of('t')} = {identity_sql.row_of('b')})
                    THEN 'recognised'
                ELSE 'new' END ORDER BY b.i)
-           FROM batch b LEFT JOIN models m ON m.path = b.path LEFT JOIN pending_models p ON p.path = b.path
+           FROM batch b LEFT JOIN sidecars c ON c.i = b.i
+                LEFT JOIN models m ON m.path = b.path LEFT JOIN pending_models p ON p.path = b.path
                 LEFT JOIN sidecar_previews s ON s.path = b.path""",
-        *files, *previews,
+        *files, beside, *([column[i - 1] for i in beside] for column in previews),
     )
     return list(kinds)
 
