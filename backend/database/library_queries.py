@@ -171,15 +171,39 @@ async def count_models(conn: asyncpg.Connection, query: ModelQuery, shares: Trig
     return Count(min(counted["matches"], SEARCH_COUNT_LIMIT), False)
 
 
+# A search's plan depends on its words: a plan made once for any words (PostgreSQL's generic plan, which a
+# prepared statement gets after a few runs) may sort every row of a common word to show one page.
+_PLAN_FOR_THESE_WORDS = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
 async def _bounded_count(conn: asyncpg.Connection, sql: str, args: list[Any], indexed: bool) -> Record:
-    if not indexed:
-        return await conn.fetchrow(sql, *args)
     async with conn.transaction():
-        # Under a LIMIT the planner walks the whole table when it guesses a word common: a guess that is wrong
-        # for a rare word (a pattern's selectivity is a rough estimate) reads every row. Through the index, its
-        # candidates are read only until the limit is reached either way.
-        await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute(_PLAN_FOR_THESE_WORDS)
+        if indexed:
+            # Under a LIMIT the planner walks the whole table when it guesses a word common: a guess that is
+            # wrong for a rare word (a pattern's selectivity is a rough estimate) reads every row. Through the
+            # index, its candidates are read only until the limit is reached either way.
+            await conn.execute("SET LOCAL enable_seqscan = off")
         return await conn.fetchrow(sql, *args)
+
+
+def surely_common(query: ModelQuery, shares: TrigramShares | None) -> bool:
+    """Whether the sample says that a search's words are in far more rows than its count reads, so that its
+    page is surely found along the order's index whatever the count says: its page need not wait for its count.
+    Only for a search without other filters, whose rows the sample does not say."""
+    if shares is None or not query.search or _HASH.fullmatch(query.search.strip()):
+        return False
+    if query.folder or query.ext or query.kind or query.base_model or query.favourite:
+        return False
+    indexed = _indexed_words(query.search)
+    if not indexed:
+        return False
+    bound = SEARCH_COUNT_LIMIT + 1 if len(indexed) == len(search_words(query.search)) else _SHORT_WORD_READS
+    return shares.rows_holding(indexed) > 2 * bound
+
+
+# What list_models is given for a page to be found along its order's index, whatever its count.
+WALKED = Count(0, False)
 
 
 def _is_rare(query: ModelQuery, matches: Count) -> bool:
@@ -204,12 +228,14 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Coun
         args.extend(query.after)
         where.append(f"({key}, path) {'<' if query.descending else '>'} (${len(args) - 1}, ${len(args)})")
     args.extend((query.limit, query.offset))
-    return await conn.fetch(
-        f"""SELECT {MODEL_COLUMNS}, kind, base_model, {_METADATA}, {key} AS sort_key FROM {source} AS models
-            {_where(where)}
-            ORDER BY {key} {direction}, path {direction} LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
-        *args,
-    )
+    sql = f"""SELECT {MODEL_COLUMNS}, kind, base_model, {_METADATA}, {key} AS sort_key FROM {source} AS models
+              {_where(where)}
+              ORDER BY {key} {direction}, path {direction} LIMIT ${len(args) - 1} OFFSET ${len(args)}"""
+    if not query.search:
+        return await conn.fetch(sql, *args)
+    async with conn.transaction():
+        await conn.execute(_PLAN_FOR_THESE_WORDS)
+        return await conn.fetch(sql, *args)
 
 
 async def sample_trigrams(conn: asyncpg.Connection, rows: int) -> TrigramShares:
@@ -221,7 +247,8 @@ async def sample_trigrams(conn: asyncpg.Connection, rows: int) -> TrigramShares:
         """WITH sample AS (SELECT search_text FROM models TABLESAMPLE SYSTEM ($1) LIMIT $2)
            SELECT trigram, count(*) AS rows, (SELECT count(*) FROM sample) AS sampled
            FROM sample, unnest(show_trgm(search_text)) AS trigram GROUP BY trigram""", percent, rows * 2)
-    return TrigramShares.of(((row["trigram"], row["rows"]) for row in found), found[0]["sampled"] if found else 0)
+    return TrigramShares.of(((row["trigram"], row["rows"]) for row in found), found[0]["sampled"] if found else 0,
+                            max(estimate or 0.0, 0.0))
 
 
 async def duplicate_groups(conn: asyncpg.Connection, limit: int, offset: int) -> tuple[list[Record], int, int]:

@@ -33,10 +33,13 @@ class TrigramShares:
 
     shares: dict[str, float]
     sampled: int
+    # The catalogue's rows when the sample was taken (PostgreSQL's estimate).
+    catalogue_rows: float = 0.0
 
     @classmethod
-    def of(cls, counts: Iterable[tuple[str, int]], sampled: int) -> TrigramShares:
-        return cls({trigram: count / sampled for trigram, count in counts} if sampled else {}, sampled)
+    def of(cls, counts: Iterable[tuple[str, int]], sampled: int, catalogue_rows: float = 0.0) -> TrigramShares:
+        return cls({trigram: count / sampled for trigram, count in counts} if sampled else {}, sampled,
+                   catalogue_rows)
 
     def _share(self, trigram: str) -> float:
         # Not in the sample: rarer than one row in it.
@@ -52,6 +55,18 @@ class TrigramShares:
                 entries += sum(shares)
                 through *= min(shares)
         return entries + _ROW_WEIGHT * through
+
+    def rows_holding(self, words: Iterable[str]) -> float:
+        """About how many rows hold every word: the catalogue's rows times each word's rarest trigram's share,
+        the words taken as independent."""
+        if not self.sampled:
+            return 0.0
+        share = 1.0
+        for word in words:
+            trigrams = [trigram for run in _RUNS.findall(word.lower()) for trigram in _trigrams(run)]
+            if trigrams:
+                share *= min(self._share(trigram) for trigram in trigrams)
+        return self.catalogue_rows * share
 
     def probe(self, word: str) -> str:
         """The part of `word` (lower-cased) to find through the index: the whole word, or one of its runs of at

@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from backend.database import library_queries
+from backend.server.library.service import Library
 from tests.integration.conftest import Stack
 from tests.integration.gateway_support import error_of
 
@@ -244,3 +245,52 @@ async def test_a_word_is_found_by_its_rare_part_and_still_matched_whole(
     for _ in range(2):
         assert await _found(gateway, q="group_414") == ["model_414.safetensors", "second.safetensors",
                                                         "this_too.safetensors"]
+
+
+async def test_a_common_search_finds_its_page_beside_its_count_and_answers_the_same(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection, database_url: str
+) -> None:
+    """A search the sample says is common finds its page while it is counted; what it answers is what the count,
+    then the page, would have: also when the library changed since the sample and the word became rare."""
+    assert (await gateway.get("/api/health")).status in (200, 503)  # the gateway has migrated the schema
+    root = str(stack.model_root)
+    names = [f"Lora/dragon_{i:05d}{'_q7' if i % 500 == 0 else ''}.safetensors" for i in range(9000)]
+    await db.copy_records_to_table(
+        "models", columns=["path", "sha256", "size", "mtime_ns", "inode", "device"],
+        records=[(f"{root}/{name}", _sha(name), 1000 + i, i, i, 1) for i, name in enumerate(names)])
+    await db.execute("ANALYZE models")
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=4)
+    try:
+        library = Library(pool)
+        shares = await library.sample()
+
+        async def one_after_the_other(query: library_queries.ModelQuery) -> tuple[list[str], library_queries.Count]:
+            """The count, then the page the count says how to find; the total as a page says it (at least the
+            page's rows)."""
+            async with pool.acquire() as conn:
+                matches = await library_queries.count_models(conn, query, shares)
+                rows = await library_queries.list_models(conn, query, matches, shares)
+            if not matches.exact:
+                matches = library_queries.Count(max(matches.total, len(rows)), False)
+            return [row["path"] for row in rows], matches
+
+        async def at_once(query: library_queries.ModelQuery) -> tuple[list[str], library_queries.Count]:
+            page = await library.models(query)
+            return [row["path"] for row in page.rows], page.matches
+
+        for search, sort in (("dragon", "name"), ("DRAGON q7", "path"), ("dragon zz", "size"), ("dragon_0", "date")):
+            query = library_queries.ModelQuery(limit=60, sort=sort, search=search)
+            assert library_queries.surely_common(query, shares), search
+            assert await at_once(query) == await one_after_the_other(query), search
+        paged, counted = await at_once(library_queries.ModelQuery(limit=60, search="q7 dragon"))
+        assert len(paged) == 18 and counted.total >= 8
+
+        # Most dragons gone since the sample: "dragon" is rare now, counted exactly, and its page the same.
+        await db.execute("DELETE FROM models WHERE path NOT LIKE '%\\_q7.safetensors'")
+        query = library_queries.ModelQuery(limit=60, sort="name", search="dragon")
+        assert library_queries.surely_common(query, shares)
+        paged, counted = await at_once(query)
+        assert counted == library_queries.Count(18, True)
+        assert paged == sorted(f"{root}/{name}" for name in names if name.endswith("_q7.safetensors"))
+    finally:
+        await pool.close()

@@ -33,3 +33,11 @@ def test_a_probe_is_always_part_of_the_word_so_the_rows_it_finds_include_every_m
     shares = _shares(**{"gro": 1.0, "rou": 1.0, "oup": 1.0, "v15": 0.001, "abc": 0.0, "xyz": 0.3})
     for word in ("group_414", "Juggernaut-XL_v15", "abc.def", "x", "a_b_c", "xyz/abc/group", "初音ミク"):
         assert shares.probe(word) in word.lower(), word
+
+
+def test_rows_holding_words_are_the_catalogue_times_each_words_rarest_share() -> None:
+    shares = TrigramShares.of([("dra", 500), ("rag", 250), ("v10", 100)], 1000, catalogue_rows=100_000)
+    assert shares.rows_holding(["DRAG"]) == 100_000 * 0.25
+    assert shares.rows_holding(["dragon"]) == 100_000 * 0.5 / 1000  # "ago" and "gon" unseen: rarer than 1 in 1,000
+    assert round(shares.rows_holding(["drag", "v10"])) == 100_000 * 0.25 * 0.1
+    assert TrigramShares.of([], 0).rows_holding(["dragon"]) == 0

@@ -54,33 +54,53 @@ class Library:
         self._pool = pool
         self._shares: TrigramShares | None = None
         self._sampled_at = -TRIGRAM_SAMPLE_TTL_S
-        self._sampling: asyncio.Task[None] | None = None
+        self._sampling: asyncio.Task[TrigramShares | None] | None = None
 
     async def models(self, query: ModelQuery, matches: Count | None = None) -> ModelPage:
         """A page of active models; the matches are counted only when not given (a page reached by cursor
         carries what the first page counted)."""
         shares = self._trigram_shares() if query.search else None
-        async with self._pool.acquire() as conn:
-            if matches is None:
-                matches = await library_queries.count_models(conn, query, shares)
-            # One more row than asked tells whether a next page exists.
-            # Each row carries its metadata as JSON text ({field: value}) for the answer to take as it is.
-            rows = await library_queries.list_models(conn, dataclasses.replace(query, limit=query.limit + 1), matches,
-                                                     shares)
+        # One more row than asked tells whether a next page exists.
+        # Each row carries its metadata as JSON text ({field: value}) for the answer to take as it is.
+        one_more = dataclasses.replace(query, limit=query.limit + 1)
+        if matches is None and library_queries.surely_common(query, shares):
+            matches, rows = await self._counted_beside(query, one_more, shares)
+        else:
+            async with self._pool.acquire() as conn:
+                if matches is None:
+                    matches = await library_queries.count_models(conn, query, shares)
+                rows = await library_queries.list_models(conn, one_more, matches, shares)
         shown = rows[: query.limit]
         if not matches.exact:
             # A bounded count may have read fewer matches than the page found: the page's rows are matches too.
             matches = Count(max(matches.total, query.offset + len(shown)), False)
         return ModelPage(shown, matches, len(rows) > query.limit)
 
+    async def _counted_beside(self, query: ModelQuery, one_more: ModelQuery, shares: TrigramShares
+                              ) -> tuple[Count, list[Record]]:
+        """A common search's count and page at once, on two connections: its page is found along the order's
+        index, which needs no count. Should the sample be wrong (the word has become rare since), that walk read
+        more rows than sorting the index's few would have, and found the same page."""
+        async def count() -> Count:
+            async with self._pool.acquire() as conn:
+                return await library_queries.count_models(conn, query, shares)
+
+        async def page() -> list[Record]:
+            async with self._pool.acquire() as conn:
+                return await library_queries.list_models(conn, one_more, library_queries.WALKED, shares)
+
+        matches, rows = await asyncio.gather(count(), page())
+        return matches, rows
+
     def _trigram_shares(self) -> TrigramShares | None:
         """The sample searches use now; an outdated one is taken again beside the searches, never before them."""
         stale = time.monotonic() - self._sampled_at > TRIGRAM_SAMPLE_TTL_S
         if stale and (self._sampling is None or self._sampling.done()):
-            self._sampling = asyncio.get_running_loop().create_task(self._sample())
+            self._sampling = asyncio.get_running_loop().create_task(self.sample())
         return self._shares
 
-    async def _sample(self) -> None:
+    async def sample(self) -> TrigramShares | None:
+        """Take the searches' sample of the catalogue now (searches take it beside them when it is old)."""
         try:
             async with self._pool.acquire() as conn:
                 self._shares = await library_queries.sample_trigrams(conn, TRIGRAM_SAMPLE_ROWS)
@@ -88,6 +108,7 @@ class Library:
         except (asyncpg.PostgresError, OSError) as exc:
             # Searches go on asking the index for whole words; the next one tries the sample again.
             log.warning("could not sample the catalogue for searches: %s", exc)
+        return self._shares
 
     async def close(self) -> None:
         if self._sampling is not None:
