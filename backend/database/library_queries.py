@@ -176,14 +176,18 @@ async def count_models(conn: asyncpg.Connection, query: ModelQuery, shares: Trig
 _PLAN_FOR_THESE_WORDS = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 
+_THROUGH_THE_BITMAP = "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"
+
+
 async def _bounded_count(conn: asyncpg.Connection, sql: str, args: list[Any], indexed: bool) -> Record:
     async with conn.transaction():
         await conn.execute(_PLAN_FOR_THESE_WORDS)
         if indexed:
-            # Under a LIMIT the planner walks the whole table when it guesses a word common: a guess that is
-            # wrong for a rare word (a pattern's selectivity is a rough estimate) reads every row. Through the
-            # index, its candidates are read only until the limit is reached either way.
-            await conn.execute("SET LOCAL enable_seqscan = off")
+            # Under a LIMIT the planner walks the whole table (or a filter's index) when it guesses a word
+            # common: a guess that is wrong for a rare word (a pattern's selectivity is a rough estimate, and
+            # a word and a filter may never meet) reads every row. Through the trigram index's bitmap, its
+            # candidates are read only until the limit is reached either way.
+            await conn.execute(_THROUGH_THE_BITMAP)
         return await conn.fetchrow(sql, *args)
 
 
@@ -222,7 +226,8 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Coun
     # Every filter goes into that subquery, where the planner may combine its indexes (a type's, a base model's).
     where = _filters(query, args, shares)
     source = "models"
-    if _is_rare(query, matches):
+    rare = _is_rare(query, matches)
+    if rare:
         source, where = f"(SELECT * FROM models{_where(where)} OFFSET 0)", []
     if query.after is not None:
         args.extend(query.after)
@@ -235,6 +240,8 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Coun
         return await conn.fetch(sql, *args)
     async with conn.transaction():
         await conn.execute(_PLAN_FOR_THESE_WORDS)
+        if rare:
+            await conn.execute(_THROUGH_THE_BITMAP)  # as its count found them, whatever its filters
         return await conn.fetch(sql, *args)
 
 
