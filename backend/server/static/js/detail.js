@@ -15,8 +15,8 @@ const FIELDS = {
   parameter_count: 'Parameters', context_length: 'Context length', size_label: 'Size', header_error: 'Header',
   description: 'Description', nsfw_level: 'NSFW level', page_url: 'Hub page', network: 'Network',
 };
-// Shown elsewhere (trigger words) or too long for a table cell (the header's own key-value pairs).
-const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata', 'training']);
+// Shown elsewhere (trigger words, the hub's pictures) or too long for a table cell (the header's own key-value pairs).
+const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata', 'training', 'hub_images']);
 // kohya's training facts, in the order a person reads them; unknown ones follow under their own name.
 const TRAINING = {
   network_module: 'Network', network_dim: 'Dim (rank)', network_alpha: 'Alpha', resolution: 'Resolution',
