@@ -5,6 +5,7 @@ import { copyButton } from './copy.js';
 import { clear, h, preview } from './dom.js';
 import { date, dateFromNs, fileName, modelName, shortHash, size } from './format.js';
 import { hubSection, webAddress } from './hub.js';
+import { hubPictures } from './hub-pictures.js';
 import { personalSection } from './personal.js';
 import { ownPreview } from './own-preview.js';
 
@@ -162,6 +163,8 @@ export async function showModel(section, sha256) {
     const fresh = await getJson(`/api/models/${encodeURIComponent(sha256)}`);
     large.replaceChildren(preview(fresh.files.map((file) => file.image_url).find(Boolean), undefined, true));
   };
+  const own = ownPreview(model.sha256, name, model.own_preview, refreshPreview);
+  const chosen = async () => { await refreshPreview(); own.mine(); };
   clear(body,
     large,
     h('div', { class: 'about' },
@@ -172,7 +175,8 @@ export async function showModel(section, sha256) {
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata),
       trainingSection(metadata),
-      ownPreview(model.sha256, name, model.own_preview, refreshPreview),
+      own.section,
       hubSection(model)),
+    hubPictures(model.sha256, name, chosen),
     h('div', { class: 'files' }, filesTable(model.files)));
 }
