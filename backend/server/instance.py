@@ -134,7 +134,7 @@ class Server:
         catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, registration, previews, dev=self.config.dev)
         library = app[keys.LIBRARY] = Library(pool)
         app[keys.HUB_PICTURES] = HubPictures(pool, images, HubPreviews(pool, images, self.config.hub), previews,
-                                             lambda: app[keys.HUB_SESSION], self.config.images_dir,
+                                             app[keys.HUB_SESSION], self.config.images_dir,
                                              self.config.hub.max_nsfw_level)
         app[keys.PERSONAL] = Personal(pool)
         services = app[keys.SERVICES] = LegacyServices(pool, hasher, images, catalogue)

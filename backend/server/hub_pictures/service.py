@@ -8,7 +8,6 @@ preview, as an upload would (previews/service.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ class HubPicture:
 
 class HubPictures:
     def __init__(self, pool: asyncpg.Pool, images: ImagesClient, downloads: HubPreviews, previews: Previews,
-                 session: Callable[[], aiohttp.ClientSession], images_dir: Path, max_nsfw_level: int) -> None:
+                 session: aiohttp.ClientSession, images_dir: Path, max_nsfw_level: int) -> None:
         self._pool = pool
         self._images = images
         self._downloads = downloads
@@ -57,7 +56,7 @@ class HubPictures:
         if resolve_key(self._images_dir, key).is_file():
             return key
         try:
-            content = await self._downloads.download(self._session(), picture.url)
+            content = await self._downloads.download(self._session, picture.url)
         except PreviewRefused as exc:
             raise ApiError(502, "hub_picture_unavailable", f"the hub's picture {index} of {sha256} could not be "
                                                            f"fetched: {exc}") from None
