@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,3 +74,10 @@ async def has_preview(conn: asyncpg.Connection, sha256: str) -> bool:
     """Whether some file of this content shows a preview (a local one, or one taken before)."""
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM models WHERE sha256 = $1 AND image_key IS NOT NULL)",
                                sha256)
+
+
+async def hub_images_of(conn: asyncpg.Connection, sha256: str) -> list[Any]:
+    """The hub's still images kept for a content ([{"url", "nsfw_level"}], the hub's order); [] when none."""
+    value = await conn.fetchval("SELECT value FROM model_metadata WHERE sha256 = $1 AND field = 'hub_images'", sha256)
+    found = json.loads(value) if value is not None else []
+    return found if isinstance(found, list) else []

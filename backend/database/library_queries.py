@@ -14,11 +14,13 @@ from backend.database.search_probes import TrigramShares
 
 # Each row's imported metadata as one JSON object text, {field: value}: a page is one query, and its JSON
 # goes into the answer as it is, never parsed and written again in Python. The long fields stay out of pages:
-# the header's own key-value pairs and training facts, and the hub's description (up to 20,000 characters);
-# a card never shows them, GET /api/models/{sha256} does (a page of 100 models would carry megabytes of them).
+# the header's own key-value pairs and training facts, the hub's description (up to 20,000 characters) and its
+# pictures' addresses (up to 20); a card never shows them, GET /api/models/{sha256} does (a page of 100 models
+# would carry megabytes of them).
 _METADATA = """coalesce((SELECT jsonb_object_agg(m.field, m.value) FROM model_metadata AS m
                           WHERE m.sha256 = models.sha256
-                            AND m.field NOT IN ('embedded_metadata', 'training', 'description')), '{}')::text
+                            AND m.field NOT IN ('embedded_metadata', 'training', 'description', 'hub_images')),
+                        '{}')::text
                AS metadata"""
 # Each order is an index of 0006_library_scale.sql; the path breaks ties, so a key names one row.
 SORT_KEYS = {"path": "path", "name": "lower(name)", "size": "size", "date": "mtime_ns"}

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from functools import partial
 
+import aiohttp
 from aiohttp import web
 
 from backend.database.db import create_pool
@@ -24,6 +25,7 @@ from backend.server.http.guard import guard_middleware, token_middleware
 from backend.server.hub.limits import RateLimit
 from backend.server.hub.lookups import HubLookups
 from backend.server.hub.preview_download import HubPreviews
+from backend.server.hub_pictures.service import HubPictures
 from backend.server.jobs.headers_kind import headers_kind
 from backend.server.jobs.hub_auto import then_hub
 from backend.server.jobs.hub_kind import hub_kind
@@ -62,7 +64,8 @@ class Server:
         app[keys.START_ID] = self.start_id
         # Reverse order on the way out: the use cases' users go before the pool and channels they use.
         app.cleanup_ctx.extend(
-            [self._database, self._presence, self._hasher_channel, self._images_channel, self._use_cases, self._sweep,
+            [self._database, self._presence, self._hasher_channel, self._images_channel, self._hub_session,
+             self._use_cases, self._sweep,
              change_bus, self._jobs, auto_scan]
         )
         setup_routes(app)
@@ -112,6 +115,12 @@ class Server:
             app[keys.IMAGES_CHANNEL] = channel
             yield
 
+    async def _hub_session(self, app: web.Application) -> AsyncIterator[None]:
+        # Redirects are refused per request; no cookie a hub's image host sets is kept.
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+            app[keys.HUB_SESSION] = session
+            yield
+
     async def _use_cases(self, app: web.Application) -> AsyncIterator[None]:
         """What request handlers call, each built once over the pool and the channels (the job engine comes next)."""
         gateway = self.config.gateway
@@ -124,6 +133,9 @@ class Server:
         previews = Previews(pool, images, self.start_id)
         catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, registration, previews, dev=self.config.dev)
         library = app[keys.LIBRARY] = Library(pool)
+        app[keys.HUB_PICTURES] = HubPictures(pool, images, HubPreviews(pool, images, self.config.hub), previews,
+                                             app[keys.HUB_SESSION], self.config.images_dir,
+                                             self.config.hub.max_nsfw_level)
         app[keys.PERSONAL] = Personal(pool)
         services = app[keys.SERVICES] = LegacyServices(pool, hasher, images, catalogue)
         app[keys.LEGACY_IMPORT] = LegacyImport(services)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import asyncpg
 import grpc
 from aiohttp import web
@@ -10,6 +11,7 @@ from backend.server.adapters.clients import HasherClient, ImagesClient
 from backend.server.catalogue.service import Catalogue
 from backend.server.events.bus import ChangeBus
 from backend.server.health.service import Health
+from backend.server.hub_pictures.service import HubPictures
 from backend.server.jobs.control import Jobs
 from backend.server.jobs.runner import JobRunner
 from backend.server.legacy import LegacyImport, LegacyServices
@@ -35,6 +37,9 @@ LIBRARY = web.AppKey("library", Library)
 PERSONAL = web.AppKey("personal", Personal)
 LEGACY_IMPORT = web.AppKey("legacy_import", LegacyImport)
 HEALTH = web.AppKey("health", Health)
+HUB_PICTURES = web.AppKey("hub_pictures", HubPictures)
+# The gateway's one client session for the hub's pictures a person asks to see (a hub job has its own).
+HUB_SESSION = web.AppKey("hub_session", aiohttp.ClientSession)
 JOBS = web.AppKey("jobs", Jobs)
 # Catalogue changes, heard from every gateway on the database: GET /api/events.
 CHANGE_BUS = web.AppKey("change_bus", ChangeBus)

@@ -8,6 +8,7 @@ from backend.server.catalogue import views as catalogue
 from backend.server.events import views as events
 from backend.server.health import views as health
 from backend.server.http import images, openapi, page
+from backend.server.hub_pictures import views as hub_pictures
 from backend.server.jobs import events as job_events
 from backend.server.jobs import views as jobs
 from backend.server.legacy import views as legacy
@@ -38,6 +39,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_put("/api/models/{sha256}/notes", personal.update_notes)
     app.router.add_put("/api/models/{sha256}/preview", previews.set_preview)
     app.router.add_delete("/api/models/{sha256}/preview", previews.remove_preview)
+    app.router.add_get("/api/models/{sha256}/hub-pictures", hub_pictures.list_hub_pictures)
+    app.router.add_get("/api/models/{sha256}/hub-pictures/{index}/thumbnail", hub_pictures.hub_picture_thumbnail)
     app.router.add_post("/api/jobs", jobs.start_job)
     app.router.add_get("/api/jobs", jobs.list_jobs)
     app.router.add_get("/api/jobs/{id}", jobs.show_job)

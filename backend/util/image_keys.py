@@ -1,5 +1,6 @@
 """The grammar of image keys, in one place: `<sha256>.webp` names a content's preview, `pending/<name>.webp`
-the preview of a file not hashed yet. How each is made, and how a key from outside is checked."""
+the preview of a file not hashed yet, `hub/<sha256>-<16 hex>.webp` a picture the hub offers for a content.
+How each is made, and how a key from outside is checked."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import re
 import uuid
 
 PENDING_DIR = "pending"
+HUB_DIR = "hub"
 SUFFIX = ".webp"
 # One file name on Linux file systems; longer names would fail later with a less clear ENAMETOOLONG.
 MAX_NAME_BYTES = 255
 
 _HASH_KEY = re.compile(r"[0-9a-f]{64}\.webp")
+_HUB_KEY = re.compile(r"hub/[0-9a-f]{64}-[0-9a-f]{16}\.webp")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE_IN_KEY = re.compile(r"[\x00-\x1f\x7f/\\]")
 # A pending name from a file name: room left for a suffix and ".webp" within MAX_NAME_BYTES.
@@ -32,6 +35,12 @@ class InvalidKeyError(Exception):
 def active_image_key(sha256: str) -> str:
     """The preview of a content, shared by every file with that SHA-256 (64 lowercase hex digits)."""
     return f"{sha256}{SUFFIX}"
+
+
+def hub_picture_key(sha256: str, url: str) -> str:
+    """A hub's picture of a content, named by its address: the hub may reorder its pictures, and a name that
+    never means another picture may be cached for good."""
+    return f"{HUB_DIR}/{sha256}-{hashlib.sha256(url.encode()).hexdigest()[:16]}{SUFFIX}"
 
 
 def pending_image_key(name: str, path: str, *, suffixed: bool) -> str:
@@ -59,7 +68,8 @@ def staged_owner(file_name: str) -> str | None:
 
 
 def validate_key(key: str) -> None:
-    """Accept `<64 lowercase hex>.webp` or `pending/<name>.webp`, with a plain, visible file name."""
+    """Accept `<64 lowercase hex>.webp`, `hub/<64 lowercase hex>-<16 lowercase hex>.webp` or
+    `pending/<name>.webp`, with a plain, visible file name."""
     if not isinstance(key, str) or not key:
         raise InvalidKeyError("invalid key: it must be a non-empty string")
     if "\x00" in key:
@@ -68,11 +78,12 @@ def validate_key(key: str) -> None:
         key.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidKeyError(f"invalid key {key!r}: it is not valid text (it holds a lone surrogate)") from None
-    if _HASH_KEY.fullmatch(key):
+    if _HASH_KEY.fullmatch(key) or _HUB_KEY.fullmatch(key):
         return
     if not key.startswith(PENDING_DIR + "/"):
         raise InvalidKeyError(
-            f"invalid key {key!r}: expected '<64 lowercase hex digits>.webp' or 'pending/<name>.webp'"
+            f"invalid key {key!r}: expected '<64 lowercase hex digits>.webp', 'pending/<name>.webp' "
+            "or 'hub/<64 lowercase hex digits>-<16 lowercase hex digits>.webp'"
         )
     file_name = key[len(PENDING_DIR) + 1 :]
     name = file_name.removesuffix(SUFFIX)

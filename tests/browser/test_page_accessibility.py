@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
+from backend.server.instance import create_app
 from tests.browser.conftest import open_tab, unavailable
-from tests.browser.library import add_library, register, write_model
+from tests.browser.library import add_library, register, run_job, write_model
+from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
 
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 # The library also filtered by type and folder (its tree opened, a folder chosen) and searched.
@@ -87,3 +89,35 @@ async def test_a_keyboard_alone_moves_between_views_and_hashes_a_pending_file(st
     await expect(hash_button).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.locator("#news")).to_contain_text("typed is in the library as")
+
+
+@pytest.mark.parametrize(("scheme", "width"), [("light", 1280), ("dark", 1280), ("dark", 390), ("light", 390)])
+async def test_the_hubs_pictures_have_no_serious_accessibility_issue_and_a_keyboard_chooses_one(
+    stack, browser, aiohttp_server, scheme, width
+):
+    if not AXE.exists():
+        unavailable(f"axe-core is not installed at {AXE} (make browser-tools)")
+    async with hub_running(FakeHub()) as hub:
+        server = await aiohttp_server(create_app(stack.config(MODELVAULT_HUB_URL=hub.url,
+                                                              MODELVAULT_HUB_REQUESTS_PER_S="1000")))
+        site = str(server.make_url("")).rstrip("/")
+        [model] = await add_library(site, stack.model_root, ["loras/ink.safetensors"])
+        hub.files = {f"{n}.png": (png((60, 80), colour), "image/png") for n, colour in enumerate(("red", "blue"))}
+        hub.versions = [version(model.sha256, images=[image(f"{hub.url}/images/{n}.png") for n in range(2)])]
+        assert (await run_job(site, {"kind": "hub"}))["state"] == "done"
+        async with open_tab(browser, site, bypass_csp=True) as page:
+            await page.emulate_media(color_scheme=scheme)
+            await page.set_viewport_size({"width": width, "height": 800})
+            await page.goto(f"/#/model/{model.sha256}")
+            section = page.get_by_role("region", name="Choose one of the hub’s pictures")
+            await expect(section.get_by_role("img")).to_have_count(2)
+            await page.wait_for_load_state("networkidle")
+            assert await serious_violations(page) == []
+            # Nothing wider than the screen: the pictures wrap.
+            assert await page.evaluate("document.documentElement.scrollWidth") <= width
+            use = section.get_by_role("button", name="Use this picture (2 of 2) as the preview")
+            await use.focus()
+            await page.keyboard.press("Enter")
+            await expect(section.get_by_role("status")).to_have_text("The hub’s picture 2 is now your preview.")
+            await expect(page.get_by_role("button", name="Remove my picture")).to_be_visible()
+            assert await serious_violations(page) == []

@@ -81,3 +81,53 @@ async def test_previews_the_hub_rates_above_the_persons_level_are_blurred_until_
             await expect(large).to_have_class(re.compile(r"\bblurred\b"))
             await page.get_by_role("button", name="Show the picture").click()
             await expect(large).not_to_have_class(re.compile(r"\bblurred\b"))
+
+
+# The second picture (90 x 120) has been loaded: the sidecar preview and the others are 60 x 80.
+LOADED = "img => img.complete && img.naturalWidth === 90"
+
+
+async def test_a_person_chooses_the_hubs_second_picture_and_the_preview_shows_it_at_once(
+    stack, browser, aiohttp_server
+):
+    async with hub_running(FakeHub()) as hub:
+        server = await aiohttp_server(create_app(stack.config(
+            MODELVAULT_HUB_URL=hub.url, MODELVAULT_HUB_REQUESTS_PER_S="1000", MODELVAULT_HUB_MAX_NSFW_LEVEL="2")))
+        site = str(server.make_url("")).rstrip("/")
+        model = await add_model(site, stack.model_root, "loras/ink.safetensors", (40, 160, 60))
+        hub.files = {"one.png": (png((60, 80), "red"), "image/png"), "two.png": (png((90, 120), "blue"), "image/png"),
+                     "three.png": (png((60, 80), "yellow"), "image/png")}
+        hub.versions = [version(model.sha256, images=[
+            image(f"{hub.url}/images/one.png"), image(f"{hub.url}/images/two.png", 2),
+            image(f"{hub.url}/images/three.png")])]
+        assert (await run_job(site, {"kind": "hub"}))["state"] == "done"
+        async with open_tab(browser, site) as page:
+            await page.goto("/")
+            await page.evaluate("localStorage.setItem('modelvault.blurAbove', '1')")  # PG only
+            await page.goto(f"/#/model/{model.sha256}")
+            section = page.get_by_role("region", name="Choose one of the hub’s pictures")
+            pictures = section.locator(".hub-picture")
+            await expect(pictures).to_have_count(3)
+            # Rated PG-13, above the person's PG: blurred as a preview would be.
+            await expect(pictures.nth(1)).to_have_class(re.compile(r"\bblurred\b"))
+            await expect(pictures.nth(0)).not_to_have_class(re.compile(r"\bblurred\b"))
+            thumbnail = pictures.nth(1).get_by_role("img", name="The hub’s picture 2 of 3 of Ink Style")
+            await expect(thumbnail).to_have_attribute(
+                "src", f"/api/models/{model.sha256}/hub-pictures/1/thumbnail")
+            await page.wait_for_function(LOADED, arg=await thumbnail.element_handle())
+            remove = page.get_by_role("button", name="Remove my picture")
+            await expect(remove).to_be_hidden()
+            await page.evaluate("window.sameVisit = true")
+
+            await section.get_by_role("button", name="Use this picture (2 of 3) as the preview").click()
+            await expect(section.get_by_role("status")).to_have_text("The hub’s picture 2 is now your preview.")
+            await expect(remove).to_be_visible()
+            large = page.locator("#model .large-preview img")
+            await page.wait_for_function(LOADED, arg=await large.element_handle())
+            shown = await page.request.get(await large.get_attribute("src"))
+            chosen = await page.request.get(f"/api/models/{model.sha256}/hub-pictures/1/thumbnail")
+            assert await shown.body() == await chosen.body()
+            assert await page.evaluate("window.sameVisit") is True  # no reload
+        # Each fetched once by the gateway, for its thumbnail; choosing one fetched nothing again.
+        assert sorted(s.path for s in hub.seen if s.path.startswith("/images/")) == [
+            "/images/one.png", "/images/three.png", "/images/two.png"]

@@ -29,6 +29,7 @@ from services.images.server import ImageService
 from services.images.server import build_service as build_images
 from tests.conftest import make_config
 from tests.integration.cli_support import Api, serve_gateway
+from tests.integration.fake_hub import FakeHub, hub_running
 from tests.integration.hasher_support import Hasher, MiB, write_random
 from tests.integration.images_support import Running, serve
 
@@ -131,6 +132,13 @@ def own_database(stack: Stack) -> Iterator[EmbeddedPostgres]:
 @pytest.fixture
 async def gateway(stack: Stack, aiohttp_client) -> TestClient:
     return await aiohttp_client(create_app(stack.config()))
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[FakeHub]:
+    """A local hub that answers like Civitai (fake_hub.py), on a free port while the test runs."""
+    async with hub_running(FakeHub()) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -54,6 +54,22 @@ def version(sha256: str, *, version_id: int = 2514310, model_id: int = 827184, i
     return answer
 
 
+def gallery(hub_url: str) -> tuple[list[dict[str, Any]], dict[str, tuple[bytes, str]]]:
+    """A version's images as Civitai lists them, with the files served for them: three pictures to choose from
+    (each its own colour and size), a video, one above the default ceiling (X), one on a host not allowed, one
+    the hub fails to serve, and one that is no image."""
+    images = [
+        image(f"{hub_url}/images/first.png"), image(f"{hub_url}/images/clip.mp4", kind="video"),
+        image(f"{hub_url}/images/second.png", 2), image(f"{hub_url}/images/explicit.png", 8),
+        image("https://evil.example/third.png"), image(f"{hub_url}/images/third.png"),
+        image(f"{hub_url}/images/failing.png"), image(f"{hub_url}/images/note.png"),
+    ]
+    files = {"first.png": (png((64, 48), "red"), "image/png"), "second.png": (png((40, 60), "blue"), "image/png"),
+             "explicit.png": (png((30, 30), "black"), "image/png"), "third.png": (png((50, 50), "yellow"), "image/png"),
+             "note.png": (b"<html>not an image</html>", "image/png")}
+    return images, files
+
+
 def image(url: str, nsfw_level: int = 1, kind: str = "image") -> dict[str, Any]:
     return {"url": url, "nsfwLevel": nsfw_level, "width": 832, "height": 1216, "hash": "U8Fh~j00~q-;",
             "type": kind, "minor": False, "poi": False, "hasMeta": True, "onSite": False, "remixOfId": None}
@@ -78,6 +94,8 @@ class FakeHub:
     bulk_refused: bool = False
     # Served at /images/<name>: (bytes, content type).
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Names under /images/ the hub fails on with HTTP 500, as a struggling image host does.
+    failing_files: set[str] = field(default_factory=set)
     seen: list[Seen] = field(default_factory=list)
     url: str = ""
     # How long a "timeout" fault makes the client wait.
@@ -162,6 +180,8 @@ class FakeHub:
         name = request.match_info["name"]
         if name == "elsewhere":
             raise web.HTTPFound("http://203.0.113.7/images/x.png")
+        if name in self.failing_files:
+            return web.json_response({"error": "Internal Server Error"}, status=500)
         if name not in self.files:
             raise web.HTTPNotFound()
         content, kind = self.files[name]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -21,12 +20,6 @@ from tests.integration.jobs_helpers import finished, register
 # Fast enough for tests; the default of 1 request a second is what a real hub gets.
 FAST = {"MODELVAULT_HUB_REQUESTS_PER_S": "1000", "MODELVAULT_HUB_BACKOFF_S": "0.05",
         "MODELVAULT_HUB_TIMEOUT_S": "1"}
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[FakeHub]:
-    async with hub_running(FakeHub()) as fake:
-        yield fake
 
 
 @pytest.fixture

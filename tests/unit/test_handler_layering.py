@@ -12,7 +12,8 @@ HANDLERS = sorted([*SERVER.rglob("views.py"), SERVER / "jobs" / "events.py", SER
 FORBIDDEN = ("backend.database", "asyncpg")
 # The use cases, and the config; never the pool, the channels or the clients they are built on.
 # CHANGE_BUS: the stream of catalogue changes, which a handler subscribes to (it owns its own connections).
-USE_CASE_KEYS = {"CONFIG", "CATALOGUE", "LIBRARY", "LEGACY_IMPORT", "HEALTH", "JOBS", "CHANGE_BUS", "PERSONAL"}
+USE_CASE_KEYS = {"CONFIG", "CATALOGUE", "LIBRARY", "LEGACY_IMPORT", "HEALTH", "JOBS", "CHANGE_BUS", "PERSONAL",
+                 "HUB_PICTURES"}
 
 
 def _imported(tree: ast.Module) -> list[str]:

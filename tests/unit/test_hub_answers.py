@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.server.hub.answers import AnswerError, match_bulk, match_single
+from backend.server.hub.lookups import MAX_HUB_IMAGES, hub_fields
 from backend.server.hub.plain_text import plain_text
 from tests.integration.fake_hub import image, version
 
@@ -54,3 +55,15 @@ def test_the_preview_is_the_first_still_image_at_or_under_the_ceiling() -> None:
 ])
 def test_html_becomes_its_text(html: str, text: str) -> None:
     assert plain_text(html) == text
+
+
+def test_the_hub_pictures_kept_are_the_first_still_images_with_their_level_or_none() -> None:
+    images = [image("https://image.civitai.com/clip.mp4", kind="video"), {"url": "https://image.civitai.com/u.png"},
+              *(image(f"https://image.civitai.com/{i}.png", 4) for i in range(30))]
+    kept = dict((field, value) for _, field, value in hub_fields(match_single(version(A, images=images), A),
+                                                                 "https://civitai.com"))["hub_images"]
+    assert len(kept) == MAX_HUB_IMAGES == 20
+    assert kept[:2] == [{"url": "https://image.civitai.com/u.png", "nsfw_level": None},
+                        {"url": "https://image.civitai.com/0.png", "nsfw_level": 4}]
+    none = hub_fields(match_single(version(A, images=[image("https://image.civitai.com/v.mp4", kind="video")]), A), "")
+    assert "hub_images" not in {field for _, field, _ in none}

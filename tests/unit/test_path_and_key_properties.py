@@ -94,11 +94,16 @@ PENDING_NAMES = st.text(
 
 
 @settings(max_examples=300, deadline=None)
-@given(key=st.one_of(ANY_TEXT, st.text(alphabet=HEX + "./pending", max_size=80)))
+@given(key=st.one_of(ANY_TEXT, st.text(alphabet=HEX + "./pending", max_size=80), st.text(alphabet=HEX + "./-hub",
+                                                                                          max_size=100)))
 def test_any_key_is_valid_or_refused_as_invalid(key: str) -> None:
     try:
         image_keys.validate_key(key)
     except InvalidKeyError:
+        return
+    if key.startswith("hub/"):
+        digest, _, rest = key.removeprefix("hub/").partition("-")
+        assert len(digest) == 64 and len(rest) == 21 and all(c in HEX for c in digest + rest[:16])
         return
     name = key.removeprefix("pending/")
     assert key.endswith(".webp") and "/" not in name and "\\" not in name and ".." not in name
@@ -112,6 +117,7 @@ def test_any_key_is_valid_or_refused_as_invalid(key: str) -> None:
 @given(digest=st.text(alphabet=HEX, min_size=64, max_size=64), name=PENDING_NAMES)
 def test_every_key_of_the_documented_grammar_is_accepted(digest: str, name: str) -> None:
     image_keys.validate_key(f"{digest}.webp")
+    image_keys.validate_key(image_keys.hub_picture_key(digest, name))
     if len(f"{name}.webp".encode()) <= image_keys.MAX_NAME_BYTES:
         image_keys.validate_key(f"pending/{name}.webp")
 

@@ -22,10 +22,18 @@ class AnswerError(ValueError):
     """The hub answered something that is not a model version (or a list of them); the message says what."""
 
 
+# An image the hub gave no level: not known to be safe, so never under any ceiling.
+UNRATED = 1 << 30
+
+
 @dataclass(frozen=True)
 class HubImage:
     url: str
     nsfw_level: int
+
+    @property
+    def rated(self) -> bool:
+        return self.nsfw_level != UNRATED
 
 
 @dataclass(frozen=True)
@@ -117,9 +125,8 @@ def _images(value: Any) -> tuple[HubImage, ...]:
         url = _optional(image.get("url"), str, f"images[{i}].url")
         level = _optional(image.get("nsfwLevel"), int, f"images[{i}].nsfwLevel")
         kind = _optional(image.get("type"), str, f"images[{i}].type") or "image"
-        # No level said: not known to be safe, so never under any ceiling.
         if url and kind == "image":
-            images.append(HubImage(url, level if level is not None and level > 0 else 1 << 30))
+            images.append(HubImage(url, level if level is not None and level > 0 else UNRATED))
     return tuple(images)
 
 

@@ -22,6 +22,8 @@ from backend.util.progress import Progress
 FAILURES_IN_A_ROW = 3
 REPORT_LIMIT = 100
 
+# The hub's still images kept per content, for a person to choose one: the first of Civitai's are its best.
+MAX_HUB_IMAGES = 20
 # Fetches a found content's preview; True when one was stored (see preview_download.py).
 PreviewFetcher = Callable[[aiohttp.ClientSession, HubVersion, str], Awaitable[bool]]
 
@@ -46,9 +48,16 @@ def hub_fields(version: HubVersion, hub: str) -> list[tuple[str, str, Any]]:
         "base_model": version.base_model, "trained_words": list(version.trained_words) or None,
         "description": version.description, "civitai_model_id": version.model_id,
         "civitai_version_id": version.version_id, "nsfw_level": version.nsfw_level,
-        "page_url": version.page_url(hub),
+        "page_url": version.page_url(hub), "hub_images": hub_images(version),
     }
     return [(version.sha256, name, value) for name, value in values.items() if value is not None]
+
+
+def hub_images(version: HubVersion) -> list[dict[str, Any]] | None:
+    """The version's still images in the hub's order, each {"url", "nsfw_level"} (null: the hub gave none)."""
+    kept = [{"url": image.url, "nsfw_level": image.nsfw_level if image.rated else None}
+            for image in version.images[:MAX_HUB_IMAGES]]
+    return kept or None
 
 
 class HubLookups:

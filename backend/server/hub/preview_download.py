@@ -53,7 +53,7 @@ class HubPreviews:
         if not self.allowed(image.url):
             raise PreviewRefused(f"preview {image.url[:200]!r} is not on an allowed host "
                                  "(https from MODELVAULT_HUB_IMAGE_HOSTS, or the hub itself)")
-        content = await self._download(session, image.url)
+        content = await self.download(session, image.url)
         key, staged = f"{version.sha256}.webp", f"pending/hub-{version.sha256}.webp"
         try:
             await self._images.compress_image(content, staged)
@@ -67,7 +67,8 @@ class HubPreviews:
             await db.share_image(conn, version.sha256, key)
         return True
 
-    async def _download(self, session: aiohttp.ClientSession, url: str) -> bytes:
+    async def download(self, session: aiohttp.ClientSession, url: str) -> bytes:
+        """An image's bytes, or PreviewRefused saying why (an HTTP status, a redirect, too large, no answer)."""
         timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
         try:
             async with session.get(url, timeout=timeout, allow_redirects=False) as reply:

@@ -14,7 +14,7 @@ import asyncpg
 
 from backend.database import preview_queries
 from backend.server.adapters.clients import ImagesClient
-from backend.server.adapters.failures import FileFailed
+from backend.server.adapters.failures import FileFailed, FileMissing
 from backend.server.http.errors import ApiError
 from backend.util.image_keys import active_image_key, staged_image_key
 
@@ -82,6 +82,17 @@ class Previews:
         """A person's own picture for a content; returns its image key."""
         await self._known(sha256)
         return await self._replace(sha256, lambda staged: self._images.compress_image(image, staged), by_person=True)
+
+    async def use_picture(self, sha256: str, picture_key: str) -> str:
+        """A picture already in the image store (one the hub offered) becomes the person's own, as an upload
+        does; returns the preview's image key."""
+        await self._known(sha256)
+
+        async def copy(staged: str) -> None:
+            if not await self._images.link(picture_key, staged):
+                raise FileMissing("images", f"the picture {picture_key} is gone from the image store")
+
+        return await self._replace(sha256, copy, by_person=True)
 
     async def remove_upload(self, sha256: str) -> str | None:
         """The person's picture goes; a side-car picture beside a file of the content, if any, is shown again.

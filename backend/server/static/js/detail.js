@@ -5,6 +5,7 @@ import { copyButton } from './copy.js';
 import { clear, h, preview } from './dom.js';
 import { date, dateFromNs, fileName, modelName, shortHash, size } from './format.js';
 import { hubSection, webAddress } from './hub.js';
+import { hubPictures } from './hub-pictures.js';
 import { personalSection } from './personal.js';
 import { ownPreview } from './own-preview.js';
 
@@ -15,8 +16,8 @@ const FIELDS = {
   parameter_count: 'Parameters', context_length: 'Context length', size_label: 'Size', header_error: 'Header',
   description: 'Description', nsfw_level: 'NSFW level', page_url: 'Hub page', network: 'Network',
 };
-// Shown elsewhere (trigger words) or too long for a table cell (the header's own key-value pairs).
-const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata', 'training']);
+// Shown elsewhere (trigger words, the hub's pictures) or too long for a table cell (the header's own key-value pairs).
+const NOT_IN_TABLE = new Set(['trained_words', 'trigger_words', 'embedded_metadata', 'training', 'hub_images']);
 // kohya's training facts, in the order a person reads them; unknown ones follow under their own name.
 const TRAINING = {
   network_module: 'Network', network_dim: 'Dim (rank)', network_alpha: 'Alpha', resolution: 'Resolution',
@@ -162,6 +163,8 @@ export async function showModel(section, sha256) {
     const fresh = await getJson(`/api/models/${encodeURIComponent(sha256)}`);
     large.replaceChildren(preview(fresh.files.map((file) => file.image_url).find(Boolean), undefined, true));
   };
+  const own = ownPreview(model.sha256, name, model.own_preview, refreshPreview);
+  const chosen = async () => { await refreshPreview(); own.mine(); };
   clear(body,
     large,
     h('div', { class: 'about' },
@@ -172,7 +175,8 @@ export async function showModel(section, sha256) {
       triggerWords(value(metadata, 'trained_words') || value(metadata, 'trigger_words'), name),
       metadataTable(metadata),
       trainingSection(metadata),
-      ownPreview(model.sha256, name, model.own_preview, refreshPreview),
+      own.section,
       hubSection(model)),
+    hubPictures(model.sha256, name, chosen),
     h('div', { class: 'files' }, filesTable(model.files)));
 }

@@ -27,7 +27,9 @@ export function ownPreview(sha256, name, own, onChanged) {
   // Only a picture the person set can be removed: the automatic ones follow the files beside the model.
   const remove = h('button', { type: 'button', hidden: !own }, 'Remove my picture');
   remove.addEventListener('click', () => act(() => deleteJson(path), 'Your picture was removed.', false));
-  return h('section', { class: 'own-preview', 'aria-labelledby': 'own-preview-title' },
+  const section = h('section', { class: 'own-preview', 'aria-labelledby': 'own-preview-title' },
     h('h3', { id: 'own-preview-title' }, 'Preview'),
     h('label', { for: 'own-preview' }, `Choose a picture for ${name}`), input, remove, status);
+  // The hub's pictures set the person's preview too: then theirs may be removed here.
+  return { section, mine: () => { remove.hidden = false; } };
 }
