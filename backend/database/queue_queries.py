@@ -25,12 +25,16 @@ async def claim_batch(
 ) -> list[Record]:
     """Lease up to `count` of the oldest settled rows nobody holds; SKIP LOCKED lets other workers take the next.
 
+    A row this job leased is its own until it promotes or sets it aside, even once its lease has run out (a
+    job slowed down past its lease on a busy machine): taking it again would hash it twice and count it twice.
+
     Each row comes with `previous_image_key`, the preview of the file's record when it is a changed file
     hashed again: the preview it keeps when it has no pending one of its own.
     """
     return await conn.fetch(
         f"""UPDATE pending_models SET claimed_until = now() + make_interval(secs => $3), claimed_by = $1
-            WHERE id IN (SELECT id FROM pending_models WHERE {_TAKEABLE} AND {_in_folder('$2')}
+            WHERE id IN (SELECT id FROM pending_models
+                         WHERE {_TAKEABLE} AND {_in_folder('$2')} AND claimed_by IS DISTINCT FROM $1
                          ORDER BY discovered_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
             RETURNING path, name, image_key, size,
                       (SELECT m.image_key FROM models m WHERE m.path = pending_models.path) AS previous_image_key""",

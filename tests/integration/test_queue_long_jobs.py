@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 from aiohttp.test_utils import TestClient
 
+from backend.database import queue_queries
 from services.hasher.server import build_service as build_hasher
 from tests.integration.conftest import Stack
 from tests.integration.jobs_helpers import finished
@@ -35,3 +38,18 @@ async def test_a_job_renewing_its_leases_many_times_promotes_every_file(
     assert (done["state"], done["error"], done["files_done"], done["errors"]) == ("done", None, FILES, 0)
     assert await db.fetchval("SELECT count(*) FROM models") == FILES
     assert await db.fetchval("SELECT count(*) FROM pending_models") == 0
+
+
+async def test_a_row_whose_lease_ran_out_is_not_taken_again_by_the_job_that_holds_it(
+    stack: Stack, gateway: TestClient, db: asyncpg.Connection
+) -> None:
+    """A job slowed past its lease still holds its rows (hashing them twice counted "4,768 of 4,000 files");
+    another job may take them, as it takes a dead job's."""
+    for index in range(3):
+        (stack.model_root / f"model_{index}.safetensors").write_bytes(b"x" * (index + 1))
+    assert (await (await gateway.post("/api/models/scan", json={})).json())["registered"] == 3
+    assert len(await queue_queries.claim_batch(db, 101, 10, 0.01)) == 3
+    await asyncio.sleep(0.05)
+    assert await queue_queries.claim_batch(db, 101, 10, 60) == []
+    assert sorted(row["name"] for row in await queue_queries.claim_batch(db, 102, 10, 60)) == [
+        "model_0", "model_1", "model_2"]
