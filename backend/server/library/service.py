@@ -104,10 +104,11 @@ class Library:
         try:
             async with self._pool.acquire() as conn:
                 self._shares = await library_queries.sample_trigrams(conn, TRIGRAM_SAMPLE_ROWS)
-            self._sampled_at = time.monotonic()
-        except (asyncpg.PostgresError, OSError) as exc:
-            # Searches go on asking the index for whole words; the next one tries the sample again.
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # Searches go on with the sample they had (or ask the index for whole words); it is tried again when
+            # it would have been taken again, not at every search.
             log.warning("could not sample the catalogue for searches: %s", exc)
+        self._sampled_at = time.monotonic()
         return self._shares
 
     async def close(self) -> None:
