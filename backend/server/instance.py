@@ -133,9 +133,11 @@ class Server:
         previews = Previews(pool, images, self.start_id)
         catalogue = app[keys.CATALOGUE] = Catalogue(pool, hasher, images, registration, previews, dev=self.config.dev)
         library = app[keys.LIBRARY] = Library(pool)
-        app[keys.HUB_PICTURES] = HubPictures(pool, images, HubPreviews(pool, images, self.config.hub), previews,
-                                             app[keys.HUB_SESSION], self.config.images_dir,
-                                             self.config.hub.max_nsfw_level)
+        hub_pictures = app[keys.HUB_PICTURES] = HubPictures(
+            pool, images, HubPreviews(pool, images, self.config.hub), previews, app[keys.HUB_SESSION],
+            self.config.images_dir, self.config.hub.max_nsfw_level)
+        # A person's picture removed, and no side-car picture left: the hub's own preview comes back.
+        previews.fallbacks.append(hub_pictures.automatic)
         app[keys.PERSONAL] = Personal(pool)
         services = app[keys.SERVICES] = LegacyServices(pool, hasher, images, catalogue)
         app[keys.LEGACY_IMPORT] = LegacyImport(services)

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.util.image_keys import hub_picture_key
 from tests.eventually import eventually
 from tests.integration.conftest import Stack
 from tests.integration.fake_hub import FakeHub, hub_running, image, png, version
@@ -343,7 +344,11 @@ async def test_a_content_without_a_preview_gets_the_first_image_under_the_ceilin
     assert (done["result"]["found"], done["result"]["previews"], done["result"]["errors"]) == (1, 1, [])
     assert image_requests(hub) == ["/images/pg.png"]
     assert (await model(client, sha256))["files"][0]["image_url"] == f"/images/{sha256}.webp"
-    assert files_under(stack.data_dir / "images") == [f"{sha256}.webp"]
+    # The preview, and the same file (one inode) kept as that picture's thumbnail, for a later fallback.
+    kept = hub_picture_key(sha256, f"{hub.url}/images/pg.png")
+    assert files_under(stack.data_dir / "images") == sorted([f"{sha256}.webp", kept])
+    images = stack.data_dir / "images"
+    assert (images / f"{sha256}.webp").stat().st_ino == (images / kept).stat().st_ino
     reply = await client.get(f"/images/{sha256}.webp")
     assert reply.status == 200 and (await reply.read())[8:12] == b"WEBP"
 

@@ -143,6 +143,32 @@ async def test_a_chosen_picture_is_the_persons_preview_until_removed(
     assert await shown(client, sha256) == automatic
 
 
+async def test_a_removed_choice_brings_back_the_hubs_own_preview_when_no_side_car_is_left(
+    stack: Stack, hub: FakeHub, client: TestClient
+) -> None:
+    """A model with no side-car picture whose preview came from the hub: the person's choice removed, the hub's
+    preview is shown again, from the store (nothing downloaded again)."""
+    path = write_model(stack.model_root, "loras/bare.safetensors", b"bare" * 2000)
+    for kind in ("scan", "hash"):
+        await run_job(client, kind)
+    sha256 = (await (await client.get("/api/models")).json())["items"][0]["sha256"]
+    hub.versions[:] = [version(sha256, images=gallery(hub.url)[0])]
+    hub.files = gallery(hub.url)[1]
+    await run_job(client, "hub")
+    automatic = await shown(client, sha256)
+    assert automatic[0] is False and path.with_suffix(".preview.png").exists() is False
+    assert await (await client.put(f"/api/models/{sha256}/preview", json={"hub_picture": 1})).json() == {
+        "sha256": sha256, "image_key": f"{sha256}.webp", "source": "you"}
+    assert (await shown(client, sha256))[1] != automatic[1]
+    downloads = len(hub_image_requests(hub))
+
+    removed = await client.delete(f"/api/models/{sha256}/preview")
+    assert removed.status == 200
+    assert await removed.json() == {"sha256": sha256, "image_key": f"{sha256}.webp", "source": "hub"}
+    assert await shown(client, sha256) == automatic
+    assert len(hub_image_requests(hub)) == downloads
+
+
 @pytest.mark.parametrize(("body", "status", "code", "words"), [
     ({"hub_picture": 99}, 404, "no_such_picture", "offers no picture 99"),
     ({"hub_picture": 2}, 403, "picture_not_allowed", "above MODELVAULT_HUB_MAX_NSFW_LEVEL"),

@@ -20,6 +20,7 @@ from backend.server.hub.answers import HubVersion
 from backend.server.hub.client import HubFailure, read_capped
 from backend.server.hub.lookups import PreviewRefused
 from backend.util.hub_config import HubConfig
+from backend.util.image_keys import hub_picture_key
 
 # Within the image service's 4 MiB message; Civitai's previews are a few hundred KB.
 MAX_PREVIEW_BYTES = 3 * 1024 * 1024
@@ -61,6 +62,9 @@ class HubPreviews:
             raise PreviewRefused(f"preview {image.url[:200]!r} refused by the image service: {exc.message}") from None
         try:
             await self._images.link(staged, key)  # keeps a preview that arrived meanwhile
+            # Kept as that picture's thumbnail too: a person who sets a picture of their own and removes it
+            # later gets this one back (hub_pictures), with nothing downloaded again.
+            await self._images.link(staged, hub_picture_key(version.sha256, image.url))
         finally:
             await self._images.delete(staged)
         async with self._pool.acquire() as conn:

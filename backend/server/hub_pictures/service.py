@@ -67,6 +67,15 @@ class HubPictures:
                                                        f"image service takes: {exc.message}") from None
         return key
 
+    async def automatic(self, sha256: str) -> str | None:
+        """The picture the hub job takes as a content's preview (its first it may show), when it is in the
+        store (the hub job keeps it there as that picture's thumbnail): its image key, or None."""
+        offered = await self.offered(sha256)
+        if not offered:
+            return None
+        key = hub_picture_key(sha256, offered[0].url)
+        return key if resolve_key(self._images_dir, key).is_file() else None
+
     async def choose(self, sha256: str, index: int) -> str:
         """The picture becomes the person's preview (it wins until they remove it); the preview's image key."""
         return await self._previews.use_picture(sha256, await self.thumbnail(sha256, index))

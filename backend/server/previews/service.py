@@ -20,6 +20,9 @@ from backend.util.image_keys import active_image_key, staged_image_key
 
 # Told of every content whose preview changed: the event stream of catalogue changes listens.
 PreviewListener = Callable[[str, str | None], None]
+# Asked for a picture already in the image store to show when no side-car picture is left (the hub's own
+# preview): its image key, or None.
+PreviewFallback = Callable[[str], Awaitable[str | None]]
 
 
 class Previews:
@@ -29,6 +32,7 @@ class Previews:
         # Staged previews carry it: a start after a crash removes those of a gateway that is not alive.
         self._start_id = start_id
         self.listeners: list[PreviewListener] = []
+        self.fallbacks: list[PreviewFallback] = []
 
     async def note_sidecar(self, path: str, sidecar: str, size: int, mtime_ns: int) -> None:
         """A new file's side-car picture compressed: remember it as it was, so that a rescan notices a change."""
@@ -88,15 +92,19 @@ class Previews:
         does; returns the preview's image key."""
         await self._known(sha256)
 
+        return await self._replace(sha256, self._copy_of(picture_key), by_person=True)
+
+    def _copy_of(self, picture_key: str) -> Callable[[str], Awaitable[None]]:
         async def copy(staged: str) -> None:
             if not await self._images.link(picture_key, staged):
                 raise FileMissing("images", f"the picture {picture_key} is gone from the image store")
 
-        return await self._replace(sha256, copy, by_person=True)
+        return copy
 
-    async def remove_upload(self, sha256: str) -> str | None:
-        """The person's picture goes; a side-car picture beside a file of the content, if any, is shown again.
-        Returns the key now shown, or None."""
+    async def remove_upload(self, sha256: str) -> tuple[str | None, str | None]:
+        """The person's picture goes; a side-car picture beside a file of the content, if any, is shown again,
+        else the hub's own preview if it is still in the store. Returns the key now shown and where it came
+        from ("sidecar", "hub"), or (None, None)."""
         await self._known(sha256)
         async with self._pool.acquire() as conn:
             if not await preview_queries.unmark_person(conn, sha256):
@@ -108,18 +116,27 @@ class Previews:
             if not await preview_queries.has_content(conn, sha256):
                 raise ApiError(404, "not_found", f"no model has SHA-256 {sha256}")
 
-    async def _fall_back(self, sha256: str) -> str | None:
-        """Show the side-car picture of a file of the content, or no preview at all; the key shown."""
+    async def _fall_back(self, sha256: str) -> tuple[str | None, str | None]:
+        """Show the side-car picture of a file of the content, else a fallback's picture (the hub's), or no
+        preview at all; the key shown and its source."""
         async with self._pool.acquire() as conn:
             other = await preview_queries.sidecar_of_content(conn, sha256)
         if other is not None:
             try:
-                return await self._replace(sha256, lambda staged: self._images.compress_file(other[1], staged))
+                return await self._replace(sha256, lambda staged: self._images.compress_file(other[1], staged)), \
+                    "sidecar"
             except FileFailed:
-                pass  # that picture is gone or broken too: no preview, until a scan finds another
+                pass  # that picture is gone or broken too: the hub's, or none until a scan finds another
+        for fallback in self.fallbacks:
+            picture = await fallback(sha256)
+            if picture is not None:
+                try:
+                    return await self._replace(sha256, self._copy_of(picture)), "hub"
+                except FileFailed:
+                    pass
         await self._images.delete(active_image_key(sha256))
         await self._show(sha256, None)
-        return None
+        return None, None
 
     async def _replace(self, sha256: str, compress: Callable[[str], Awaitable[object]], *, by_person: bool = False
                        ) -> str:

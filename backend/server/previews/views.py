@@ -64,5 +64,5 @@ async def set_preview(request: web.Request) -> web.Response:
 
 async def remove_preview(request: web.Request) -> web.Response:
     sha256 = sha256_of(request)
-    key = await request.app[keys.CATALOGUE].previews.remove_upload(sha256)
-    return web.json_response({"sha256": sha256, "image_key": key, "source": "sidecar" if key else None})
+    key, source = await request.app[keys.CATALOGUE].previews.remove_upload(sha256)
+    return web.json_response({"sha256": sha256, "image_key": key, "source": source})
