@@ -1,5 +1,5 @@
 // The model view's control for a person's own preview: choose a picture (it wins over the automatic ones), or
-// remove it (a side-car picture beside the file, if any, shows again).
+// remove it (a side-car picture beside the file shows again, else the hub's own preview).
 import { deleteJson, putImage } from './api.js';
 import { h } from './dom.js';
 
