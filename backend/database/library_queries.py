@@ -176,20 +176,17 @@ async def count_models(conn: asyncpg.Connection, query: ModelQuery, shares: Trig
 # A search's plan depends on its words: a plan made once for any words (PostgreSQL's generic plan, which a
 # prepared statement gets after a few runs) may sort every row of a common word to show one page.
 _PLAN_FOR_THESE_WORDS = "SET LOCAL plan_cache_mode = force_custom_plan"
-
-
-_THROUGH_THE_BITMAP = "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"
+# ... and only through the trigram index's bitmap (see _bounded_count): one statement, one round trip.
+_THROUGH_THE_BITMAP = f"{_PLAN_FOR_THESE_WORDS}; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"
 
 
 async def _bounded_count(conn: asyncpg.Connection, sql: str, args: list[Any], indexed: bool) -> Record:
     async with conn.transaction():
-        await conn.execute(_PLAN_FOR_THESE_WORDS)
-        if indexed:
-            # Under a LIMIT the planner walks the whole table (or a filter's index) when it guesses a word
-            # common: a guess that is wrong for a rare word (a pattern's selectivity is a rough estimate, and
-            # a word and a filter may never meet) reads every row. Through the trigram index's bitmap, its
-            # candidates are read only until the limit is reached either way.
-            await conn.execute(_THROUGH_THE_BITMAP)
+        # Under a LIMIT the planner walks the whole table (or a filter's index) when it guesses a word common:
+        # a guess that is wrong for a rare word (a pattern's selectivity is a rough estimate, and a word and a
+        # filter may never meet) reads every row. Through the trigram index's bitmap, its candidates are read
+        # only until the limit is reached either way.
+        await conn.execute(_THROUGH_THE_BITMAP if indexed else _PLAN_FOR_THESE_WORDS)
         return await conn.fetchrow(sql, *args)
 
 
@@ -241,9 +238,8 @@ async def list_models(conn: asyncpg.Connection, query: ModelQuery, matches: Coun
     if not query.search:
         return await conn.fetch(sql, *args)
     async with conn.transaction():
-        await conn.execute(_PLAN_FOR_THESE_WORDS)
-        if rare:
-            await conn.execute(_THROUGH_THE_BITMAP)  # as its count found them, whatever its filters
+        # A rare search's rows as its count found them, whatever its filters.
+        await conn.execute(_THROUGH_THE_BITMAP if rare else _PLAN_FOR_THESE_WORDS)
         return await conn.fetch(sql, *args)
 
 

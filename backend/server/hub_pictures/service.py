@@ -53,7 +53,7 @@ class HubPictures:
         """The image key of the picture's WebP, downloaded and compressed on its first request."""
         picture = await self._picture(sha256, index)
         key = hub_picture_key(sha256, picture.url)
-        if resolve_key(self._images_dir, key).is_file():
+        if self._stored(key):
             return key
         try:
             content = await self._downloads.download(self._session, picture.url)
@@ -74,7 +74,10 @@ class HubPictures:
         if not offered:
             return None
         key = hub_picture_key(sha256, offered[0].url)
-        return key if resolve_key(self._images_dir, key).is_file() else None
+        return key if self._stored(key) else None
+
+    def _stored(self, key: str) -> bool:
+        return resolve_key(self._images_dir, key).is_file()
 
     async def choose(self, sha256: str, index: int) -> str:
         """The picture becomes the person's preview (it wins until they remove it); the preview's image key."""
